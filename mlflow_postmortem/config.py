@@ -1,0 +1,145 @@
+"""The YAML config contract of DESIGN.md, validated into a frozen dataclass.
+
+Errors name the key or file at fault so that a user can fix the file from the message alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+_TOP_KEYS = {
+    "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
+    "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "mitigation",
+}
+_DATA_KEYS = {"reference", "golden", "current", "training_view"}
+_REQUIRED_DATA = ("reference", "golden", "current")
+_TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    reference: str
+    golden: str
+    current: str
+    training_view: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    model: str
+    task: str
+    target: str
+    data: DataPaths
+    prediction: str | None = None
+    timestamp: str | None = None
+    entity_id: str | None = None
+    features: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    baseline: str | None = None
+    #: number of time windows the current data is cut into (needs `timestamp`)
+    windows: int = 8
+    #: extra types skops may load (e.g. HistGradientBoosting internals); never "trust all"
+    skops_trusted_types: tuple[str, ...] = ()
+    mitigation: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; relative data paths resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(raw, base_dir=path.parent, source=str(path))
+
+
+def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = None) -> Config:
+    where = source or "config"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("model", "task", "target", "data"):
+        if raw.get(key) in (None, ""):
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    task = raw["task"]
+    if task not in _TASKS:
+        raise ConfigError(f"{where}: key 'task' must be one of {list(_TASKS)}, got {task!r}")
+
+    data = raw["data"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: key 'data' must be a mapping of reference/golden/current paths")
+    unknown = sorted(set(data) - _DATA_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'data.{unknown[0]}' (known: {', '.join(sorted(_DATA_KEYS))})")
+    for key in _REQUIRED_DATA:
+        if not data.get(key):
+            raise ConfigError(f"{where}: missing required key 'data.{key}'")
+    base = Path(base_dir)
+    paths = DataPaths(**{k: _resolve(str(v), base) for k, v in data.items() if v})
+
+    windows = raw.get("windows", 8)
+    if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
+        raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
+    mitigation = raw.get("mitigation") or {}
+    if not isinstance(mitigation, dict):
+        raise ConfigError(f"{where}: key 'mitigation' must be a mapping")
+
+    return Config(
+        model=_string(raw, "model", where),
+        task=task,
+        target=_string(raw, "target", where),
+        data=paths,
+        prediction=_optional_string(raw, "prediction", where),
+        timestamp=_optional_string(raw, "timestamp", where),
+        entity_id=_optional_string(raw, "entity_id", where),
+        features=_string_list(raw, "features", where) if raw.get("features") is not None else None,
+        categorical=_string_list(raw, "categorical", where),
+        text=_string_list(raw, "text", where),
+        baseline=_optional_string(raw, "baseline", where),
+        windows=windows,
+        skops_trusted_types=_string_list(raw, "skops_trusted_types", where),
+        mitigation=dict(mitigation),
+        source=source,
+    )
+
+
+def _resolve(value: str, base: Path) -> str:
+    """Local paths resolve against the config's folder; URIs (with a scheme) pass through."""
+    if "://" in value or value.startswith(("models:", "runs:")):
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _string(raw: dict, key: str, where: str) -> str:
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: key {key!r} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _optional_string(raw: dict, key: str, where: str) -> str | None:
+    return None if raw.get(key) is None else _string(raw, key, where)
+
+
+def _string_list(raw: dict, key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: key {key!r} must be a list of column names, got {value!r}")
+    return tuple(value)

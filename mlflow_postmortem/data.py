@@ -1,0 +1,234 @@
+"""Load and align the four frames of a post-mortem, and decide what each column is.
+
+Everything that can be wrong with a file or a column is caught here, with a message that
+names it, so the detectors downstream can assume clean, typed inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError
+
+#: a categorical column with at least this share of unique values (and enough rows) is an ID
+ID_LIKE_UNIQUE_SHARE = 0.9
+ID_LIKE_MIN_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Schema:
+    task: str
+    target: str
+    features: tuple[str, ...]
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    text: tuple[str, ...]
+    prediction: str | None = None
+    timestamp: str | None = None
+    entity_id: str | None = None
+    #: features the detectors skip, with the reason (ID-like, empty in reference, ...)
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    reference: pd.DataFrame
+    golden: pd.DataFrame
+    current: pd.DataFrame
+    training_view: pd.DataFrame | None
+    schema: Schema
+
+    @property
+    def has_labels(self) -> bool:
+        t = self.schema.target
+        return t in self.current.columns and self.current[t].notna().any()
+
+
+def read_table(path: str | Path, role: str) -> pd.DataFrame:
+    """Read CSV or Parquet; `role` (e.g. 'data.current') goes into every error message."""
+    text = str(path)
+    p = Path(text)
+    if "://" in text and not text.startswith("file://"):
+        raise DataError(f"{role}: only local CSV or Parquet paths are supported for now, got {text}")
+    p = Path(text.removeprefix("file://"))
+    if not p.exists():
+        raise DataError(f"{role}: file not found: {p}")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq") or p.is_dir():
+            frame = pd.read_parquet(p)
+        elif suffix in (".csv", ".txt", ".gz"):
+            frame = pd.read_csv(p, low_memory=False)
+        else:
+            raise DataError(f"{role}: unsupported file type {suffix or '(none)'} for {p}; use .csv or .parquet")
+    except DataError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types; the user needs the file and the reason
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{role}: cannot read {p}: {first_line}") from None
+    return frame
+
+
+def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> Inputs:
+    """Read every file named by the config and align them into validated Inputs."""
+    d = config.data
+    frames = {
+        "reference": read_table(d.reference, "data.reference"),
+        "golden": read_table(d.golden, "data.golden"),
+        "current": read_table(d.current, "data.current"),
+    }
+    training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
+    return build_inputs(
+        frames["reference"], frames["golden"], frames["current"],
+        task=config.task, target=config.target,
+        features=config.features or (tuple(model_features) if model_features else None),
+        categorical=config.categorical, text=config.text, prediction=config.prediction,
+        timestamp=config.timestamp, entity_id=config.entity_id, training_view=training_view,
+    )
+
+
+def build_inputs(
+    reference: pd.DataFrame,
+    golden: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    task: str,
+    target: str,
+    features: Iterable[str] | None = None,
+    categorical: Iterable[str] = (),
+    text: Iterable[str] = (),
+    prediction: str | None = None,
+    timestamp: str | None = None,
+    entity_id: str | None = None,
+    training_view: pd.DataFrame | None = None,
+) -> Inputs:
+    """Validate columns and types; the frames come back copied, typed and index-reset."""
+    if task not in ("classification", "regression"):
+        raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
+    for role, frame in (("reference", reference), ("golden", golden)):
+        if len(frame) == 0:
+            raise DataError(f"data.{role} has no rows")
+        if target not in frame.columns:
+            raise DataError(f"target column {target!r} is absent from data.{role} (columns: {_preview(frame.columns)})")
+        if frame[target].isna().all():
+            raise DataError(f"target column {target!r} in data.{role} has no values")
+    if len(current) == 0:
+        raise DataError("data.current has no rows: nothing to diagnose")
+
+    special = {c for c in (target, prediction, timestamp, entity_id) if c}
+    if features is None:
+        features = [c for c in reference.columns if c not in special]
+    features = tuple(features)
+    if not features:
+        raise DataError("no feature columns: name them under 'features' or give the model a signature")
+    for f in features:
+        if f in special:
+            raise DataError(f"column {f!r} is listed as a feature and as target/prediction/timestamp/entity_id")
+        for role, frame in (("reference", reference), ("golden", golden)):
+            if f not in frame.columns:
+                raise DataError(f"feature column {f!r} is absent from data.{role} (columns: {_preview(frame.columns)})")
+    text = tuple(text)
+    for col in (*tuple(categorical), *text):
+        if col not in features:
+            raise DataError(f"column {col!r} is listed under categorical/text but is not a feature")
+    if prediction and prediction not in current.columns:
+        raise DataError(f"prediction column {prediction!r} is absent from data.current")
+    if entity_id:
+        for role, frame in (("current", current), ("training_view", training_view)):
+            if frame is not None and entity_id not in frame.columns:
+                raise DataError(f"entity_id column {entity_id!r} is absent from data.{role}")
+    if training_view is not None and not entity_id:
+        raise DataError("data.training_view is given but 'entity_id' is not: it is needed to pair rows")
+
+    reference, golden, current = (f.reset_index(drop=True).copy() for f in (reference, golden, current))
+    if training_view is not None:
+        training_view = training_view.reset_index(drop=True).copy()
+    if timestamp:
+        if timestamp not in current.columns:
+            raise DataError(f"timestamp column {timestamp!r} is absent from data.current")
+        current[timestamp] = _parse_time(current[timestamp], timestamp)
+        current = current.sort_values(timestamp, kind="stable").reset_index(drop=True)
+
+    declared_cat = set(categorical)
+    numeric, cats, skipped = [], [], []
+    for f in features:
+        if f in text:
+            continue
+        ref_col = reference[f]
+        if f not in declared_cat and _is_numeric(ref_col):
+            numeric.append(f)
+            for frame in (reference, golden, current, training_view):
+                if frame is not None and f in frame.columns:
+                    frame[f] = _to_float(frame[f])
+            if not np.isfinite(reference[f].to_numpy()).any():
+                skipped.append((f, "no finite values in data.reference"))
+            continue
+        cats.append(f)
+        for frame in (reference, golden, current, training_view):
+            if frame is not None and f in frame.columns:
+                frame[f] = _to_category_strings(frame[f])
+        n_valid = int(reference[f].notna().sum())
+        if n_valid == 0:
+            skipped.append((f, "no values in data.reference"))
+        elif n_valid >= ID_LIKE_MIN_ROWS and reference[f].nunique() >= ID_LIKE_UNIQUE_SHARE * n_valid:
+            skipped.append((f, f"ID-like: {reference[f].nunique()} distinct values in {n_valid} rows"))
+
+    schema = Schema(
+        task=task, target=target, features=features, numeric=tuple(numeric), categorical=tuple(cats),
+        text=text, prediction=prediction, timestamp=timestamp, entity_id=entity_id, skipped=tuple(skipped),
+    )
+    return Inputs(reference, golden, current, training_view, schema)
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    """Numeric dtype, or an object column whose values (nearly) all parse as numbers."""
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    if col.dtype == object:
+        values = col.dropna()
+        if len(values) == 0:
+            return False
+        parsed = pd.to_numeric(values, errors="coerce")
+        return bool(parsed.notna().mean() >= 0.99)
+    return False
+
+
+def _to_float(col: pd.Series) -> pd.Series:
+    """Numbers as float64; unparsable entries (a mixed-type column) become NaN, counted later as unusable."""
+    return pd.to_numeric(col, errors="coerce").astype("float64")
+
+
+def _to_category_strings(col: pd.Series) -> pd.Series:
+    """Categories compared as strings, so codes 1 and 1.0 written by different pipelines agree."""
+    mask = col.notna()
+    if pd.api.types.is_float_dtype(col):
+        values = col[mask]
+        if (values == np.round(values)).all() and np.isfinite(values).all():
+            col = values.astype("int64").reindex(col.index)
+    out = pd.Series(None, index=col.index, dtype=object)
+    out[mask] = col[mask].astype(str).to_numpy()
+    return out
+
+
+def _parse_time(col: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    parsed = pd.to_datetime(col, errors="coerce", utc=True)
+    bad = parsed.isna() & col.notna()
+    if bad.any():
+        example = col[bad].iloc[0]
+        raise DataError(f"timestamp column {name!r} has {int(bad.sum())} values that are not times, e.g. {example!r}")
+    return parsed
+
+
+def _preview(columns: Iterable[str], limit: int = 8) -> str:
+    cols = [str(c) for c in columns]
+    return ", ".join(cols[:limit]) + (f", … ({len(cols)} in all)" if len(cols) > limit else "")

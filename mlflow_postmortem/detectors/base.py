@@ -1,0 +1,80 @@
+"""The detector contract: a detector reads a Context and returns Findings for one cause.
+
+Detectors run in two stages. Stage 1 checks feature integrity (unavailability,
+recalibration, skew): a feature found broken there is *explained*, and stage 2 (drift,
+relation change, novelty) skips it and scores the model on rows with the fault repaired,
+so one broken feature is not reported four times under four names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..data import Schema
+from ..golden import GoldenResult
+from ..profile import CategoricalReference, FeatureProfile, NumericReference
+from ..scoring import Scored
+from ..types import Finding
+
+#: fewer current rows than this and distribution checks report "insufficient data" instead of guessing
+MIN_ROWS = 30
+
+
+@dataclass
+class Context:
+    schema: Schema
+    references: dict[str, NumericReference | CategoricalReference]
+    profiles: dict[str, FeatureProfile]
+    window_labels: tuple[str, ...]
+    #: bounded samples of rows: reference (for novelty), current (with a `_window` column)
+    reference_sample: pd.DataFrame
+    current_sample: pd.DataFrame
+    #: labelled current rows scored by the model (repaired after stage 1); None without labels
+    scored: Scored | None
+    golden_scored: Scored | None
+    golden: GoldenResult | None
+    #: serving rows joined with the training view on entity_id (columns f and f + "__training")
+    training_pairs: pd.DataFrame | None
+    #: reference value to impute per feature (median / most frequent)
+    fill: dict[str, object]
+    n_current: int
+    #: the labels the model was trained on (reference target column)
+    reference_labels: np.ndarray
+    #: per categorical feature, the unseen-category share one half of the reference shows against the other
+    natural_unseen: dict[str, float]
+    seed: int = 0
+    #: feature -> cause that already explains it (filled after stage 1)
+    explained: dict[str, str] = field(default_factory=dict)
+    #: findings of earlier detectors, for detectors that refine them
+    findings: list[Finding] = field(default_factory=list)
+    #: what could not be checked and why
+    not_checked: list[str] = field(default_factory=list)
+
+    @property
+    def has_time(self) -> bool:
+        return len(self.window_labels) > 1
+
+    def unexplained(self, features: tuple[str, ...] | None = None) -> list[str]:
+        skipped = {f for f, _ in self.schema.skipped}
+        return [f for f in (features or self.schema.features)
+                if f not in self.explained and f not in skipped and f in self.references]
+
+
+class Detector(ABC):
+    """One cause, one file. Subclasses set `cause` and `stage` and implement `detect`."""
+
+    cause: ClassVar[str]
+    stage: ClassVar[int]
+
+    @abstractmethod
+    def detect(self, ctx: Context) -> list[Finding]:
+        """Findings for this cause; an empty list when the data shows nothing past threshold."""
+
+
+def rng(ctx: Context, salt: int) -> np.random.Generator:
+    return np.random.default_rng([ctx.seed, salt])

@@ -1,0 +1,133 @@
+"""Feature recalibration: the feature's unit, scale or encoding changed while its shape did not.
+
+Numeric: the current quantiles are an affine image (a*x + b) of the reference quantiles, with
+a unit-like factor or a move out of the range the model saw. Categorical (or integer codes):
+the category frequencies are the reference's, reassigned to other codes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import stats
+from ..profile import QUANTILE_LEVELS, CategoricalReference, NumericReference
+from ..types import Finding
+from .base import Context, Detector
+
+#: per-window total variation that marks a window as changed
+WINDOW_TV = 0.15
+#: |log(scale)| of a unit change (x1.5 or more), or share of rows moved out of the seen range
+MIN_LOG_SCALE = np.log(1.5)
+MIN_OUT_OF_RANGE = 0.5
+#: after undoing the change (inverse rescale, or codes matched by rank) the distribution must
+#: match the reference this closely (debiased total variation)
+MAX_SHAPE_TV = 0.08
+MIN_RAW_TV = 0.2
+
+
+class Recalibration(Detector):
+    cause = "feature_recalibration"
+    stage = 1
+
+    def detect(self, ctx: Context) -> list[Finding]:
+        findings = []
+        for name in ctx.unexplained():
+            profile = ctx.profiles[name]
+            if not profile.present or profile.overall.n - profile.overall.n_null < 20:
+                continue
+            ref = ctx.references[name]
+            if isinstance(ref, NumericReference) and not ref.discrete:
+                finding = self._affine(name, ref, profile, ctx)
+            else:
+                finding = self._permuted(name, ref, profile, ctx)
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _affected(self, ref, profile, ctx):
+        """Windows whose distribution changed; without time, the whole period."""
+        per_window = [stats.total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
+        if not ctx.has_time:
+            return [0], per_window
+        changed = [i for i, tv in enumerate(per_window) if tv >= WINDOW_TV]
+        return changed, per_window
+
+    def _affine(self, name, ref: NumericReference, profile, ctx: Context) -> Finding | None:
+        changed, per_window = self._affected(ref, profile, ctx)
+        if not changed:
+            return None
+        rows = ctx.current_sample
+        if ctx.has_time:
+            rows = rows[rows["_window"].isin(changed)]
+        values = rows[name].to_numpy(float)
+        values = values[np.isfinite(values)]
+        if len(values) < 20:
+            return None
+        ref_q, cur_q = ref.summary.quantiles, np.quantile(values, QUANTILE_LEVELS)
+        if np.ptp(ref_q) <= 0 or np.ptp(cur_q) <= 0:
+            return None
+        a, b = np.polyfit(ref_q, cur_q, 1)
+        if a <= 0:
+            return None
+        # the shape test: mapped back through the fitted transform, does current look like the reference?
+        ref_counts = np.asarray(ref.summary.counts, float)
+        shape_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts((values - b) / a).astype(float))
+        raw = ref.bin_counts(values)
+        out = float((raw[0] + raw[-1]) / len(values))
+        log_scale = abs(float(np.log(a)))
+        if shape_tv > MAX_SHAPE_TV or not (log_scale >= MIN_LOG_SCALE or out >= MIN_OUT_OF_RANGE):
+            return None
+        strength = max(log_scale / MIN_LOG_SCALE, out / MIN_OUT_OF_RANGE)
+        evidence = {
+            "transform": "affine", "scale": float(a), "offset": float(b), "shape_tv_after_inverse": shape_tv,
+            "raw_tv": stats.total_variation(ref_counts, raw.astype(float)), "out_of_range_share": out,
+            "windows_changed": len(changed), "reference_median": float(np.median(ref_q)),
+            "current_median": float(np.median(values)),
+        }
+        onset = stats.onset(per_window, WINDOW_TV, ctx.window_labels) if ctx.has_time else None
+        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+    def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
+        changed, per_window = self._affected(ref, profile, ctx)
+        if not changed:
+            return None
+        windows = [profile.windows[i] for i in changed] if ctx.has_time else [profile.overall]
+        ref_shares, cur_shares = _sorted_shares(ref, ref.summary), _sorted_shares(ref, *windows)
+        if len(ref_shares) < 3:
+            return None  # two codes swapped cannot be told from a change in their mix
+        k = max(len(ref_shares), len(cur_shares))
+        shape_tv = 0.5 * np.abs(np.pad(ref_shares, (0, k - len(ref_shares))) - np.pad(cur_shares, (0, k - len(cur_shares)))).sum()
+        raw_tv = stats.total_variation(_counts(ref.summary), sum(_counts(w) for w in windows))
+        if raw_tv < MIN_RAW_TV or shape_tv > MAX_SHAPE_TV:
+            return None
+        strength = raw_tv / MIN_RAW_TV
+        evidence = {"transform": "codes_permuted", "raw_tv": raw_tv, "shape_tv": float(shape_tv),
+                    "mapping": _rank_mapping(ref, windows), "windows_changed": len(changed)}
+        onset = stats.onset(per_window, WINDOW_TV, ctx.window_labels) if ctx.has_time else None
+        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+
+def _counts(summary) -> np.ndarray:
+    return np.asarray(summary.counts, dtype=float)
+
+
+def _sorted_shares(ref, *summaries) -> np.ndarray:
+    """Category (or discrete value) frequencies, high to low: the distribution's shape without its labels."""
+    if isinstance(ref, CategoricalReference):
+        shares = [s.sorted_shares for s in summaries]
+        k = max(len(s) for s in shares)
+        return np.mean([np.pad(s, (0, k - len(s))) for s in shares], axis=0)
+    counts = sum(_counts(s) for s in summaries)[1:-1]
+    shares = np.sort(counts / max(counts.sum(), 1))[::-1]
+    return shares[shares > 0]
+
+
+def _rank_mapping(ref, windows) -> list[list]:
+    """Pairs [current code, reference code] matched by frequency rank: the repair that undoes the permutation."""
+    cur = sum(_counts(w) for w in windows)
+    if isinstance(ref, CategoricalReference):
+        labels, cur_counts, ref_counts = list(ref.categories), cur[:-1], _counts(ref.summary)[:-1]
+    else:
+        labels, cur_counts, ref_counts = [float(v) for v in ref.values], cur[1:-1], _counts(ref.summary)[1:-1]
+    pairs = zip(np.argsort(-cur_counts, kind="stable"), np.argsort(-ref_counts, kind="stable"))
+    return [[labels[c], labels[r]] for c, r in pairs if cur_counts[c] > 0 and c != r]

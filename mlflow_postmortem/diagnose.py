@@ -1,0 +1,184 @@
+"""Wire the core: profile, score, run the detectors stage by stage, repair, rank.
+
+Pure: data frames and a ModelHandle in, a Verdict out. The MLflow and CLI layers call this.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import recovery
+from .data import Inputs
+from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
+from .golden import evaluate_golden
+from .profile import categorical_reference, numeric_reference, profile_feature, window_bounds
+from .scoring import metric_value, primary_metric, score
+from .types import Finding, ModelHandle, Recovery, Verdict
+from .verdict import build_verdict
+
+#: windows smaller than this are merged: onset analysis on a handful of rows is noise
+MIN_WINDOW_ROWS = 200
+#: bounded samples: rows scored by the model, reference rows for neighbour search
+MAX_SCORED_ROWS = 50_000
+MAX_REFERENCE_SAMPLE = 4_000
+TRAINING_SUFFIX = "__training"
+
+
+def diagnose(
+    inputs: Inputs,
+    model: ModelHandle,
+    *,
+    baseline: ModelHandle | None = None,
+    windows: int = 8,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Verdict:
+    say = _timed(progress)
+    schema, current = inputs.schema, inputs.current
+    n = len(current)
+    n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
+    bounds = window_bounds(n, n_windows)
+    labels = tuple(str(current[schema.timestamp].iloc[a]) for a, _ in bounds) if schema.timestamp else ("all",)
+
+    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, {len(bounds)} windows")
+    references = {}
+    for f in (*schema.numeric, *schema.categorical):
+        col = inputs.reference[f]
+        references[f] = numeric_reference(f, col.to_numpy(float)) if f in schema.numeric else categorical_reference(f, col)
+    fill = _fill_values(inputs)
+    profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
+
+    rng = np.random.default_rng(seed)
+    window_of_row = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
+    keep = np.sort(rng.choice(n, size=min(n, MAX_SCORED_ROWS), replace=False))
+    current_sample = current.iloc[keep].assign(_window=window_of_row[keep])
+    ref = inputs.reference
+    reference_sample = ref.iloc[np.sort(rng.choice(len(ref), size=min(len(ref), MAX_REFERENCE_SAMPLE), replace=False))]
+
+    say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
+        + (f" and baseline v{baseline.version}" if baseline else ""))
+    golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed)
+    golden_scored = score(model, inputs.golden, schema, fill)
+    scored = score(model, current_sample, schema, fill) if inputs.has_labels else None
+
+    ctx = Context(
+        schema=schema, references=references, profiles=profiles, window_labels=labels if len(bounds) > 1 else ("all",),
+        reference_sample=reference_sample, current_sample=current_sample, scored=scored, golden_scored=golden_scored,
+        golden=golden, training_pairs=_pairs(current_sample, inputs), fill=fill, n_current=n,
+        reference_labels=ref[schema.target].dropna().to_numpy(), natural_unseen=_natural_unseen(reference_sample, schema),
+        seed=seed,
+    )
+    for f, why in schema.skipped:
+        ctx.not_checked.append(f"{f}: skipped ({why})")
+    if not inputs.has_labels:
+        ctx.not_checked.append("production metrics and feature_drift: current data has no labels")
+    insufficient = None
+    if n < MIN_ROWS:
+        insufficient = f"current data has {n} rows; distribution checks need at least {MIN_ROWS}"
+        ctx.not_checked.append(insufficient)
+
+    findings: list[Finding] = []
+    recoveries: dict[str, Recovery] = {}
+    stage_1 = STAGE_1 if insufficient is None else STAGE_1[:1]
+    for detector in stage_1:
+        say(f"checking {detector.cause.replace('_', ' ')}")
+        new = detector.detect(ctx)
+        findings += new
+        ctx.findings = findings
+        ctx.explained.update({f.feature: f.cause for f in new if f.feature in references})
+
+    findings = _with_recoveries(findings, ctx, model, inputs)
+    if scored is not None and any(f.recovery for f in findings if f.feature in references):
+        repaired = current_sample
+        for f in findings:
+            fixed = recovery.repair(repaired, f, fill, ctx.training_pairs, schema.entity_id) if f.feature in references else None
+            repaired = fixed[0] if fixed else repaired
+        ctx.scored = score(model, repaired, schema, fill)
+
+    if insufficient is None:
+        for detector in STAGE_2:
+            say(f"checking {detector.cause.replace('_', ' ')}")
+            findings += detector.detect(ctx)
+
+    production = _production(scored, schema, golden, ctx, n)
+    say("ranking causes")
+    return build_verdict(findings, golden=golden, production=production, model={"name": model.name, "version": str(model.version)},
+                         not_checked=ctx.not_checked, recoveries=recoveries, insufficient=insufficient)
+
+
+def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle, inputs: Inputs) -> list[Finding]:
+    """Attach to each stage-1 feature finding what repairing that feature would recover."""
+    if ctx.scored is None:
+        return findings
+    out = []
+    for f in findings:
+        if f.recovery is None and f.feature in ctx.references:
+            fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs, inputs.schema.entity_id)
+            if fixed is not None:
+                est = recovery.estimate(model, ctx.current_sample, fixed[0], fixed[1], inputs.schema, ctx.fill)
+                f = Finding(f.cause, f.feature, f.strength, f.confidence, f.evidence, f.onset, est)
+        out.append(f)
+    return out
+
+
+def _fill_values(inputs: Inputs) -> dict[str, object]:
+    """What a serving system would impute: the reference median, or its most frequent category."""
+    fill: dict[str, object] = {}
+    for f in inputs.schema.numeric:
+        med = inputs.reference[f].replace([np.inf, -np.inf], np.nan).median()
+        fill[f] = float(med) if pd.notna(med) else 0.0
+    for f in (*inputs.schema.categorical, *inputs.schema.text):
+        mode = inputs.reference[f].mode(dropna=True)
+        fill[f] = mode.iloc[0] if len(mode) else ""
+    return fill
+
+
+def _pairs(current_sample: pd.DataFrame, inputs: Inputs) -> pd.DataFrame | None:
+    """Serving rows joined to the training view on entity_id (first training row per entity)."""
+    tv, key = inputs.training_view, inputs.schema.entity_id
+    if tv is None or key is None:
+        return None
+    cols = [f for f in inputs.schema.features if f in tv.columns]
+    training = tv[[key, *cols]].drop_duplicates(key).rename(columns={f: f + TRAINING_SUFFIX for f in cols})
+    serving = current_sample[[key, "_window", *[f for f in cols if f in current_sample.columns]]]
+    return serving.merge(training, on=key, how="inner")
+
+
+def _natural_unseen(reference_sample: pd.DataFrame, schema) -> dict[str, float]:
+    """Unseen-category share of one half of the reference against the other: the rate that is normal."""
+    half = len(reference_sample) // 2
+    out = {}
+    for f in schema.categorical:
+        a, b = reference_sample[f].iloc[:half].dropna(), reference_sample[f].iloc[half:].dropna()
+        out[f] = float((~b.isin(set(a))).mean()) if len(b) else 0.0
+    return out
+
+
+def _production(scored, schema, golden, ctx: Context, n_rows: int) -> dict:
+    out: dict = {"rows": n_rows, "windows": list(ctx.window_labels)}
+    if scored is None or len(scored.y) == 0:
+        out["labelled"] = False
+        return out
+    name, _ = primary_metric(schema.task)
+    value = metric_value(schema.task, name, scored.y, scored.pred)
+    out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=value,
+               golden_value=golden.value if golden else None,
+               within_golden_ci=bool(golden.ci_low <= value <= golden.ci_high) if golden else None)
+    windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
+    out["per_window"] = [metric_value(schema.task, name, scored.y[windows == w], scored.pred[windows == w])
+                         if (windows == w).any() else None for w in range(len(ctx.window_labels))]
+    return out
+
+
+def _timed(progress: Callable[[str], None] | None) -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(f"[{time.perf_counter() - start:6.1f}s] {message}")
+
+    return say

@@ -1,0 +1,103 @@
+"""Score a frame through a ModelHandle and turn predictions into metrics and per-row losses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data import Schema
+from .errors import ModelError
+from .types import ModelHandle
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Rows with labels, the model's predictions and a per-row loss (lower is better)."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray | None
+    loss: np.ndarray
+
+
+def primary_metric(task: str) -> tuple[str, bool]:
+    """The metric every comparison uses, and whether higher is better."""
+    return ("accuracy", True) if task == "classification" else ("rmse", False)
+
+
+def model_input(frame: pd.DataFrame, schema: Schema, fill: dict[str, object]) -> pd.DataFrame:
+    """The columns the model takes, absent ones filled with the reference's typical value."""
+    cols = {}
+    for f in schema.features:
+        cols[f] = frame[f] if f in frame.columns else pd.Series([fill.get(f)] * len(frame), index=frame.index)
+    return pd.DataFrame(cols, index=frame.index)
+
+
+def predict(model: ModelHandle, x: pd.DataFrame, fill: dict[str, object]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions (and class probabilities); if the model refuses missing values, impute them as serving would."""
+    try:
+        return _call(model, x)
+    except Exception:
+        if not x.isna().any().any():
+            raise
+    return _call(model, x.fillna({k: v for k, v in fill.items() if k in x.columns}))
+
+
+def _call(model: ModelHandle, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        if model.predict_proba is not None:
+            proba = np.asarray(model.predict_proba(x), dtype=float)
+            classes = np.asarray(model.classes if model.classes is not None else np.arange(proba.shape[1]))
+            return classes[np.argmax(proba, axis=1)], proba
+        return np.asarray(model.predict(x)).reshape(len(x), -1)[:, 0], None
+    except (ValueError, TypeError, KeyError) as exc:
+        if x.isna().any().any():
+            raise
+        raise ModelError(f"model {model.name} v{model.version} failed to score: {str(exc).splitlines()[0]}") from None
+
+
+def score(model: ModelHandle, frame: pd.DataFrame, schema: Schema, fill: dict[str, object]) -> Scored:
+    """Rows without a label are dropped: a loss needs one."""
+    labelled = frame[frame[schema.target].notna()] if schema.target in frame.columns else frame.iloc[0:0]
+    pred, proba = predict(model, model_input(labelled, schema, fill), fill)
+    y = labelled[schema.target].to_numpy()
+    if schema.task == "regression":
+        y = y.astype(float)
+        loss = (y - pred.astype(float)) ** 2
+    elif proba is not None and model.classes is not None:
+        onehot = np.asarray(model.classes)[None, :] == y[:, None]
+        loss = ((onehot - proba) ** 2).sum(axis=1)
+    else:
+        loss = (pred != y).astype(float)
+    return Scored(labelled, y, pred, proba, loss)
+
+
+def metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None = None,
+            classes: tuple | None = None) -> dict[str, float]:
+    if len(y) == 0:
+        return {}
+    if task == "regression":
+        err = y.astype(float) - pred.astype(float)
+        var = float(np.var(y))
+        return {
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "mae": float(np.mean(np.abs(err))),
+            "r2": float(1 - np.mean(err**2) / var) if var > 0 else float("nan"),
+        }
+    out = {"accuracy": float(np.mean(pred == y))}
+    if proba is not None and classes is not None and len(classes) == 2 and len(np.unique(y)) == 2:
+        from sklearn.metrics import roc_auc_score
+
+        if set(np.unique(y)) <= set(classes):
+            out["roc_auc"] = float(roc_auc_score(y == classes[1], proba[:, 1]))
+    return out
+
+
+def metric_value(task: str, name: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """The primary metric alone, cheap enough to bootstrap."""
+    if name == "accuracy":
+        return float(np.mean(pred == y))
+    return float(np.sqrt(np.mean((y.astype(float) - pred.astype(float)) ** 2)))

@@ -1,0 +1,188 @@
+"""Frozen result types shared by the core. Everything the verdict says is one of these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+import pandas as pd
+
+Cause = Literal[
+    "healthy",
+    "model_regression",
+    "data_drift",
+    "feature_drift",
+    "feature_recalibration",
+    "feature_unavailability",
+    "training_serving_skew",
+    "prediction_label_bias",
+]
+
+#: The public root-cause vocabulary, mapped to the mitigation each one calls for.
+MITIGATIONS: dict[str, str] = {
+    "healthy": "none",
+    "model_regression": "retrain",
+    "data_drift": "fine_tune",
+    "feature_drift": "fine_tune",
+    "feature_recalibration": "retrain_correct_feature_version",
+    "feature_unavailability": "fix_feature_computation",
+    "training_serving_skew": "patch_pipeline",
+    "prediction_label_bias": "online_update",
+}
+CAUSES: tuple[str, ...] = tuple(MITIGATIONS)
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A model as the core sees it: callables over a feature frame, no MLflow inside."""
+
+    name: str
+    version: str
+    predict: Callable[[pd.DataFrame], np.ndarray]
+    #: class-probability matrix (rows x classes) for classifiers that have one
+    predict_proba: Callable[[pd.DataFrame], np.ndarray] | None = None
+    classes: tuple[Any, ...] | None = None
+    #: input columns from the model signature, when it has one
+    features: tuple[str, ...] | None = None
+    #: golden metrics recorded for this version earlier (its launch baseline), if any
+    recorded_golden: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Onset:
+    """When a finding starts in the current window sequence, and its shape over time."""
+
+    pattern: Literal["step", "ramp", "from_start", "unknown"]
+    first_window: str | None = None
+    window_index: int | None = None
+    per_window: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a counterfactual repair of the faulty feature(s) would give back."""
+
+    metric: str
+    before: float
+    after: float
+    repair: str
+    rows: int
+
+    @property
+    def gain(self) -> float:
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detector's claim about one feature (or the model as a whole when feature is None).
+
+    `strength` is the effect size divided by its threshold: 1.0 means just past it.
+    """
+
+    cause: str
+    feature: str | None
+    strength: float
+    confidence: float
+    evidence: dict[str, Any]
+    onset: Onset | None = None
+    recovery: Recovery | None = None
+
+
+@dataclass(frozen=True)
+class GoldenResult:
+    """Seed step 1: does the version under review do worse on the trusted golden set?"""
+
+    metric: str
+    higher_is_better: bool
+    value: float
+    ci_low: float
+    ci_high: float
+    n_rows: int
+    metrics: dict[str, float]
+    baseline: float | None = None
+    baseline_source: str | None = None
+    delta: float | None = None
+    delta_ci: tuple[float, float] | None = None
+    dropped: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CauseAssessment:
+    """One line of the ranked verdict."""
+
+    cause: str
+    confidence: float
+    features: tuple[str, ...]
+    evidence: dict[str, Any]
+    mitigation: str
+    recovery: Recovery | None = None
+    onset: Onset | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    root_cause: str
+    causes: tuple[CauseAssessment, ...]
+    golden: GoldenResult | None
+    production: dict[str, Any]
+    model: dict[str, str]
+    not_checked: tuple[str, ...] = ()
+    run_id: str | None = None
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def top(self) -> CauseAssessment:
+        return self.causes[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict JSON contract of DESIGN.md (plus a few extra keys)."""
+        golden = _jsonable(asdict(self.golden)) if self.golden else {"checked": False}
+        causes = []
+        for c in self.causes:
+            item = {
+                "cause": c.cause,
+                "confidence": round(float(c.confidence), 4),
+                "features": list(c.features),
+                "evidence": _jsonable(c.evidence),
+                "mitigation": c.mitigation,
+                "recovery": _jsonable(asdict(c.recovery)) if c.recovery else None,
+            }
+            if c.onset is not None:
+                item["onset"] = _jsonable(asdict(c.onset))
+            causes.append(item)
+        production = dict(_jsonable(self.production))
+        production["not_checked"] = list(self.not_checked)
+        return {
+            "root_cause": self.root_cause,
+            "causes": causes,
+            "golden": golden,
+            "production": production,
+            "model": dict(self.model),
+            "run_id": self.run_id,
+            "summary": self.summary,
+            **_jsonable(self.extra),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars, tuples and NaN made JSON-safe (NaN and inf become None)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return round(f, 6) if np.isfinite(f) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    return value

@@ -17,7 +17,7 @@ from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
 from .golden import evaluate_golden
 from .profile import categorical_reference, numeric_reference, profile_feature, window_bounds
 from .scoring import metric_value, primary_metric, score
-from .types import Finding, ModelHandle, Recovery, Verdict
+from .types import Finding, ModelHandle, Verdict
 from .verdict import build_verdict
 
 #: windows smaller than this are merged: onset analysis on a handful of rows is noise
@@ -38,13 +38,58 @@ def diagnose(
     progress: Callable[[str], None] | None = None,
 ) -> Verdict:
     say = _timed(progress)
+    ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, say=say)
+    schema = inputs.schema
+    insufficient = None
+    if ctx.n_current < MIN_ROWS:
+        insufficient = f"current data has {ctx.n_current} rows; distribution checks need at least {MIN_ROWS}"
+        ctx.not_checked.append(insufficient)
+
+    findings: list[Finding] = []
+    for detector in STAGE_1 if insufficient is None else STAGE_1[:1]:
+        say(f"checking {detector.cause.replace('_', ' ')}")
+        new = detector.detect(ctx)
+        findings += new
+        ctx.findings = findings
+        ctx.explained.update({f.feature: f.cause for f in new if f.feature in ctx.references})
+
+    findings = _with_recoveries(findings, ctx, model)
+    if ctx.scored is not None and any(f.recovery for f in findings if f.feature in ctx.references):
+        repaired = ctx.current_sample
+        for f in findings:
+            fixed = recovery.repair(repaired, f, ctx.fill, ctx.training_pairs, schema.entity_id) if f.feature in ctx.references else None
+            repaired = fixed[0] if fixed else repaired
+        ctx.scored = score(model, repaired, schema, ctx.fill)
+
+    if insufficient is None:
+        for detector in STAGE_2:
+            say(f"checking {detector.cause.replace('_', ' ')}")
+            findings += detector.detect(ctx)
+
+    say("ranking causes")
+    return build_verdict(findings, golden=ctx.golden, production=_production(ctx, schema),
+                         model={"name": model.name, "version": str(model.version)},
+                         not_checked=ctx.not_checked, insufficient=insufficient)
+
+
+def build_context(
+    inputs: Inputs,
+    model: ModelHandle,
+    *,
+    baseline: ModelHandle | None = None,
+    windows: int = 8,
+    seed: int = 0,
+    say: Callable[[str], None] = lambda message: None,
+) -> Context:
+    """Everything the detectors read: reference bins, windowed profiles, samples, scores."""
     schema, current = inputs.schema, inputs.current
     n = len(current)
     n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
     bounds = window_bounds(n, n_windows)
-    labels = tuple(str(current[schema.timestamp].iloc[a]) for a, _ in bounds) if schema.timestamp else ("all",)
+    labels = tuple(str(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
 
-    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, {len(bounds)} windows")
+    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
+        f"{len(bounds)} windows")
     references = {}
     for f in (*schema.numeric, *schema.categorical):
         col = inputs.reference[f]
@@ -62,13 +107,12 @@ def diagnose(
     say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
         + (f" and baseline v{baseline.version}" if baseline else ""))
     golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed)
-    golden_scored = score(model, inputs.golden, schema, fill)
-    scored = score(model, current_sample, schema, fill) if inputs.has_labels else None
-
     ctx = Context(
-        schema=schema, references=references, profiles=profiles, window_labels=labels if len(bounds) > 1 else ("all",),
-        reference_sample=reference_sample, current_sample=current_sample, scored=scored, golden_scored=golden_scored,
-        golden=golden, training_pairs=_pairs(current_sample, inputs), fill=fill, n_current=n,
+        schema=schema, references=references, profiles=profiles, window_labels=labels,
+        reference_sample=reference_sample, current_sample=current_sample,
+        scored=score(model, current_sample, schema, fill) if inputs.has_labels else None,
+        golden_scored=score(model, inputs.golden, schema, fill), golden=golden,
+        training_pairs=_pairs(current_sample, inputs), fill=fill, n_current=n,
         reference_labels=ref[schema.target].dropna().to_numpy(), natural_unseen=_natural_unseen(reference_sample, schema),
         seed=seed,
     )
@@ -76,50 +120,19 @@ def diagnose(
         ctx.not_checked.append(f"{f}: skipped ({why})")
     if not inputs.has_labels:
         ctx.not_checked.append("production metrics and feature_drift: current data has no labels")
-    insufficient = None
-    if n < MIN_ROWS:
-        insufficient = f"current data has {n} rows; distribution checks need at least {MIN_ROWS}"
-        ctx.not_checked.append(insufficient)
-
-    findings: list[Finding] = []
-    recoveries: dict[str, Recovery] = {}
-    stage_1 = STAGE_1 if insufficient is None else STAGE_1[:1]
-    for detector in stage_1:
-        say(f"checking {detector.cause.replace('_', ' ')}")
-        new = detector.detect(ctx)
-        findings += new
-        ctx.findings = findings
-        ctx.explained.update({f.feature: f.cause for f in new if f.feature in references})
-
-    findings = _with_recoveries(findings, ctx, model, inputs)
-    if scored is not None and any(f.recovery for f in findings if f.feature in references):
-        repaired = current_sample
-        for f in findings:
-            fixed = recovery.repair(repaired, f, fill, ctx.training_pairs, schema.entity_id) if f.feature in references else None
-            repaired = fixed[0] if fixed else repaired
-        ctx.scored = score(model, repaired, schema, fill)
-
-    if insufficient is None:
-        for detector in STAGE_2:
-            say(f"checking {detector.cause.replace('_', ' ')}")
-            findings += detector.detect(ctx)
-
-    production = _production(scored, schema, golden, ctx, n)
-    say("ranking causes")
-    return build_verdict(findings, golden=golden, production=production, model={"name": model.name, "version": str(model.version)},
-                         not_checked=ctx.not_checked, recoveries=recoveries, insufficient=insufficient)
+    return ctx
 
 
-def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle, inputs: Inputs) -> list[Finding]:
+def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) -> list[Finding]:
     """Attach to each stage-1 feature finding what repairing that feature would recover."""
     if ctx.scored is None:
         return findings
     out = []
     for f in findings:
         if f.recovery is None and f.feature in ctx.references:
-            fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs, inputs.schema.entity_id)
+            fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs, ctx.schema.entity_id)
             if fixed is not None:
-                est = recovery.estimate(model, ctx.current_sample, fixed[0], fixed[1], inputs.schema, ctx.fill)
+                est = recovery.estimate(model, ctx.current_sample, fixed[0], fixed[1], ctx.schema, ctx.fill)
                 f = Finding(f.cause, f.feature, f.strength, f.confidence, f.evidence, f.onset, est)
         out.append(f)
     return out
@@ -158,13 +171,16 @@ def _natural_unseen(reference_sample: pd.DataFrame, schema) -> dict[str, float]:
     return out
 
 
-def _production(scored, schema, golden, ctx: Context, n_rows: int) -> dict:
-    out: dict = {"rows": n_rows, "windows": list(ctx.window_labels)}
+def _production(ctx: Context, schema) -> dict:
+    """Production metric on labelled rows (the unrepaired ones), overall and per window."""
+    out: dict = {"rows": ctx.n_current, "windows": list(ctx.window_labels)}
+    scored = ctx.scored_raw
     if scored is None or len(scored.y) == 0:
         out["labelled"] = False
         return out
     name, _ = primary_metric(schema.task)
     value = metric_value(schema.task, name, scored.y, scored.pred)
+    golden = ctx.golden
     out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=value,
                golden_value=golden.value if golden else None,
                within_golden_ci=bool(golden.ci_low <= value <= golden.ci_high) if golden else None)

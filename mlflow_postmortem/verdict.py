@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
-from .types import CAUSES, MITIGATIONS, CauseAssessment, Finding, GoldenResult, Recovery, Verdict
+from .types import CAUSES, MITIGATIONS, CauseAssessment, Finding, GoldenResult, Verdict
 
 #: confidence of `healthy` when every check ran and none passed its threshold
 HEALTHY_CONFIDENCE = 0.95
@@ -20,7 +20,6 @@ def build_verdict(
     production: dict[str, Any],
     model: dict[str, str],
     not_checked: list[str],
-    recoveries: dict[str, Recovery] | None = None,
     insufficient: str | None = None,
 ) -> Verdict:
     findings = _demote_superseded(findings)
@@ -43,12 +42,12 @@ def build_verdict(
             evidence["other_features"] = {f.feature: _headline(f) for f in group[1:MAX_FEATURES_IN_EVIDENCE] if f.feature}
         if "features_by_contribution" in top.evidence:
             features = tuple(dict.fromkeys([*features, *top.evidence["features_by_contribution"]]))
-        recovery = top.recovery or (recoveries or {}).get(cause)
-        assessments.append(CauseAssessment(cause, top.confidence, features, evidence, MITIGATIONS[cause], recovery, top.onset))
+        assessments.append(CauseAssessment(cause, top.confidence, features, evidence, MITIGATIONS[cause], top.recovery, top.onset))
 
     worst = max((a.confidence for a in assessments), default=0.0)
     if worst > 0:
-        healthy_conf, healthy_ev = 1 - worst, {"why_not": "at least one detector passed its threshold"}
+        # a finding past its threshold outranks `healthy`, however modest its own confidence
+        healthy_conf, healthy_ev = 0.5 * (1 - worst), {"why_not": "at least one detector passed its threshold"}
     elif insufficient:
         healthy_conf, healthy_ev = 0.3, {"insufficient_data": insufficient}
     else:

@@ -50,10 +50,16 @@ class Context:
     seed: int = 0
     #: feature -> cause that already explains it (filled after stage 1)
     explained: dict[str, str] = field(default_factory=dict)
+    #: the scores as served, before any stage-1 repair (production metrics use these)
+    scored_raw: Scored | None = None
     #: findings of earlier detectors, for detectors that refine them
     findings: list[Finding] = field(default_factory=list)
     #: what could not be checked and why
     not_checked: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.scored_raw is None:
+            self.scored_raw = self.scored
 
     @property
     def has_time(self) -> bool:

@@ -49,7 +49,9 @@ class Recalibration(Detector):
         per_window = [stats.total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
         if not ctx.has_time:
             return [0], per_window
-        changed = [i for i, tv in enumerate(per_window) if tv >= WINDOW_TV]
+        # fit on the fully changed windows only: a window straddling the onset is a mixture
+        top = max(per_window, default=0.0)
+        changed = [i for i, tv in enumerate(per_window) if tv >= max(WINDOW_TV, 0.8 * top)]
         return changed, per_window
 
     def _affine(self, name, ref: NumericReference, profile, ctx: Context) -> Finding | None:

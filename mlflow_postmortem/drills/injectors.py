@@ -1,0 +1,404 @@
+"""Fault injectors, one per root cause. Each takes a Drill and returns a new one.
+
+Rows a fault touches follow the onset (see `base.affected_rows`): `step` from the middle of
+the production period on, `ramp` with a probability rising linearly in time, `from_start` all
+along; `share` caps the probability. Golden and reference are never touched: they are what
+the model was trained and validated on. A training view, where the drill has one, changes with
+serving unless the fault is a training/serving disagreement.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from . import models as _models
+from .base import Drill, Models, affected_rows, split_dataset, time_position, training_view_of
+
+NUMERIC_VARIANTS = {
+    "feature_recalibration": ("scale", "c_to_f"),
+    "feature_unavailability": ("nulls", "default_zero", "default_minus_one", "default_mean", "stale", "dropped"),
+    "training_serving_skew": ("affine", "round", "truncate", "null_fill"),
+    "prediction_label_bias": ("out_of_range",),
+}
+CATEGORICAL_VARIANTS = {
+    "feature_recalibration": ("permute",),
+    "feature_unavailability": ("nulls", "default_mode", "stale", "dropped"),
+    "prediction_label_bias": ("unseen_category",),
+}
+
+
+def _rng(drill: Drill, seed: int | None, salt: int) -> np.random.Generator:
+    return np.random.default_rng([drill.seed if seed is None else seed, salt])
+
+
+def _kind(drill: Drill, feature: str) -> str:
+    if feature in drill.numeric:
+        return "numeric"
+    if feature in drill.categorical:
+        return "categorical"
+    raise DataError(f"drill {drill.dataset!r}: unknown feature {feature!r} (features: {', '.join(drill.features)})")
+
+
+def _variant(drill: Drill, cause: str, feature: str, variant: str | None) -> str:
+    kind = _kind(drill, feature)
+    known = (NUMERIC_VARIANTS if kind == "numeric" else CATEGORICAL_VARIANTS).get(cause, ())
+    if variant is None and known:
+        return known[0]
+    if variant not in known:
+        raise DataError(f"{cause} variant {variant!r} does not apply to {kind} feature {feature!r} "
+                        f"(known: {', '.join(known) or 'none'})")
+    return variant
+
+
+def _mask(drill: Drill, onset: str, share: float, rng: np.random.Generator) -> np.ndarray:
+    return affected_rows(time_position(drill.frames.current, drill.timestamp), onset, share, rng)
+
+
+def _mirror(drill: Drill, current: pd.DataFrame, feature: str) -> pd.DataFrame | None:
+    """The training view after serving changed `feature` in the same way (joined on entity_id)."""
+    view = drill.frames.training_view
+    if view is None:
+        return None
+    if feature not in current.columns:
+        return view.drop(columns=[feature], errors="ignore")
+    values = current.set_index(drill.entity_id)[feature]
+    return view.assign(**{feature: view[drill.entity_id].map(values).to_numpy()})
+
+
+def _put(x: pd.Series, mask: np.ndarray, value: Any) -> pd.Series:
+    """x with `value` (a scalar or an aligned Series) on masked rows, in the narrowest dtype.
+
+    Integer codes stay integers unless NaN comes in; strings keep the column object.
+    """
+    new = value.to_numpy(dtype=object) if isinstance(value, pd.Series) else np.full(len(x), value, dtype=object)
+    out = x.to_numpy(dtype=object).copy()
+    out[mask] = new[mask]
+    result = pd.Series(out, index=x.index, name=x.name)
+    if pd.api.types.is_numeric_dtype(x):
+        try:
+            return pd.to_numeric(result)
+        except (TypeError, ValueError):
+            pass
+    return result.infer_objects()
+
+
+def _reference_stats(drill: Drill, feature: str) -> tuple[float, float]:
+    col = drill.frames.reference[feature].astype(float)
+    sd = float(col.std())
+    return float(col.mean()), sd if sd > 0 else 1.0
+
+
+# --- the eight causes ---------------------------------------------------------------------
+
+def healthy(drill: Drill, **_: Any) -> Drill:
+    """Nothing injected: current stays a random sample of the reference's distribution."""
+    return drill.with_fault(cause="healthy", variant="none", magnitude=0.0, onset="from_start", share=0.0)
+
+
+_DEGRADED: dict[tuple, tuple[Any, Any]] = {}
+
+
+def model_regression(drill: Drill, *, variant: str = "label_noise", magnitude: float = 0.4,
+                     feature: str | None = None, seed: int | None = None) -> Drill:
+    """Data untouched; the version under review is a bad retrain, the baseline the good model.
+
+    Variants and magnitude: label_noise (share of training labels corrupted, 0.3-0.45),
+    small_subset (share of training rows kept, e.g. 0.02), feature_constant (the feature, by
+    default the most important one, filled by a constant in training; magnitude unused).
+    """
+    if drill.source is None:
+        raise DataError(f"drill {drill.name!r} has no source dataset to retrain on")
+    split_seed = int(drill.info.get("split_seed", 0))
+    split = split_dataset(drill.source, seed=split_seed)
+    if variant == "feature_constant" and feature is None:
+        feature = _models.most_important_feature(drill.source, split.model, split.golden, seed=split_seed)
+    key = (id(drill.source), split_seed, variant, float(magnitude), feature, seed)
+    if key not in _DEGRADED:
+        degraded = _models.degraded_fit(drill.source, split.reference, variant=variant, magnitude=magnitude,
+                                        feature=feature, seed=drill.seed if seed is None else seed)
+        _DEGRADED[key] = (drill.source, degraded)
+    degraded = _DEGRADED[key][1]
+    name = drill.models.model.name
+    models = Models(_models.make_handle(degraded, name, "2", features=drill.features),
+                    _models.make_handle(split.model, name, "1", features=drill.features))
+    golden = drill.frames.golden
+    info = {"golden_good": _score(drill, split.model, golden), "golden_degraded": _score(drill, degraded, golden)}
+    return drill.with_fault(cause="model_regression", feature=(feature,) if feature else (), variant=variant,
+                            magnitude=magnitude, onset="from_start", share=1.0, models=models, info=info)
+
+
+def _score(drill: Drill, estimator: Any, frame: pd.DataFrame) -> float:
+    """Accuracy (classification) or RMSE (regression): how bad the retrain is, for the record."""
+    pred = estimator.predict(frame[list(drill.features)])
+    y = frame[drill.target].to_numpy()
+    if drill.task == "classification":
+        return round(float(np.mean(pred == y)), 4)
+    return round(float(np.sqrt(np.mean((pred - y) ** 2))), 4)
+
+
+def data_drift(drill: Drill, *, feature: str, magnitude: float = 1.0, onset: str = "ramp",
+               share: float = 1.0, seed: int | None = None) -> Drill:
+    """Covariate shift inside the reference's support, P(y|x) intact.
+
+    Affected rows are replaced by real rows drawn from the production pool with weights
+    exp(magnitude * z(feature)) (numeric) or exp(magnitude * score(category)) with category
+    scores spread over [-1, 1]. The pool is restricted to rows inside the reference's range on
+    every feature (and its 1%-99% quantiles on the drifted one), so nothing is novel.
+    """
+    kind = _kind(drill, feature)
+    rng = _rng(drill, seed, 3)
+    reference, pool = drill.frames.reference, drill.pool
+    if pool is None:
+        raise DataError(f"drill {drill.name!r} has no production pool to resample from")
+    inside = np.ones(len(pool), dtype=bool)
+    for f in drill.numeric:
+        lo, hi = reference[f].min(), reference[f].max()
+        inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
+    for f in drill.categorical:
+        inside &= pool[f].isin(reference[f].dropna().unique()).to_numpy()
+    if kind == "numeric":
+        lo, hi = reference[feature].quantile([0.01, 0.99])
+        inside &= pool[feature].between(lo, hi).to_numpy()
+        mean, sd = _reference_stats(drill, feature)
+        score = ((pool[feature].astype(float) - mean) / sd).fillna(0.0).to_numpy()
+    else:
+        cats = rng.permutation(np.asarray(sorted(reference[feature].dropna().unique(), key=str), dtype=object))
+        scores = dict(zip(cats, np.linspace(-1.0, 1.0, len(cats)) if len(cats) > 1 else [1.0]))
+        score = pool[feature].map(scores).fillna(0.0).to_numpy(dtype=float)
+    candidates = np.flatnonzero(inside)
+    if len(candidates) < 30:
+        raise DataError(f"data_drift on {feature!r}: only {len(candidates)} pool rows inside the reference range")
+    weights = np.exp(magnitude * (score[candidates] - score[candidates].max()))
+    mask = _mask(drill, onset, share, rng)
+    k = int(mask.sum())
+    picked = rng.choice(candidates, size=k, replace=k > len(candidates) // 3, p=weights / weights.sum())
+    current = drill.frames.current.copy()
+    columns = [*drill.features, drill.target]
+    current.loc[mask, columns] = pool.iloc[picked][columns].to_numpy()
+    current = current.astype(drill.frames.current.dtypes.to_dict())
+    view = None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
+    return drill.with_fault(cause="data_drift", feature=(feature,), variant=kind, magnitude=magnitude,
+                            onset=onset, share=share, current=current, training_view=view,
+                            info={"rows_affected": k})
+
+
+def feature_drift(drill: Drill, *, feature: str, magnitude: float = 0.5, onset: str = "step",
+                  share: float = 1.0, seed: int | None = None) -> Drill:
+    """The feature's relation to the target changes; P(x) stays put.
+
+    Classification (label_flip): in the feature's upper half (numeric: above the reference
+    median; categorical: a random half of the categories) labels flip to another class with
+    probability `magnitude`. Regression (target_shift): y += magnitude * sd(y) * z(feature).
+    """
+    kind = _kind(drill, feature)
+    rng = _rng(drill, seed, 4)
+    reference = drill.frames.reference
+    current = drill.frames.current.copy()
+    x = current[feature]
+    if kind == "numeric":
+        region = (x > reference[feature].median()).to_numpy()
+        mean, sd = _reference_stats(drill, feature)
+        z = ((x.astype(float) - mean) / sd).fillna(0.0).to_numpy()
+    else:
+        cats = rng.permutation(np.asarray(sorted(reference[feature].dropna().unique(), key=str), dtype=object))
+        chosen = set(cats[: max(1, len(cats) // 2)].tolist())
+        region = x.isin(chosen).to_numpy()
+        z = np.where(region, 1.0, -1.0)
+    mask = _mask(drill, onset, share, rng)
+    y = current[drill.target].to_numpy()
+    if drill.task == "classification":
+        flip = mask & region & (rng.random(len(current)) < magnitude)
+        classes = np.asarray(sorted(reference[drill.target].unique()))
+        others = np.array([rng.choice(classes[classes != v]) for v in y[flip]], dtype=classes.dtype)
+        y = y.copy()
+        y[flip] = others
+        current[drill.target] = y
+        variant, info = "label_flip", {"labels_flipped": int(flip.sum())}
+    else:
+        shift = magnitude * float(reference[drill.target].std()) * z
+        current[drill.target] = y.astype(float) + np.where(mask, shift, 0.0)
+        variant, info = "target_shift", {"rows_affected": int(mask.sum())}
+    return drill.with_fault(cause="feature_drift", feature=(feature,), variant=variant, magnitude=magnitude,
+                            onset=onset, share=share, current=current, info=info)
+
+
+def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = None,
+                          magnitude: float = 100.0, onset: str = "step", share: float = 1.0,
+                          seed: int | None = None) -> Drill:
+    """A unit, scale or encoding change of the whole column, usually in one step.
+
+    Variants: scale (x * magnitude: 100, 1000, 1/60...), c_to_f (x * 1.8 + 32), permute
+    (categorical codes mapped onto each other). The training view gets the same change: the
+    feature's owners changed the feature itself, not one pipeline.
+    """
+    variant = _variant(drill, "feature_recalibration", feature, variant)
+    rng = _rng(drill, seed, 5)
+    mask = _mask(drill, onset, share, rng)
+    current = drill.frames.current.copy()
+    x = current[feature]
+    if variant == "scale":
+        new = x.astype(float) * magnitude
+    elif variant == "c_to_f":
+        new, magnitude = x.astype(float) * 1.8 + 32.0, 1.8
+    else:
+        cats = list(rng.permutation(np.asarray(sorted(drill.frames.reference[feature].dropna().unique(), key=str),
+                                               dtype=object)))
+        if len(cats) < 2:
+            raise DataError(f"feature_recalibration permute: {feature!r} has fewer than 2 categories")
+        mapping = dict(zip(cats, cats[1:] + cats[:1]))
+        new, magnitude = x.map(lambda v: mapping.get(v, v)), 1.0
+    current[feature] = _put(x, mask, new)
+    return drill.with_fault(cause="feature_recalibration", feature=(feature,), variant=variant,
+                            magnitude=magnitude, onset=onset, share=share, current=current,
+                            training_view=_mirror(drill, current, feature),
+                            info={"rows_affected": int(mask.sum())})
+
+
+def feature_unavailability(drill: Drill, *, feature: str, variant: str | None = None, onset: str = "step",
+                           share: float = 1.0, seed: int | None = None) -> Drill:
+    """The feature goes missing: nulls, a default constant, a frozen (stale) value, or no column.
+
+    `dropped` removes the column from the whole log (onset from_start). The training view loses
+    it in the same way: the feature's source is down, for training and serving alike.
+    """
+    variant = _variant(drill, "feature_unavailability", feature, variant)
+    current = drill.frames.current.copy()
+    if variant == "dropped":
+        current = current.drop(columns=[feature])
+        return drill.with_fault(cause="feature_unavailability", feature=(feature,), variant=variant,
+                                magnitude=1.0, onset="from_start", share=1.0, current=current,
+                                training_view=_mirror(drill, current, feature))
+    rng = _rng(drill, seed, 6)
+    mask = _mask(drill, onset, share, rng)
+    x = current[feature]
+    reference = drill.frames.reference[feature]
+    value: Any
+    if variant == "nulls":
+        value = np.nan
+    elif variant == "default_zero":
+        value = 0.0
+    elif variant == "default_minus_one":
+        value = -1.0
+    elif variant == "default_mean":
+        value = float(reference.mean())
+    elif variant == "default_mode":
+        value = reference.mode().iloc[0]
+    else:  # stale: the last value before the fault starts, repeated from then on
+        first = int(np.argmax(mask)) if mask.any() else 0
+        value = x.iloc[max(first - 1, 0)]
+    current[feature] = _put(x, mask, value)
+    magnitude = float(value) if isinstance(value, (int, float, np.number)) and not pd.isna(value) else 1.0
+    return drill.with_fault(cause="feature_unavailability", feature=(feature,), variant=variant,
+                            magnitude=magnitude, onset=onset, share=share, current=current,
+                            training_view=_mirror(drill, current, feature),
+                            info={"rows_affected": int(mask.sum()), "value": None if pd.isna(value) else value})
+
+
+def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = None,
+                          magnitude: float | None = None, share: float = 0.5, training_view: bool = True,
+                          seed: int | None = None) -> Drill:
+    """Serving computes the feature differently for a share of rows, from the first window on.
+
+    Variants: affine (serving standardises with the reference mean and sd, training does not;
+    magnitude records the slope 1/sd), round / truncate (to a grid of magnitude * sd, default
+    1), null_fill (the value is missing upstream: training imputes the reference mean, serving
+    fills `magnitude`, default 0). The training view keeps the training pipeline's values; with
+    training_view=False the drill has none (variant gets a `_no_view` suffix).
+    """
+    variant = _variant(drill, "training_serving_skew", feature, variant)
+    if magnitude is None:
+        magnitude = 0.0 if variant == "null_fill" else 1.0
+    rng = _rng(drill, seed, 7)
+    mask = _mask(drill, "from_start", share, rng)
+    current = drill.frames.current.copy()
+    x = current[feature].astype(float)
+    mean, sd = _reference_stats(drill, feature)
+    trained = x.copy()
+    if variant == "affine":
+        served, magnitude = (x - mean) / sd, 1.0 / sd
+    elif variant == "round":
+        served = np.round(x / (magnitude * sd)) * magnitude * sd
+    elif variant == "truncate":
+        served = np.floor(x / (magnitude * sd)) * magnitude * sd
+    else:
+        served, trained = pd.Series(magnitude, index=x.index), pd.Series(mean, index=x.index)
+    current[feature] = np.where(mask, served, x)
+    view = None
+    if training_view and drill.frames.training_view is not None:
+        truth = current[[drill.entity_id]].assign(**{feature: np.where(mask, trained, x)})
+        view = _mirror(drill, truth, feature)
+    return drill.with_fault(cause="training_serving_skew", feature=(feature,),
+                            variant=variant if training_view else f"{variant}_no_view", magnitude=magnitude,
+                            onset="from_start", share=share, current=current, training_view=view,
+                            info={"rows_affected": int(mask.sum())})
+
+
+def prediction_label_bias(drill: Drill, *, feature: str | tuple[str, ...] | None = None,
+                          variant: str | None = None, magnitude: float = 2.0, onset: str = "step",
+                          share: float = 0.2, seed: int | None = None) -> Drill:
+    """A share of rows are things the model never saw.
+
+    Variants: out_of_range (one or two numeric features set to reference max + magnitude *
+    IQR * U(1, 2)), unseen_category (two new categories), unseen_label (classification: the
+    rows' label becomes a new class; no feature). Labels of out-of-range rows are kept.
+    """
+    features = (feature,) if isinstance(feature, str) else tuple(feature or ())
+    if variant is None:
+        variant = _variant(drill, "prediction_label_bias", features[0], None) if features else "unseen_label"
+    elif variant != "unseen_label":
+        for f in features or (None,):
+            if f is None:
+                raise DataError(f"prediction_label_bias variant {variant!r} needs a feature")
+            _variant(drill, "prediction_label_bias", f, variant)
+    rng = _rng(drill, seed, 8)
+    mask = _mask(drill, onset, share, rng)
+    current = drill.frames.current.copy()
+    view = drill.frames.training_view
+    if variant == "unseen_label":
+        if drill.task != "classification":
+            raise DataError("prediction_label_bias variant 'unseen_label' needs a classification drill")
+        y = current[drill.target]
+        new_class = y.max() + 1 if pd.api.types.is_numeric_dtype(y) else "unseen_class"
+        current[drill.target] = y.where(~mask, new_class)
+        features = ()
+    elif variant == "out_of_range":
+        for f in features:
+            ref = drill.frames.reference[f].astype(float)
+            spread = float(ref.quantile(0.75) - ref.quantile(0.25)) or float(ref.std()) or max(abs(ref.max()), 1.0)
+            far = ref.max() + magnitude * spread * (1.0 + rng.random(len(current)))
+            current[f] = np.where(mask, far, current[f].astype(float))
+            view = _mirror(drill, current, f) if view is not None else None
+    else:
+        f = features[0]
+        x = current[f]
+        new = ([x.max() + 1, x.max() + 2] if pd.api.types.is_numeric_dtype(x) else [f"{f}_new_1", f"{f}_new_2"])
+        picks = pd.Series(np.asarray(new, dtype=object)[rng.integers(0, 2, len(current))], index=x.index)
+        current[f] = _put(x, mask, picks)
+        view = _mirror(drill, current, f) if view is not None else None
+    return drill.with_fault(cause="prediction_label_bias", feature=features, variant=variant, magnitude=magnitude,
+                            onset=onset, share=share, current=current, training_view=view,
+                            info={"rows_affected": int(mask.sum())})
+
+
+#: cause id -> injector; every cause of the verdict vocabulary has one
+INJECTORS: dict[str, Callable[..., Drill]] = {
+    "healthy": healthy,
+    "model_regression": model_regression,
+    "data_drift": data_drift,
+    "feature_drift": feature_drift,
+    "feature_recalibration": feature_recalibration,
+    "feature_unavailability": feature_unavailability,
+    "training_serving_skew": training_serving_skew,
+    "prediction_label_bias": prediction_label_bias,
+}
+
+
+def inject(drill: Drill, cause: str, **params: Any) -> Drill:
+    """Apply the injector of `cause` with its keyword parameters."""
+    if cause not in INJECTORS:
+        raise DataError(f"unknown cause {cause!r} (known: {', '.join(INJECTORS)})")
+    return INJECTORS[cause](drill, **params)

@@ -1,0 +1,155 @@
+"""Shared fixtures: one real sqlite MLflow registry per session, real scikit-learn models in it.
+
+Creating an MLflow store runs its schema migrations (seconds), so the store, the models and
+the data files are built once per session; tests that change registry state register a
+model of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import mlflow
+import pandas as pd
+import pytest
+import requests
+import yaml
+from mlflow import MlflowClient
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from support import EXPERIMENT, HGB_TYPES, RF_TYPES, Dataset, free_port, register
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh sqlite store for this session; subprocesses inherit it via MLFLOW_TRACKING_URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", uri)
+    patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(uri)
+    MlflowClient().create_experiment(EXPERIMENT, artifact_location=(root / "artifacts").as_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    yield uri
+    patch.undo()
+
+
+def _write_split(root: Path, loader: Callable[..., Any], task: str) -> Dataset:
+    """Reference 50% (Parquet), golden 20% (CSV), current 30% (Parquet, hourly timestamps)."""
+    X, y = loader(return_X_y=True, as_frame=True)
+    X = X.rename(columns=lambda c: c.replace(" ", "_"))
+    frame = pd.concat([X, y.rename("label")], axis=1).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    n_ref, n_gold = int(len(frame) * 0.5), int(len(frame) * 0.2)
+    reference, golden, current = frame[:n_ref], frame[n_ref:n_ref + n_gold], frame[n_ref + n_gold:].copy()
+    current.insert(0, "event_time", pd.date_range("2025-01-01", periods=len(current), freq="h"))
+    reference.to_parquet(root / "reference.parquet", index=False)
+    golden.to_csv(root / "golden.csv", index=False)
+    current.to_parquet(root / "current.parquet", index=False)
+    return Dataset(task, "label", tuple(X.columns), root / "reference.parquet", root / "golden.csv", root / "current.parquet")
+
+
+@pytest.fixture(scope="session")
+def cancer(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """breast_cancer split into the three files of a healthy post-mortem."""
+    return _write_split(tmp_path_factory.mktemp("cancer"), load_breast_cancer, "classification")
+
+
+@pytest.fixture(scope="session")
+def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """load_diabetes split the same way, for the regression path."""
+    return _write_split(tmp_path_factory.mktemp("diabetes"), load_diabetes, "regression")
+
+
+@pytest.fixture(scope="session")
+def cancer_models(tracking_uri: str, cancer: Dataset) -> str:
+    """`pm-cancer`: v1 a random forest, v2 (alias champion) a gradient-boosted model."""
+    X, y = cancer.xy()
+    register("pm-cancer", RandomForestClassifier(n_estimators=50, random_state=0), X, y, trusted_types=RF_TYPES)
+    register("pm-cancer", HistGradientBoostingClassifier(max_iter=100, random_state=0), X, y,
+             trusted_types=HGB_TYPES, alias="champion")
+    return "pm-cancer"
+
+
+@pytest.fixture(scope="session")
+def diabetes_models(tracking_uri: str, diabetes: Dataset) -> str:
+    """`pm-diabetes`: two ridge regressions (no extra skops types needed), v2 aliased champion."""
+    X, y = diabetes.xy()
+    register("pm-diabetes", make_pipeline(StandardScaler(), Ridge(alpha=1.0)), X, y)
+    register("pm-diabetes", make_pipeline(StandardScaler(), Ridge(alpha=3.0)), X, y, alias="champion")
+    return "pm-diabetes"
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a pm.yaml for a dataset into this test's tmp dir; keyword overrides replace keys."""
+
+    def write(dataset: Dataset, model: str, **overrides: Any) -> Path:
+        raw: dict[str, Any] = {
+            "model": model,
+            "task": dataset.task,
+            "target": dataset.target,
+            "timestamp": "event_time",
+            "skops_trusted_types": list(RF_TYPES + HGB_TYPES),
+            "data": {"reference": str(dataset.reference), "golden": str(dataset.golden), "current": str(dataset.current)},
+            **overrides,
+        }
+        path = tmp_path / "pm.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` on loopback: CI's (MLFLOW_TEST_SERVER_URI) or one started here."""
+    given = os.environ.get("MLFLOW_TEST_SERVER_URI")
+    if given:
+        yield given.rstrip("/")
+        return
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log_path = root / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+             "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(uri, proc, log_path, timeout_s=90)
+        yield uri
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_healthy(uri: str, proc: subprocess.Popen, log: Path, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{uri}/health", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"mlflow server at {uri} not healthy after {timeout_s}s:\n{log.read_text()[-2000:]}")

@@ -1,0 +1,144 @@
+"""`mlflow-postmortem diagnose` run as a user runs it: a subprocess against a real registry."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import jsonschema
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+from support import RECALIBRATED_FEATURE, Dataset, free_port, register, run, run_cli
+
+#: a copy of shared/verdict.schema.json, so a fresh clone can validate on its own
+SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "make_example.py"
+
+
+def _diagnose(config: Path, output: Path, *extra: str, **kwargs) -> tuple[dict, subprocess.CompletedProcess[str]]:
+    """Run a diagnosis that must complete; returns the schema-checked verdict and the process."""
+    result = run_cli("diagnose", str(config), "--output", str(output), *extra, **kwargs)
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(output.read_text())
+    jsonschema.validate(verdict, SCHEMA)
+    return verdict, result
+
+
+@pytest.mark.parametrize(("dataset", "models"), [("cancer", "cancer_models"), ("diabetes", "diabetes_models")])
+def test_healthy_data_completes_with_a_schema_valid_verdict(
+    request: pytest.FixtureRequest, make_config: Callable[..., Path], tmp_path: Path, dataset: str, models: str,
+) -> None:
+    name = request.getfixturevalue(models)
+    config = make_config(request.getfixturevalue(dataset), f"models:/{name}@champion")
+
+    verdict, result = _diagnose(config, tmp_path / "verdict.json", "--no-record")
+
+    assert verdict["model"] == {"name": name, "version": "2"}
+    assert verdict["causes"][0]["cause"] == verdict["root_cause"]
+    assert f"root cause: {verdict['root_cause']}" in result.stdout
+    assert f"[postmortem] loading baseline models:/{name}/1" in result.stderr
+
+
+def test_recalibrated_feature_is_named_in_the_verdict(
+    cancer_models: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path,
+) -> None:
+    current = pd.read_parquet(cancer.current)
+    current.loc[len(current) // 2:, RECALIBRATED_FEATURE] *= 1000
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+    data = {"reference": str(cancer.reference), "golden": str(cancer.golden), "current": str(tmp_path / "current.parquet")}
+
+    verdict, _ = _diagnose(make_config(cancer, f"models:/{cancer_models}@champion", data=data), tmp_path / "v.json", "--no-record")
+
+    assert verdict["root_cause"] != "healthy"
+    assert RECALIBRATED_FEATURE in verdict["causes"][0]["features"]
+
+
+def test_quiet_keeps_progress_off_stderr(cancer_models: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path) -> None:
+    _, result = _diagnose(make_config(cancer, f"models:/{cancer_models}/2"), tmp_path / "v.json", "--no-record", "--quiet")
+
+    assert "[postmortem]" not in result.stderr
+
+
+def test_diagnosis_tags_the_reviewed_version_with_its_root_cause(
+    tracking_uri: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path,
+) -> None:
+    X, y = cancer.xy()
+    version = register("pm-cli-tags", LogisticRegression(max_iter=5000), X, y)
+
+    verdict, _ = _diagnose(make_config(cancer, f"models:/pm-cli-tags/{version}"), tmp_path / "v.json")
+
+    tags = MlflowClient().get_model_version("pm-cli-tags", version).tags
+    assert tags["postmortem.root_cause"] == verdict["root_cause"]
+
+
+def _missing_config(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    return [str(tmp_path / "absent.yaml")]
+
+
+def _malformed_yaml(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    path = tmp_path / "broken.yaml"
+    path.write_text("model: [models:/pm-cancer/2\ntask: classification\n")
+    return [str(path)]
+
+
+def _unknown_key(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    return [str(write(modle="models:/pm-cancer/2"))]
+
+
+def _target_absent_from_golden(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    pd.read_csv(dataset.golden).drop(columns=dataset.target).to_csv(tmp_path / "golden.csv", index=False)
+    data = {"reference": str(dataset.reference), "golden": str(tmp_path / "golden.csv"), "current": str(dataset.current)}
+    return [str(write(data=data))]
+
+
+def _model_not_in_registry(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    return [str(write(model="models:/pm-cancer/9"))]
+
+
+def _unreachable_tracking_server(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    return [str(write()), "--tracking-uri", f"http://127.0.0.1:{free_port()}"]
+
+
+@pytest.mark.parametrize(("make_args", "expected"), [
+    (_missing_config, "config file not found: .*absent.yaml"),
+    (_malformed_yaml, r"broken.yaml is not valid YAML \(line \d+\)"),
+    (_unknown_key, "unknown key 'modle'"),
+    (_target_absent_from_golden, "target column 'label' is absent from data.golden"),
+    (_model_not_in_registry, "model URI models:/pm-cancer/9 not found in the registry at sqlite:///"),
+    (_unreachable_tracking_server, r"tracking server http://127.0.0.1:\d+ is not reachable: Connection refused"),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else "")
+def test_bad_input_exits_2_with_one_readable_line(
+    cancer_models: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path,
+    make_args: Callable[..., list[str]], expected: str,
+) -> None:
+    args = make_args(tmp_path, lambda **kw: make_config(cancer, f"models:/{cancer_models}/2", **kw), cancer)
+    start = time.monotonic()
+
+    result = run_cli("diagnose", *args, "--output", str(tmp_path / "verdict.json"), "--quiet", timeout=60)
+
+    assert time.monotonic() - start < 30
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mlflow-postmortem: error: ")
+    assert re.search(expected, lines[0]), lines[0]
+    assert not (tmp_path / "verdict.json").exists()
+
+
+def test_example_script_sets_up_a_fault_the_diagnosis_names(tmp_path: Path) -> None:
+    """The README's first command: make_example.py, then diagnose the pm.yaml it wrote."""
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    made = run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "example")], env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+
+    verdict, _ = _diagnose(tmp_path / "example" / "pm.yaml", tmp_path / "verdict.json", env=env, cwd=tmp_path)
+
+    assert "worst_area" in verdict["causes"][0]["features"]

@@ -1,0 +1,73 @@
+"""The config contract: every error names its file and key, relative paths follow the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlflow_postmortem.config import load_config
+from mlflow_postmortem.errors import ConfigError
+
+VALID = """\
+model: models:/churn@champion
+task: classification
+target: label
+data:
+  reference: data/train.parquet
+  golden: data/golden.parquet
+  current: data/production.parquet
+"""
+
+
+def _without(text: str, line: str) -> str:
+    assert line in text
+    return text.replace(line, "")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("model: [models:/churn/2\ntask: classification\n", r"is not valid YAML \(line \d+\)"),
+    ("- model\n- task\n", "expected a mapping of keys at the top level, got list"),
+    (VALID + "modle: models:/churn/1\n", "unknown key 'modle'"),
+    (VALID.replace("  golden:", "  goldn:"), "unknown key 'data.goldn'"),
+    (VALID.replace("task: classification", "task: clustering"), "key 'task' must be one of .*'clustering'"),
+    (_without(VALID, "  golden: data/golden.parquet\n"), "missing required key 'data.golden'"),
+    (_without(VALID, "target: label\n"), "missing required key 'target'"),
+    (VALID + "windows: 0\n", "key 'windows' must be an integer from 1 to 100, got 0"),
+    (VALID + "features: 3\n", "key 'features' must be a list of column names, got 3"),
+], ids=["malformed-yaml", "not-a-mapping", "unknown-key", "unknown-data-key", "bad-task", "missing-data-key",
+        "missing-target", "bad-windows", "features-not-a-list"])
+def test_config_error_names_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "pm.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError, match=expected) as err:
+        load_config(path)
+
+    assert str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"config file not found: {tmp_path / 'absent.yaml'}"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_relative_data_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pm.yaml").write_text(VALID + "  training_view: /abs/offline.parquet\n")
+    monkeypatch.chdir(tmp_path)
+
+    config = load_config("project/pm.yaml")
+
+    assert config.data.reference == str(folder.resolve() / "data" / "train.parquet")
+    assert config.data.current == str(folder.resolve() / "data" / "production.parquet")
+    assert config.data.training_view == "/abs/offline.parquet"
+
+
+def test_data_uris_pass_through_unresolved(tmp_path: Path) -> None:
+    path = tmp_path / "pm.yaml"
+    path.write_text(VALID.replace("data/golden.parquet", "s3://bucket/golden.parquet"))
+
+    assert load_config(path).data.golden == "s3://bucket/golden.parquet"

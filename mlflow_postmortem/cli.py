@@ -102,12 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version with the verdict")
     diagnose.set_defaults(run=diagnose_command)
 
-    drill = commands.add_parser("drill", help="inject a known fault into real data and check the diagnosis names it")
-    drill.add_argument("config", metavar="CONFIG", nargs="?", help="optional drill suite config (YAML)")
-    drill.add_argument("--dataset", help="dataset to drill on")
-    drill.add_argument("--cause", help="root cause to inject (default: every cause)")
-    drill.add_argument("--n-rows", type=int, help="rows of production data per drill")
-    drill.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    drill.add_argument("--output", "-o", help="where to write the drill results JSON")
+    drill = commands.add_parser("drill", help="inject known faults into real data and check the diagnosis names them")
+    from .drills.suite import add_drill_arguments
+
+    add_drill_arguments(drill)
     drill.set_defaults(run=drill_command)
     return parser

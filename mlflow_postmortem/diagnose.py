@@ -55,10 +55,12 @@ def diagnose(
 
     findings = _with_recoveries(findings, ctx, model)
     if ctx.scored is not None and any(f.recovery for f in findings if f.feature in ctx.references):
-        repaired = ctx.current_sample
-        for f in findings:
-            fixed = recovery.repair(repaired, f, ctx.fill, ctx.training_pairs, schema.entity_id) if f.feature in ctx.references else None
-            repaired = fixed[0] if fixed else repaired
+        repaired, done = ctx.current_sample, set()
+        for f in findings:  # once per feature: a recalibration also read as skew is one fault
+            if f.feature in ctx.references and f.feature not in done:
+                fixed = recovery.repair(repaired, f, ctx.fill, ctx.training_pairs, schema.entity_id)
+                repaired = fixed[0] if fixed else repaired
+                done.update([f.feature] if fixed else [])
         ctx.scored = score(model, repaired, schema, ctx.fill)
 
     if insufficient is None:

@@ -47,7 +47,7 @@ def build_verdict(
     worst = max((a.confidence for a in assessments), default=0.0)
     if worst > 0:
         # a finding past its threshold outranks `healthy`, however modest its own confidence
-        healthy_conf, healthy_ev = 0.5 * (1 - worst), {"why_not": "at least one detector passed its threshold"}
+        healthy_conf, healthy_ev = 0.5 * min(worst, 1 - worst), {"why_not": "at least one detector passed its threshold"}
     elif insufficient:
         healthy_conf, healthy_ev = 0.3, {"insufficient_data": insufficient}
     else:

@@ -119,7 +119,7 @@ def test_bad_input_exits_2_with_one_readable_line(
     cancer_models: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path,
     make_args: Callable[..., list[str]], expected: str,
 ) -> None:
-    args = make_args(tmp_path, lambda **kw: make_config(cancer, f"models:/{cancer_models}/2", **kw), cancer)
+    args = make_args(tmp_path, lambda **kw: make_config(cancer, kw.pop("model", f"models:/{cancer_models}/2"), **kw), cancer)
     start = time.monotonic()
 
     result = run_cli("diagnose", *args, "--output", str(tmp_path / "verdict.json"), "--quiet", timeout=60)

@@ -10,7 +10,7 @@ from .skew import Skew, SkewWithoutView
 from .unavailability import Unavailability
 
 #: stage 1 (integrity) first: each feature it flags is explained and skipped by the rest
-STAGE_1: tuple[Detector, ...] = (ModelRegression(), Unavailability(), Skew(), Recalibration(), SkewWithoutView())
+STAGE_1: tuple[Detector, ...] = (ModelRegression(), Skew(), Unavailability(), Recalibration(), SkewWithoutView())
 STAGE_2: tuple[Detector, ...] = (LabelBias(), DataDrift(), FeatureDrift())
 ALL: tuple[Detector, ...] = STAGE_1 + STAGE_2
 

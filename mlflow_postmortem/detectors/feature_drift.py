@@ -37,13 +37,17 @@ class FeatureDrift(Detector):
             ctx.not_checked.append(f"feature_drift: needs at least {MIN_LABELLED} labelled current rows")
             return []
         scale = 1.0 if ctx.schema.task == "classification" else max(float(np.var(golden.y)), 1e-12)
-        cur_loss, gold_loss = scored.loss / scale, golden.loss / scale
+        seen = _seen_rows(ctx, scored.frame)
+        frame, cur_loss, gold_loss = scored.frame[seen], scored.loss[seen] / scale, golden.loss / scale
+        if len(frame) < MIN_LABELLED:
+            ctx.not_checked.append(f"feature_drift: fewer than {MIN_LABELLED} labelled rows inside the reference's range")
+            return []
         candidates = []
         for name in ctx.unexplained():
-            if name not in scored.frame.columns:
+            if name not in frame.columns:
                 continue
             ref = ctx.references[name]
-            cur_bins = _bins(ref, scored.frame[name])
+            cur_bins = _bins(ref, frame[name])
             gold_bins = _bins(ref, golden.frame[name])
             effect, pvalue, worst = _heterogeneity(cur_bins, cur_loss, gold_bins, gold_loss)
             candidates.append((name, effect, pvalue, worst))
@@ -53,11 +57,26 @@ class FeatureDrift(Detector):
         for (name, effect, p, worst), q in zip(candidates, qvalues):
             if effect < threshold or q > FDR:
                 continue
-            evidence = {"loss_shift_heterogeneity": effect, "p_value": p, "q_value": q, "labelled_rows": len(scored.y),
+            evidence = {"loss_shift_heterogeneity": effect, "p_value": p, "q_value": q, "labelled_rows": len(frame),
                         "loss": "brier" if ctx.schema.task == "classification" else "squared error / var(y)", **worst}
             strength = effect / threshold
             findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence))
         return findings
+
+
+def _seen_rows(ctx: Context, frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every feature lies where the model was trained: novel inputs are label bias's
+    question, and a relation cannot have changed where there was none to learn."""
+    seen = np.ones(len(frame), dtype=bool)
+    for name, ref in ctx.references.items():
+        if name not in frame.columns:
+            continue
+        if isinstance(ref, NumericReference):
+            v = frame[name].to_numpy(float)
+            seen &= np.isnan(v) | ((v >= ref.support[0]) & (v <= ref.support[1]))
+        else:
+            seen &= ref.codes(frame[name]) != -1
+    return seen
 
 
 def _bins(ref, values: pd.Series) -> np.ndarray:

@@ -36,9 +36,10 @@ class Recalibration(Detector):
             if not profile.present or profile.overall.n - profile.overall.n_null < 20:
                 continue
             ref = ctx.references[name]
-            if isinstance(ref, NumericReference) and not ref.discrete:
+            finding = None
+            if isinstance(ref, NumericReference):  # integer codes can be rescaled too (1..5 -> 100..500)
                 finding = self._affine(name, ref, profile, ctx)
-            else:
+            if finding is None and (isinstance(ref, CategoricalReference) or ref.discrete):
                 finding = self._permuted(name, ref, profile, ctx)
             if finding is not None:
                 findings.append(finding)
@@ -65,15 +66,16 @@ class Recalibration(Detector):
         values = values[np.isfinite(values)]
         if len(values) < 20:
             return None
-        ref_q, cur_q = ref.summary.quantiles, np.quantile(values, QUANTILE_LEVELS)
-        if np.ptp(ref_q) <= 0 or np.ptp(cur_q) <= 0:
+        fit = _fit_affine(ref, values)
+        if fit is None:
             return None
-        a, b = np.polyfit(ref_q, cur_q, 1)
-        if a <= 0:
-            return None
+        a, b = fit
+        ref_q = ref.summary.quantiles
         # the shape test: mapped back through the fitted transform, does current look like the reference?
         ref_counts = np.asarray(ref.summary.counts, float)
-        shape_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts((values - b) / a).astype(float))
+        grid = np.unique(ctx.reference_sample[name].to_numpy(float))
+        mapped = _snap((values - b) / a, grid[np.isfinite(grid)])
+        shape_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(mapped).astype(float))
         raw = ref.bin_counts(values)
         out = float((raw[0] + raw[-1]) / len(values))
         log_scale = abs(float(np.log(a)))
@@ -99,14 +101,47 @@ class Recalibration(Detector):
             return None  # two codes swapped cannot be told from a change in their mix
         k = max(len(ref_shares), len(cur_shares))
         shape_tv = 0.5 * np.abs(np.pad(ref_shares, (0, k - len(ref_shares))) - np.pad(cur_shares, (0, k - len(cur_shares)))).sum()
-        raw_tv = stats.total_variation(_counts(ref.summary), sum(_counts(w) for w in windows))
-        if raw_tv < MIN_RAW_TV or shape_tv > MAX_SHAPE_TV:
+        seen = slice(None, -1) if isinstance(ref, CategoricalReference) else slice(1, -1)
+        raw_tv = stats.total_variation(_counts(ref.summary)[seen], sum(_counts(w) for w in windows)[seen])
+        mapping = _rank_mapping(ref, windows)
+        if raw_tv < MIN_RAW_TV or shape_tv > MAX_SHAPE_TV or len(mapping) < 2:
             return None
         strength = raw_tv / MIN_RAW_TV
         evidence = {"transform": "codes_permuted", "raw_tv": raw_tv, "shape_tv": float(shape_tv),
-                    "mapping": _rank_mapping(ref, windows), "windows_changed": len(changed)}
+                    "mapping": mapping, "windows_changed": len(changed)}
         onset = stats.onset(per_window, WINDOW_TV, ctx.window_labels) if ctx.has_time else None
         return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+
+def _fit_affine(ref: NumericReference, values: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) with current = a * reference + b, or None when no increasing map fits.
+
+    Discrete features are fitted on their distinct values matched in order (exact for a unit
+    change; quantiles of a few steps jump between steps); others on matching quantiles.
+    """
+    distinct = np.unique(values)
+    if ref.discrete and len(distinct) == len(ref.values) > 1:
+        a, b = np.polyfit(ref.values, distinct, 1)
+    else:
+        ref_q, cur_q = ref.summary.quantiles, np.quantile(values, QUANTILE_LEVELS)
+        if np.ptp(ref_q) <= 0 or np.ptp(cur_q) <= 0:
+            return None
+        a, b = np.polyfit(ref_q, cur_q, 1)
+    return (float(a), float(b)) if a > 0 else None
+
+
+def _snap(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Values within half a grid step of a reference value become that value.
+
+    Data recorded at a resolution (carats to 0.01) has ties on the bin edges; a fitted scale of
+    99.99 instead of 100 would push each tie across its edge and fake a change of shape.
+    """
+    if len(grid) < 2:
+        return values
+    half = 0.5 * float(np.min(np.diff(grid)))
+    idx = np.clip(np.searchsorted(grid, values), 1, len(grid) - 1)
+    nearest = np.where(np.abs(values - grid[idx - 1]) <= np.abs(values - grid[idx]), grid[idx - 1], grid[idx])
+    return np.where(np.abs(values - nearest) <= half, nearest, values)
 
 
 def _counts(summary) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""Feature unavailability: the column is absent, null, stuck on a default, or stale."""
+"""Feature unavailability: the column is absent, null, stuck on a default, or stale.
+
+"Stuck" is tested as a mixture: current = (1 - e) * reference + e * (one value). The excess e
+of the current top value over its reference share estimates the rows stuck on it, and the
+other rows must still look like the reference. Data drift moves mass between many values and
+fails that second test; a default, a placeholder or a frozen feed passes it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,10 @@ from .base import Context, Detector
 #: absolute rise in the share of unusable rows (null, inf, default, frozen) that counts
 MIN_SHARE_RISE = 0.05
 ALPHA = 0.01
-PLACEHOLDERS = {"", "unknown", "none", "null", "nan", "n/a", "na", "missing", "default", "-1", "0", "?"}
+#: the rows not stuck must match the reference this closely (debiased total variation)
+MAX_REST_TV = 0.05
+#: fewer rows than this left beside the stuck value and the rest is not tested (a full collapse)
+MIN_REST_ROWS = 30
 
 
 class Unavailability(Detector):
@@ -37,7 +46,7 @@ class Unavailability(Detector):
         r, c = ref.summary, profile.overall
         kinds = {
             "null": (_missing(r), _missing(c), [_missing(w) for w in profile.windows]),
-            "default": _default_shares(ref, r, c, profile.windows),
+            "default": _stuck_counts(name, ref, r, c, profile.windows, ctx),
         }
         best_kind, best_rise, evidence = None, 0.0, {}
         for kind, (ref_k, cur_k, per_window) in kinds.items():
@@ -65,25 +74,35 @@ def _missing(s: NumericSummary | CategoricalSummary) -> int:
     return s.n_null + (s.n_inf if isinstance(s, NumericSummary) else 0)
 
 
-def _default_shares(ref, r, c, windows):
-    """Rows stuck on one value the reference rarely had: a default, a placeholder or a frozen feed."""
-    ref_share_top = r.top_count / max(r.n, 1)
-    cur_share = c.top_count / max(c.n, 1)
+def _stuck_counts(name, ref, r, c, windows, ctx: Context):
+    """(reference rows, current rows, per-window rows) on the current top value, when the
+    current data reads as the reference plus rows stuck on that value; zeros otherwise."""
+    none = 0, 0, [0] * len(windows)
+    n_cur = c.n - _missing(c)
+    if c.top_value is None or c.top_count == 0 or n_cur <= 0:
+        return none
+    value = c.top_value
     if isinstance(ref, NumericReference):
-        # the reference share of the current top value is at most the reference's own top share
-        rare_in_reference = ref_share_top < 0.02 or not ref.discrete
-        collapsed = cur_share >= 0.9 and ref_share_top < 0.7
-        if not (rare_in_reference or collapsed):
-            return 0, 0, [0] * len(windows)
-        ref_k = min(r.top_count, c.top_count * r.n / max(c.n, 1)) if ref.discrete else r.top_count
+        sample = ctx.reference_sample[name].to_numpy(float)
+        sample = sample[np.isfinite(sample)]
+        p_ref = float(np.mean(np.isclose(sample, value))) if len(sample) else 0.0
+        slot = int(np.flatnonzero(ref.bin_counts(np.array([value], dtype=float)))[0])
     else:
-        top = c.top_value
-        placeholder = top is not None and top.strip().lower() in PLACEHOLDERS and top not in ref.categories
-        collapsed = cur_share >= 0.9 and ref_share_top < 0.7
-        if not (placeholder or collapsed):
-            return 0, 0, [0] * len(windows)
-        ref_k = r.counts[ref.categories.get_loc(top)] if top in ref.categories else 0
-    return ref_k, c.top_count, [_count_of(w, c.top_value) for w in windows]
+        p_ref = float(r.counts[ref.categories.get_loc(value)] / max(r.n - r.n_null, 1)) if value in ref.categories else 0.0
+        slot = ref.categories.get_loc(value) if value in ref.categories else len(r.counts) - 1
+    p_cur = c.top_count / n_cur
+    excess = (p_cur - p_ref) / max(1 - p_ref, 1e-9)
+    if excess < MIN_SHARE_RISE:
+        return none
+    rest_cur = np.asarray(c.counts, float).copy()
+    rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)
+    rest_ref = np.asarray(r.counts, float).copy()
+    rest_ref[slot] = max(rest_ref[slot] - p_ref * rest_ref.sum(), 0.0)
+    if rest_cur.sum() >= MIN_REST_ROWS and stats.debiased_total_variation(rest_ref, rest_cur) > MAX_REST_TV:
+        return none
+    n_ref = r.n - _missing(r)
+    # counts on the scale of each summary's own n, as the caller divides by it
+    return (p_ref * n_ref * r.n / max(n_ref, 1), c.top_count, [_count_of(w, value) for w in windows])
 
 
 def _count_of(window, value) -> int:

@@ -58,9 +58,9 @@ def _mask(drill: Drill, onset: str, share: float, rng: np.random.Generator) -> n
     return affected_rows(time_position(drill.frames.current, drill.timestamp), onset, share, rng)
 
 
-def _mirror(drill: Drill, current: pd.DataFrame, feature: str) -> pd.DataFrame | None:
-    """The training view after serving changed `feature` in the same way (joined on entity_id)."""
-    view = drill.frames.training_view
+def _mirror(drill: Drill, current: pd.DataFrame, feature: str, view: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The training view (the drill's, or `view`) after serving changed `feature` in the same way."""
+    view = drill.frames.training_view if view is None else view
     if view is None:
         return None
     if feature not in current.columns:
@@ -371,7 +371,7 @@ def prediction_label_bias(drill: Drill, *, feature: str | tuple[str, ...] | None
             spread = float(ref.quantile(0.75) - ref.quantile(0.25)) or float(ref.std()) or max(abs(ref.max()), 1.0)
             far = ref.max() + magnitude * spread * (1.0 + rng.random(len(current)))
             current[f] = np.where(mask, far, current[f].astype(float))
-            view = _mirror(drill, current, f) if view is not None else None
+            view = _mirror(drill, current, f, view) if view is not None else None
     else:
         f = features[0]
         x = current[f]

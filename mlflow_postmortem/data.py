@@ -108,7 +108,12 @@ def build_inputs(
     entity_id: str | None = None,
     training_view: pd.DataFrame | None = None,
 ) -> Inputs:
-    """Validate columns and types; the frames come back copied, typed and index-reset."""
+    """Validate columns and types; the frames come back typed and index-reset.
+
+    The returned frames share column memory with the given ones wherever a column needed no
+    conversion (no copy of a million-row frame): the caller's frames are never modified, and
+    nothing downstream writes into an `Inputs` frame (treat them as read-only).
+    """
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
     for role, frame in (("reference", reference), ("golden", golden)):
@@ -146,14 +151,13 @@ def build_inputs(
     if training_view is not None and not entity_id:
         raise DataError("data.training_view is given but 'entity_id' is not: it is needed to pair rows")
 
-    reference, golden, current = (f.reset_index(drop=True).copy() for f in (reference, golden, current))
+    if timestamp and timestamp not in current.columns:
+        raise DataError(f"timestamp column {timestamp!r} is absent from data.current")
+    # new frames over the caller's column arrays; converted columns are replaced, never written into
+    reference, golden = _fresh(reference), _fresh(golden)
+    current = _in_time_order(current, timestamp) if timestamp else _fresh(current)
     if training_view is not None:
-        training_view = training_view.reset_index(drop=True).copy()
-    if timestamp:
-        if timestamp not in current.columns:
-            raise DataError(f"timestamp column {timestamp!r} is absent from data.current")
-        current[timestamp] = _parse_time(current[timestamp], timestamp)
-        current = current.sort_values(timestamp, kind="stable").reset_index(drop=True)
+        training_view = _fresh(training_view)
 
     declared_cat = set(categorical)
     numeric, cats, skipped = [], [], []
@@ -164,7 +168,7 @@ def build_inputs(
         if f not in declared_cat and _is_numeric(ref_col):
             numeric.append(f)
             for frame in (reference, golden, current, training_view):
-                if frame is not None and f in frame.columns:
+                if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
                     frame[f] = _to_float(frame[f])
             if not np.isfinite(reference[f].to_numpy()).any():
                 skipped.append((f, "no finite values in data.reference"))
@@ -172,12 +176,15 @@ def build_inputs(
         cats.append(f)
         for frame in (reference, golden, current, training_view):
             if frame is not None and f in frame.columns:
-                frame[f] = _to_category_strings(frame[f])
+                col = frame[f]
+                converted = _to_category_strings(col)
+                if converted is not col:
+                    frame[f] = converted
         n_valid = int(reference[f].notna().sum())
         if n_valid == 0:
             skipped.append((f, "no values in data.reference"))
-        elif n_valid >= ID_LIKE_MIN_ROWS and reference[f].nunique() >= ID_LIKE_UNIQUE_SHARE * n_valid:
-            skipped.append((f, f"ID-like: {reference[f].nunique()} distinct values in {n_valid} rows"))
+        elif n_valid >= ID_LIKE_MIN_ROWS and (distinct := reference[f].nunique()) >= ID_LIKE_UNIQUE_SHARE * n_valid:
+            skipped.append((f, f"ID-like: {distinct} distinct values in {n_valid} rows"))
 
     schema = Schema(
         task=task, target=target, features=features, numeric=tuple(numeric), categorical=tuple(cats),
@@ -203,18 +210,55 @@ def _is_numeric(col: pd.Series) -> bool:
 
 def _to_float(col: pd.Series) -> pd.Series:
     """Numbers as float64; unparsable entries (a mixed-type column) become NaN, counted later as unusable."""
-    return pd.to_numeric(col, errors="coerce").astype("float64")
+    return pd.to_numeric(col, errors="coerce").astype("float64", copy=False)
 
 
 def _to_category_strings(col: pd.Series) -> pd.Series:
-    """Categories compared as strings, so codes 1 and 1.0 written by different pipelines agree."""
+    """Categories compared as strings, so codes 1 and 1.0 written by different pipelines agree.
+
+    Missing values become NaN. A column of strings is already what we want: it comes back as
+    is (or with its missing values as NaN) instead of converting every value again.
+    """
     mask = col.notna()
+    if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+        return col if mask.all() else col.where(mask)
     if pd.api.types.is_float_dtype(col):
         values = col[mask]
         if (values == np.round(values)).all() and np.isfinite(values).all():
             col = values.astype("int64").reindex(col.index)
     out = pd.Series(None, index=col.index, dtype=object)
     out[mask] = col[mask].astype(str).to_numpy()
+    return out
+
+
+def _fresh(frame: pd.DataFrame) -> pd.DataFrame:
+    """A new frame with a 0..n-1 index over the same column arrays: no data is copied.
+
+    Copying a million-row frame costs seconds and its size again in memory. Columns that
+    need converting are replaced (never written into), so the caller's frame is unchanged.
+    """
+    out = frame.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def _in_time_order(current: pd.DataFrame, timestamp: str) -> pd.DataFrame:
+    """`current` sorted by its (parsed) time column, stable, missing times last.
+
+    Rows out of order are taken in time order in one step (one copy); rows already in order,
+    as production logs usually are, are not copied at all.
+    """
+    original = current[timestamp]
+    times = _parse_time(original, timestamp).reset_index(drop=True)
+    if times.is_monotonic_increasing:
+        out = _fresh(current)
+    else:
+        times = times.sort_values(kind="stable")
+        out = current.take(times.index.to_numpy())
+        out.index = pd.RangeIndex(len(out))
+        times = times.reset_index(drop=True)
+    if times.dtype != original.dtype:
+        out[timestamp] = times
     return out
 
 

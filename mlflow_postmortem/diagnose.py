@@ -15,7 +15,8 @@ from . import recovery
 from .data import Inputs
 from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
 from .golden import evaluate_golden
-from .profile import categorical_reference, numeric_reference, profile_feature, window_bounds
+from .profile import (CategoricalReference, NumericReference, categorical_reference, numeric_reference,
+                      profile_feature, window_bounds)
 from .scoring import metric_value, primary_metric, score
 from .types import Finding, ModelHandle, Verdict
 from .verdict import build_verdict
@@ -96,7 +97,7 @@ def build_context(
     for f in (*schema.numeric, *schema.categorical):
         col = inputs.reference[f]
         references[f] = numeric_reference(f, col.to_numpy(float)) if f in schema.numeric else categorical_reference(f, col)
-    fill = _fill_values(inputs)
+    fill = _fill_values(inputs, references)
     profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
 
     rng = np.random.default_rng(seed)
@@ -140,13 +141,21 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
     return out
 
 
-def _fill_values(inputs: Inputs) -> dict[str, object]:
-    """What a serving system would impute: the reference median, or its most frequent category."""
+def _fill_values(inputs: Inputs, references: dict[str, NumericReference | CategoricalReference]) -> dict[str, object]:
+    """What a serving system would impute: the reference median, or its most frequent category.
+
+    Read off the reference profiles (already computed) rather than another pass over the rows.
+    """
     fill: dict[str, object] = {}
     for f in inputs.schema.numeric:
-        med = inputs.reference[f].replace([np.inf, -np.inf], np.nan).median()
-        fill[f] = float(med) if pd.notna(med) else 0.0
-    for f in (*inputs.schema.categorical, *inputs.schema.text):
+        med = references[f].summary.median
+        fill[f] = float(med) if np.isfinite(med) else 0.0
+    for f in inputs.schema.categorical:
+        ref = references[f]
+        counts = ref.summary.counts[:-1]
+        # like Series.mode: the smallest of the most frequent categories
+        fill[f] = min(ref.categories[counts == counts.max()]) if counts.sum() else ""
+    for f in inputs.schema.text:
         mode = inputs.reference[f].mode(dropna=True)
         fill[f] = mode.iloc[0] if len(mode) else ""
     return fill

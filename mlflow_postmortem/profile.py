@@ -3,6 +3,11 @@
 Detectors read only these summaries (plus bounded row samples where they need rows), so the
 same detectors work whether pandas, chunked Parquet or Spark produced the numbers. Every
 column is binned once against the reference's own quantile bins.
+
+Cost at scale: a numeric column (or window) is sorted once and every statistic (bin counts,
+quantiles, distinct and most frequent values) is read off the sorted values by binary search
+or one vectorised pass; a categorical column is hashed once (`pd.factorize`) and each window
+is a `bincount` over its codes. No per-window hash tables, no per-row Python.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ DISCRETE_MAX_VALUES = 20
 #: support = reference [0.1%, 99.9%] quantiles widened by this share of their span
 SUPPORT_MARGIN = 0.1
 MAX_CATEGORIES = 1000
+_MEDIAN = np.array([0.5])
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,15 @@ class NumericReference:
 
     def bin_counts(self, values: np.ndarray) -> np.ndarray:
         """Counts of finite values as [below support, bin 0 .. bin K-1, above support]."""
+        return self.sorted_bin_counts(np.sort(values))
+
+    def sorted_bin_counts(self, ordered: np.ndarray) -> np.ndarray:
+        """`bin_counts` of values already sorted ascending: a binary search per edge, none per value."""
         lo, hi = self.support
-        idx = np.searchsorted(self.edges, values, side="left") + 1
-        idx[values < lo] = 0
-        idx[values > hi] = len(self.edges) + 2
-        return np.bincount(idx, minlength=len(self.edges) + 3)
+        below = np.searchsorted(ordered, lo, side="left")
+        upto_hi = np.searchsorted(ordered, hi, side="right")
+        cuts = np.clip(np.searchsorted(ordered, self.edges, side="right"), below, upto_hi)
+        return np.diff(np.concatenate(([0, below], cuts, [upto_hi, len(ordered)])))
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class NumericSummary:
     quantiles: np.ndarray  # at QUANTILE_LEVELS over finite values (NaN when none)
     mean: float
     std: float
+    median: float  # of finite values: the value a serving system would impute
     top_value: float
     top_count: int
     ref_top_count: int  # how often the reference's most frequent value occurs here
@@ -96,80 +107,168 @@ class CategoricalSummary:
         return int(self.counts[-1])
 
 
+# --- numeric: one sort per column (or window); every statistic is read off the sorted values ---
+
+
+@dataclass(frozen=True)
+class _Sorted:
+    """A numeric column sorted once: its finite values ascending, the rest counted."""
+
+    finite: np.ndarray
+    n: int
+    n_null: int
+    n_inf: int
+    repeats: int
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> "_Sorted":
+        ordered = np.sort(values)  # NaN sorts last, the infinities to either end of the rest
+        first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
+        start = int(np.searchsorted(ordered[:first_nan], -np.inf, side="right"))
+        stop = int(np.searchsorted(ordered[:first_nan], np.inf, side="left"))
+        return cls(ordered[start:stop], len(values), len(values) - first_nan, start + first_nan - stop,
+                   int(np.count_nonzero(values[1:] == values[:-1])))
+
+    def runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start index and length of each run of equal values: the distinct values and their counts."""
+        f = self.finite
+        if not len(f):
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        starts = np.concatenate(([0], np.flatnonzero(f[1:] != f[:-1]) + 1))
+        return starts, np.diff(np.append(starts, len(f)))
+
+    def count_of(self, value: float) -> int:
+        if not np.isfinite(value):
+            return 0
+        return int(np.searchsorted(self.finite, value, side="right") - np.searchsorted(self.finite, value, side="left"))
+
+
+def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """`np.quantile(ordered, levels)` (linear method, same arithmetic) for values already sorted."""
+    n = len(ordered)
+    virtual = (n - 1) * np.asarray(levels, dtype=float)
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    lo = np.minimum(previous.astype(np.intp), n - 1)
+    a, b = ordered[lo], ordered[np.minimum(lo + 1, n - 1)]
+    diff = b - a
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
 def numeric_reference(name: str, values: np.ndarray) -> NumericReference:
-    finite = values[np.isfinite(values)]
-    uniq = np.unique(finite)
-    if len(uniq) <= DISCRETE_MAX_VALUES:
+    column = _Sorted.of(values)
+    finite = column.finite
+    starts, _ = column.runs()
+    if len(starts) <= DISCRETE_MAX_VALUES:
+        uniq = finite[starts]
         edges = (uniq[:-1] + uniq[1:]) / 2 if len(uniq) > 1 else np.array([], dtype=float)
         gap = np.min(np.diff(uniq)) if len(uniq) > 1 else max(abs(uniq[0]), 1.0) if len(uniq) else 1.0
         support = (float(uniq[0] - gap / 2), float(uniq[-1] + gap / 2)) if len(uniq) else (0.0, 0.0)
         discrete = True
     else:
         n_bins = int(np.clip(len(finite) // 50, 5, 20))
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
-        lo, hi = np.quantile(finite, [0.001, 0.999])
+        edges = np.unique(_sorted_quantiles(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
+        lo, hi = _sorted_quantiles(finite, np.array([0.001, 0.999]))
         span = hi - lo
         support = (float(lo - SUPPORT_MARGIN * span), float(hi + SUPPORT_MARGIN * span))
         discrete = False
     ref = NumericReference(name, edges, support, discrete, summary=None)  # type: ignore[arg-type]
-    summary = summarize_numeric(values, ref, is_reference=True)
+    summary = _numeric_summary(column, ref, is_reference=True)
     return NumericReference(name, edges, support, discrete, summary, uniq if discrete else np.array([]))
 
 
 def summarize_numeric(values: np.ndarray, ref: NumericReference, *, is_reference: bool = False) -> NumericSummary:
     """One pass over a column (or a window of it) against the reference's bins."""
-    nan = np.isnan(values)
-    inf = np.isinf(values)
-    finite = values[~nan & ~inf]
-    counts = ref.bin_counts(finite)
+    return _numeric_summary(_Sorted.of(values), ref, is_reference=is_reference)
+
+
+def _numeric_summary(column: _Sorted, ref: NumericReference, *, is_reference: bool) -> NumericSummary:
+    finite = column.finite
+    counts = ref.sorted_bin_counts(finite)
     if len(finite):
-        quantiles = np.quantile(finite, QUANTILE_LEVELS)
-        vc = pd.Series(finite).value_counts(sort=True)
-        top_value, top_count, distinct = float(vc.index[0]), int(vc.iloc[0]), int(len(vc))
-        mean, std = float(finite.mean()), float(finite.std())
+        starts, lengths = column.runs()
+        top = int(np.argmax(lengths))  # ties: the smallest of the most frequent values
+        top_value, top_count, distinct = float(finite[starts[top]]), int(lengths[top]), len(starts)
+        quantiles = _sorted_quantiles(finite, QUANTILE_LEVELS)
+        mean, std, median = float(finite.mean()), float(finite.std()), float(_sorted_quantiles(finite, _MEDIAN)[0])
     else:
         quantiles = np.full(len(QUANTILE_LEVELS), np.nan)
-        top_value, top_count, distinct, mean, std = np.nan, 0, 0, np.nan, np.nan
-        vc = None
-    if is_reference:
-        ref_top_count = top_count
-    else:
-        ref_top_count = int(vc.get(ref.summary.top_value, 0)) if vc is not None else 0
-    same = values[1:] == values[:-1]
+        top_value, top_count, distinct, mean, std, median = np.nan, 0, 0, np.nan, np.nan, np.nan
+    ref_top_count = top_count if is_reference else column.count_of(ref.summary.top_value)
     return NumericSummary(
-        n=len(values), n_null=int(nan.sum()), n_inf=int(inf.sum()), counts=counts, quantiles=quantiles,
-        mean=mean, std=std, top_value=top_value, top_count=top_count, ref_top_count=ref_top_count,
-        distinct=distinct, repeats=int(np.count_nonzero(same)),
+        n=column.n, n_null=column.n_null, n_inf=column.n_inf, counts=counts, quantiles=quantiles,
+        mean=mean, std=std, median=median, top_value=top_value, top_count=top_count, ref_top_count=ref_top_count,
+        distinct=distinct, repeats=column.repeats,
     )
 
 
+# --- categorical: one hash pass per column; windows are counts over its codes ---------------
+
+
+@dataclass(frozen=True)
+class _Factorized:
+    """A categorical column hashed once: per row, an index into its distinct values (-1 = missing)."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series) -> "_Factorized":
+        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+        return cls(codes, np.asarray(uniques, dtype=object))
+
+    def reference_codes(self, ref_of_unique: np.ndarray) -> np.ndarray:
+        """Per row, the reference category code; -1 = unseen, -2 = missing (as `CategoricalReference.codes`)."""
+        return np.append(ref_of_unique, -2)[self.codes]
+
+
 def categorical_reference(name: str, values: pd.Series) -> CategoricalReference:
-    vc = values.value_counts(dropna=True)
-    categories = pd.Index(vc.index[:MAX_CATEGORIES])
-    ref = CategoricalReference(name, categories, summary=None)  # type: ignore[arg-type]
-    return CategoricalReference(name, categories, summarize_categorical(values, ref, is_reference=True))
+    column = _Factorized.of(values)
+    order = _by_frequency(np.bincount(column.codes + 1, minlength=len(column.uniques) + 1)[1:])
+    kept = order[:MAX_CATEGORIES]
+    ref_of_unique = np.full(len(column.uniques), -1, dtype=np.intp)
+    ref_of_unique[kept] = np.arange(len(kept))
+    ref = CategoricalReference(name, pd.Index(column.uniques[kept]), summary=None)  # type: ignore[arg-type]
+    summary = _categorical_summary(column.codes, column.reference_codes(ref_of_unique), column.uniques,
+                                   ref_of_unique, ref, is_reference=True)
+    return CategoricalReference(name, ref.categories, summary)
 
 
-def summarize_categorical(values: pd.Series, ref: CategoricalReference, *, is_reference: bool = False) -> CategoricalSummary:
-    codes = ref.codes(values)
-    valid = codes[codes >= 0]
-    counts = np.append(np.bincount(valid, minlength=len(ref.categories)), np.count_nonzero(codes == -1))
-    vc = values.value_counts(dropna=True)
-    unseen = [str(v) for v in vc.index if v not in ref.categories][:5] if counts[-1] else []
+def _by_frequency(counts: np.ndarray) -> np.ndarray:
+    """Indices of the non-zero counts, most frequent first (ties in order of first appearance)."""
+    present = np.flatnonzero(counts)
+    return present[np.argsort(-counts[present], kind="stable")]
+
+
+def _categorical_summary(codes: np.ndarray, ref_codes: np.ndarray, uniques: np.ndarray, ref_of_unique: np.ndarray,
+                         ref: CategoricalReference, *, is_reference: bool) -> CategoricalSummary:
+    """Summary of rows given their distinct-value codes and reference codes (a whole column or a window)."""
+    per_unique = np.bincount(codes + 1, minlength=len(uniques) + 1)
+    n_null, per_unique = int(per_unique[0]), per_unique[1:]
+    seen = ref_of_unique >= 0
+    counts = np.zeros(len(ref.categories) + 1, dtype=np.int64)
+    counts[ref_of_unique[seen]] = per_unique[seen]
+    counts[-1] = per_unique[~seen].sum()
+    order = _by_frequency(per_unique)
+    top_value = str(uniques[order[0]]) if len(order) else None
+    top_count = int(per_unique[order[0]]) if len(order) else 0
+    unseen = [str(v) for v in uniques[order[ref_of_unique[order] < 0][:5]]]
     if is_reference:
-        ref_top_count = int(vc.iloc[0]) if len(vc) else 0
+        ref_top_count = top_count
     else:
         ref_top = ref.summary.top_value
-        ref_top_count = int(vc.get(ref_top, 0)) if ref_top is not None else 0
-    total = vc.sum()
-    shares = (vc.to_numpy() / total) if total else np.zeros(0)
-    same = codes[1:] == codes[:-1]
-    same &= codes[1:] != -2
+        known = ref_top is not None and ref_top in ref.categories
+        ref_top_count = int(counts[ref.categories.get_loc(ref_top)]) if known else 0
+    total = per_unique.sum()
+    shares = per_unique[order] / total if total else np.zeros(0)
+    same = ref_codes[1:] == ref_codes[:-1]
+    same &= ref_codes[1:] != -2
     return CategoricalSummary(
-        n=len(values), n_null=int(np.count_nonzero(codes == -2)), counts=counts, unseen_examples=tuple(unseen),
-        top_value=str(vc.index[0]) if len(vc) else None, top_count=int(vc.iloc[0]) if len(vc) else 0,
-        ref_top_count=ref_top_count, distinct=int(len(vc)), repeats=int(np.count_nonzero(same)),
-        sorted_shares=shares,
+        n=len(codes), n_null=n_null, counts=counts, unseen_examples=tuple(unseen),
+        top_value=top_value, top_count=top_count, ref_top_count=ref_top_count, distinct=len(order),
+        repeats=int(np.count_nonzero(same)), sorted_shares=shares,
     )
 
 
@@ -194,6 +293,8 @@ def profile_feature(
     ref: NumericReference | CategoricalReference,
     bounds: list[tuple[int, int]],
 ) -> FeatureProfile:
+    """The whole period and each window of one current column: numeric windows are sorted
+    slices, categorical windows count codes from a single hash pass over the column."""
     if column is None:
         return FeatureProfile(ref.name, False, None, ())
     if isinstance(ref, NumericReference):
@@ -201,6 +302,14 @@ def profile_feature(
         windows = tuple(summarize_numeric(values[a:b], ref) for a, b in bounds)
         overall = summarize_numeric(values, ref)
     else:
-        windows = tuple(summarize_categorical(column.iloc[a:b], ref) for a, b in bounds)
-        overall = summarize_categorical(column, ref)
+        fact = _Factorized.of(column)
+        ref_of_unique = ref.categories.get_indexer(fact.uniques)
+        ref_codes = fact.reference_codes(ref_of_unique)
+
+        def summary(a: int, b: int) -> CategoricalSummary:
+            return _categorical_summary(fact.codes[a:b], ref_codes[a:b], fact.uniques, ref_of_unique, ref,
+                                        is_reference=False)
+
+        windows = tuple(summary(a, b) for a, b in bounds)
+        overall = summary(0, len(column))
     return FeatureProfile(ref.name, True, overall, windows)

@@ -219,9 +219,11 @@ def _to_category_strings(col: pd.Series) -> pd.Series:
     Missing values become NaN. A column of strings is already what we want: it comes back as
     is (or with its missing values as NaN) instead of converting every value again.
     """
+    if pd.api.types.infer_dtype(col, skipna=False) == "string":  # strings, none missing: one C pass
+        return col
     mask = col.notna()
     if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
-        return col if mask.all() else col.where(mask)
+        return col.where(mask)
     if pd.api.types.is_float_dtype(col):
         values = col[mask]
         if (values == np.round(values)).all() and np.isfinite(values).all():

@@ -13,6 +13,7 @@ is a `bincount` over its codes. No per-window hash tables, no per-row Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,7 @@ class _Sorted:
         return cls(ordered[start:stop], len(values), len(values) - first_nan, start + first_nan - stop,
                    int(np.count_nonzero(values[1:] == values[:-1])))
 
+    @cached_property
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
         """Start index and length of each run of equal values: the distinct values and their counts."""
         f = self.finite
@@ -160,7 +162,7 @@ def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
 def numeric_reference(name: str, values: np.ndarray) -> NumericReference:
     column = _Sorted.of(values)
     finite = column.finite
-    starts, _ = column.runs()
+    starts, _ = column.runs
     if len(starts) <= DISCRETE_MAX_VALUES:
         uniq = finite[starts]
         edges = (uniq[:-1] + uniq[1:]) / 2 if len(uniq) > 1 else np.array([], dtype=float)
@@ -188,7 +190,7 @@ def _numeric_summary(column: _Sorted, ref: NumericReference, *, is_reference: bo
     finite = column.finite
     counts = ref.sorted_bin_counts(finite)
     if len(finite):
-        starts, lengths = column.runs()
+        starts, lengths = column.runs
         top = int(np.argmax(lengths))  # ties: the smallest of the most frequent values
         top_value, top_count, distinct = float(finite[starts[top]]), int(lengths[top]), len(starts)
         quantiles = _sorted_quantiles(finite, QUANTILE_LEVELS)

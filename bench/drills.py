@@ -30,12 +30,16 @@ RESULTS = Path(__file__).parent / "results"
 #: production-log sizes drilled per dataset (bounded by each dataset's production pool)
 SIZES = {"flights": (500, 2_000, 20_000, 200_000), "diamonds": (500, 2_000, 20_000), "fair": (500, 1_000, 2_000)}
 HEALTHY_SEEDS = {"flights": 3, "diamonds": 4, "fair": 4}
-#: retrains that lose a feature or most of the data, where that costs a material drop: on
-#: diamonds x, y and z stand in for carat (RMSE +4% without it), and on fair the good model
-#: is only 3 accuracy points above the majority class, so a starved retrain cannot fall further
+#: further bad retrains, each only where it makes the golden metric materially worse (the
+#: definition of a regression: -2 accuracy points or +5% RMSE). Flights' model is robust to
+#: 30% label noise (-1.3 points); on diamonds x, y and z stand in for carat (+4% RMSE without
+#: it); on fair the good model is only 3 points above the majority class, so a starved
+#: retrain cannot fall further, and its 955 golden rows cannot resolve the 2-3 point drop of
+#: 30% label noise (the paired 95% interval is about +-2.5 points).
 REGRESSIONS = {
     "flights": [("model_regression", {"variant": "feature_constant"}),
                 ("model_regression", {"variant": "small_subset", "magnitude": 0.002})],
+    "diamonds": [("model_regression", {"variant": "label_noise", "magnitude": 0.3})],
 }
 
 
@@ -49,7 +53,6 @@ def scenarios(dataset: str) -> list[tuple[str, dict[str, Any]]]:
     classification = ds.task == "classification"
     out: list[tuple[str, dict[str, Any]]] = [
         ("model_regression", {"variant": "label_noise", "magnitude": 0.4}),
-        ("model_regression", {"variant": "label_noise", "magnitude": 0.3}),
         ("model_regression", {"variant": "label_noise", "magnitude": 0.45}),
         *REGRESSIONS.get(dataset, []),
         ("data_drift", {"feature": f1, "magnitude": 1.0, "onset": "ramp"}),

@@ -8,13 +8,11 @@ stderr, no stack trace). Heavy imports (MLflow, the core) happen inside the comm
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .config import load_config
 from .errors import PostmortemError
 
 PROG = "mlflow-postmortem"
@@ -31,47 +29,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
-    """Config → model (+ baseline) → data → verdict: summary on stdout, JSON to --output."""
-    from .adapters import mlflow as registry
-    from .data import load_inputs
-    from .diagnose import diagnose
+    """Config -> verdict: summary on stdout, JSON to --output, progress on stderr."""
+    from .postmortem import run_postmortem
 
-    say = _progress(args.quiet)
-    config = load_config(args.config)
-    tracking = registry.use_tracking_uri(args.tracking_uri)
-    say(f"tracking store {tracking}")
-    registry.check_tracking_reachable()
-
-    say(f"loading model {config.model}")
-    model = registry.load_model_handle(config.model, trusted_types=config.skops_trusted_types)
-    baseline_uri = config.baseline
-    if baseline_uri is None and model.recorded_golden is None:
-        baseline_uri = registry.previous_version_uri(config.model)
-    if baseline_uri is not None:
-        say(f"loading baseline {baseline_uri}")
-    elif model.recorded_golden is not None:
-        say("baseline: golden metrics recorded on the version's tags")
-    baseline = registry.load_model_handle(baseline_uri, trusted_types=config.skops_trusted_types) if baseline_uri else None
-
-    say("reading data")
-    inputs = load_inputs(config, model.features)
-    verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, progress=say)
-
-    output = Path(args.output)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n")
-    except OSError as exc:
-        raise PostmortemError(f"cannot write --output {output}: {exc.strerror or exc}") from None
-
-    if model.version != registry.UNREGISTERED and not args.no_record:
-        say(f"tagging models:/{model.name}/{model.version} with {registry.ROOT_CAUSE_TAG}={verdict.root_cause}")
-        registry.record_version_tags(model.name, model.version, verdict)
-
-    print(f"post-mortem of {config.model} ({model.name} version {model.version})")
-    print(verdict.summary)
-    print(f"verdict written to {output}")
+    outcome = run_postmortem(args.config, args.output, tracking_uri=args.tracking_uri, record=not args.no_record,
+                             say=_progress(args.quiet))
+    model = outcome.verdict.model
+    print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
+    print(outcome.verdict.summary)
+    print(f"verdict written to {outcome.output}")
     return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """A real model, a production log with a known fault, and the post-mortem that finds it."""
+    from .demo import run_demo
+
+    return run_demo(Path(args.folder), say=_progress(args.quiet))
 
 
 def drill_command(args: argparse.Namespace) -> int:
@@ -101,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     diagnose.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version with the verdict")
     diagnose.set_defaults(run=diagnose_command)
+
+    demo = commands.add_parser("demo", help="train and register a model, break its production data, diagnose it")
+    demo.add_argument("--folder", default="postmortem-demo", help="where the demo writes its data, config and verdict "
+                                                                 "(default: %(default)s)")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    demo.set_defaults(run=demo_command)
 
     drill = commands.add_parser("drill", help="inject known faults into real data and check the diagnosis names them")
     from .drills.suite import add_drill_arguments

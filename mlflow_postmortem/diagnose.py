@@ -47,8 +47,11 @@ def diagnose(
         ctx.not_checked.append(insufficient)
 
     findings: list[Finding] = []
+    said: set[str] = set()
     for detector in STAGE_1 if insufficient is None else STAGE_1[:1]:
-        say(f"checking {detector.cause.replace('_', ' ')}")
+        if detector.cause not in said:  # skew has two detectors, with and without a training view
+            say(f"checking {detector.cause.replace('_', ' ')}")
+            said.add(detector.cause)
         new = detector.detect(ctx)
         findings += new
         ctx.findings = findings
@@ -89,7 +92,7 @@ def build_context(
     n = len(current)
     n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
     bounds = window_bounds(n, n_windows)
-    labels = tuple(str(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
+    labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
 
     say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
         f"{len(bounds)} windows")
@@ -199,6 +202,11 @@ def _production(ctx: Context, schema) -> dict:
     out["per_window"] = [metric_value(schema.task, name, scored.y[windows == w], scored.pred[windows == w])
                          if (windows == w).any() else None for w in range(len(ctx.window_labels))]
     return out
+
+
+def _time_label(value: object) -> str:
+    """A window's start as people read it: to the second, no nanoseconds."""
+    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, pd.Timestamp) else str(value)
 
 
 def _timed(progress: Callable[[str], None] | None) -> Callable[[str], None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -20,7 +19,6 @@ from support import RECALIBRATED_FEATURE, Dataset, free_port, register, run, run
 
 #: a copy of shared/verdict.schema.json, so a fresh clone can validate on its own
 SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "make_example.py"
 
 
 def _diagnose(config: Path, output: Path, *extra: str, **kwargs) -> tuple[dict, subprocess.CompletedProcess[str]]:
@@ -133,12 +131,30 @@ def test_bad_input_exits_2_with_one_readable_line(
     assert not (tmp_path / "verdict.json").exists()
 
 
-def test_example_script_sets_up_a_fault_the_diagnosis_names(tmp_path: Path) -> None:
-    """The README's first command: make_example.py, then diagnose the pm.yaml it wrote."""
+def test_demo_finds_its_injected_unit_change_and_reuses_its_models_on_a_rerun(tmp_path: Path) -> None:
+    """The README's first command, in a clean folder with the embedded default store."""
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    made = run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "example")], env=env, cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
 
-    verdict, _ = _diagnose(tmp_path / "example" / "pm.yaml", tmp_path / "verdict.json", env=env, cwd=tmp_path)
+    first = run_cli("demo", env=env, cwd=tmp_path)
+    second = run_cli("demo", env=env, cwd=tmp_path)
 
-    assert "worst_area" in verdict["causes"][0]["features"]
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    verdict = json.loads((tmp_path / "postmortem-demo" / "verdict.json").read_text())
+    jsonschema.validate(verdict, SCHEMA)
+    assert verdict["root_cause"] == "feature_recalibration"
+    assert verdict["causes"][0]["features"][0] == "monthly_charges"
+    assert "reusing postmortem-demo@champion" in second.stderr
+    versions = MlflowClient(env["MLFLOW_TRACKING_URI"]).search_model_versions("name='postmortem-demo'")
+    assert len(versions) == 2
+
+
+def test_drill_command_prints_a_confusion_matrix_and_writes_results(tmp_path: Path) -> None:
+    result = run_cli("drill", "--dataset", "fair", "--n-rows", "1000", "--cause", "healthy",
+                     "--cause", "feature_unavailability", "--output", str(tmp_path / "drills.json"))
+
+    assert result.returncode == 0, result.stderr
+    assert "expected \\ got" in result.stdout
+    results = json.loads((tmp_path / "drills.json").read_text())
+    assert results["drills"] == 2
+    assert results["per_cause"]["healthy"]["total"] == 1

@@ -250,3 +250,36 @@ def _os_reason(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def register_sklearn_model(estimator: Any, name: str, X: pd.DataFrame, *, trusted_types: tuple[str, ...] = (),
+                           run_name: str | None = None) -> str:
+    """Log a fitted estimator with its signature and register it; returns the new version."""
+    from mlflow.models import infer_signature
+
+    try:
+        with mlflow.start_run(run_name=run_name):
+            info = mlflow.sklearn.log_model(
+                estimator, name="model", registered_model_name=name, pip_requirements=["scikit-learn"],
+                signature=infer_signature(X, estimator.predict(X)), skops_trusted_types=list(trusted_types) or None,
+            )
+    except MlflowException as exc:
+        raise TrackingError(f"could not register {name} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
+    return str(info.registered_model_version)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the model or the alias does not exist."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise TrackingError(f"registry at {mlflow.get_registry_uri()} failed to look up {name}@{alias}: {_first_line(exc)}") from None
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    try:
+        MlflowClient().set_registered_model_alias(name, alias, version)
+    except MlflowException as exc:
+        raise TrackingError(f"could not set {name}@{alias} -> {version}: {_first_line(exc)}") from None

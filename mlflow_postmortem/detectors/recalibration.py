@@ -23,6 +23,11 @@ MIN_OUT_OF_RANGE = 0.5
 #: match the reference this closely (debiased total variation)
 MAX_SHAPE_TV = 0.08
 MIN_RAW_TV = 0.2
+#: (scale, offset) of common unit changes: powers of ten (cents, grams, milli-), time, Celsius to
+#: Fahrenheit, inches, pounds, miles; with their inverses
+_UNITS = [(10.0**k, 0.0) for k in range(1, 7)] + [(60.0, 0.0), (3600.0, 0.0), (24.0, 0.0), (1.8, 32.0),
+                                                 (2.54, 0.0), (2.20462, 0.0), (1.60934, 0.0)]
+KNOWN_UNITS = _UNITS + [(1 / a, -b / a) for a, b in _UNITS]
 
 
 class Recalibration(Detector):
@@ -69,13 +74,22 @@ class Recalibration(Detector):
         fit = _fit_affine(ref, values)
         if fit is None:
             return None
-        a, b = fit
         ref_q = ref.summary.quantiles
-        # the shape test: mapped back through the fitted transform, does current look like the reference?
         ref_counts = np.asarray(ref.summary.counts, float)
         grid = np.unique(ctx.reference_sample[name].to_numpy(float))
-        mapped = _snap((values - b) / a, grid[np.isfinite(grid)])
-        shape_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(mapped).astype(float))
+        grid = grid[np.isfinite(grid)]
+
+        def shape(a: float, b: float) -> float:
+            """Mapped back through (a, b), does current look like the reference?"""
+            return stats.debiased_total_variation(ref_counts, ref.bin_counts(_snap((values - b) / a, grid)).astype(float))
+
+        a, b = fit
+        shape_tv = shape(a, b)
+        # a fit of x99.25 + 42 that is really dollars to cents: name the unit change when it fits as well
+        for unit_a, unit_b in KNOWN_UNITS:
+            if abs(np.log(unit_a / a)) < 0.1 and (unit_tv := shape(unit_a, unit_b)) <= shape_tv + 0.01:
+                a, b, shape_tv = unit_a, unit_b, unit_tv
+                break
         raw = ref.bin_counts(values)
         out = float((raw[0] + raw[-1]) / len(values))
         log_scale = abs(float(np.log(a)))

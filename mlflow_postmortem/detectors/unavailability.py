@@ -20,6 +20,10 @@ MIN_SHARE_RISE = 0.05
 ALPHA = 0.01
 #: the rows not stuck must match the reference this closely (debiased total variation)
 MAX_REST_TV = 0.05
+REST_ALPHA = 0.001
+#: an unseen category counts as a default only if it reads like one, or has taken over
+PLACEHOLDERS = {"", "unknown", "none", "null", "nan", "n/a", "na", "missing", "default", "-1", "0", "?", "other"}
+COLLAPSED = 0.5
 #: fewer rows than this left beside the stuck value and the rest is not tested (a full collapse)
 MIN_REST_ROWS = 30
 
@@ -29,20 +33,24 @@ class Unavailability(Detector):
     stage = 1
 
     def detect(self, ctx: Context) -> list[Finding]:
-        findings = []
+        findings, tested = [], []
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
                 findings.append(Finding(self.cause, name, 10.0, 0.99,
                                         {"column_absent": True, "detail": f"column {name!r} is missing from current data"}))
                 continue
-            ref = ctx.references[name]
-            finding = self._assess(name, ref, profile, ctx)
-            if finding is not None:
+            tested.append(self._assess(name, ctx.references[name], profile, ctx))
+        # many features are tested at once: control the false discovery rate across them
+        qvalues = stats.benjamini_hochberg([p for _, p in tested])
+        for (finding, _), q in zip(tested, qvalues):
+            if finding is not None and q <= ALPHA:
+                finding.evidence["q_value"] = q
                 findings.append(finding)
         return findings
 
-    def _assess(self, name, ref, profile, ctx: Context) -> Finding | None:
+    def _assess(self, name, ref, profile, ctx: Context) -> tuple[Finding | None, float]:
+        """The feature's strongest sign of unusable values, and its p-value (1.0 when none)."""
         r, c = ref.summary, profile.overall
         kinds = {
             "null": (_missing(r), _missing(c), [_missing(w) for w in profile.windows]),
@@ -58,7 +66,7 @@ class Unavailability(Detector):
                 evidence["p_value"] = p
                 shares = [k / max(w.n, 1) - ref_k / max(r.n, 1) for k, w in zip(per_window, profile.windows)]
         if best_kind is None:
-            return None
+            return None, 1.0
         evidence["kind"] = best_kind
         evidence["share_rise"] = best_rise
         if best_kind == "default":
@@ -67,7 +75,7 @@ class Unavailability(Detector):
             evidence["infinite_values"] = c.n_inf
         strength = best_rise / MIN_SHARE_RISE
         onset = stats.onset(shares, MIN_SHARE_RISE, ctx.window_labels) if ctx.has_time else None
-        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset), evidence["p_value"]
 
 
 def _missing(s: NumericSummary | CategoricalSummary) -> int:
@@ -94,12 +102,16 @@ def _stuck_counts(name, ref, r, c, windows, ctx: Context):
     excess = (p_cur - p_ref) / max(1 - p_ref, 1e-9)
     if excess < MIN_SHARE_RISE:
         return none
+    novel_label = isinstance(c, CategoricalSummary) and value not in ref.categories
+    if novel_label and value.strip().lower() not in PLACEHOLDERS and excess < COLLAPSED:
+        return none  # a new category with a real name is novelty (label bias), not a default
     rest_cur = np.asarray(c.counts, float).copy()
     rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)
     rest_ref = np.asarray(r.counts, float).copy()
     rest_ref[slot] = max(rest_ref[slot] - p_ref * rest_ref.sum(), 0.0)
-    if rest_cur.sum() >= MIN_REST_ROWS and stats.debiased_total_variation(rest_ref, rest_cur) > MAX_REST_TV:
-        return none
+    if rest_cur.sum() >= MIN_REST_ROWS and (stats.debiased_total_variation(rest_ref, rest_cur) > MAX_REST_TV
+                                            or stats.homogeneity_pvalue(rest_ref, rest_cur) < REST_ALPHA):
+        return none  # the other values moved too: that is a shift of the distribution, not a stuck value
     n_ref = r.n - _missing(r)
     # counts on the scale of each summary's own n, as the caller divides by it
     return (p_ref * n_ref * r.n / max(n_ref, 1), c.top_count, [_count_of(w, value) for w in windows])

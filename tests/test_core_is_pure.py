@@ -1,0 +1,42 @@
+"""The core runs without MLflow or Evidently importable: data in, typed verdict out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+TESTS = Path(__file__).parent
+
+SCRIPT = textwrap.dedent("""
+    import sys
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("mlflow", "evidently"):
+                raise ImportError(f"{name} is blocked: the core must not import it")
+
+    sys.meta_path.insert(0, Block())
+    sys.path.insert(0, sys.argv[1])
+    from mlflow_postmortem.diagnose import diagnose
+    from synthetic import current, inputs, world
+
+    verdict = diagnose(inputs(current(1000)), world().model)
+    print(verdict.root_cause)
+""")
+
+
+def test_diagnosis_runs_with_mlflow_and_evidently_unimportable() -> None:
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(TESTS)], capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "healthy"
+
+
+def test_public_names_import_from_the_package() -> None:
+    from mlflow_postmortem import drills
+    from mlflow_postmortem.types import CAUSES, MITIGATIONS, Finding, Verdict  # noqa: F401
+
+    assert set(drills.INJECTORS) == set(CAUSES)
+    assert set(MITIGATIONS) == set(CAUSES)

@@ -6,19 +6,21 @@ Pure: data frames and a ModelHandle in, a Verdict out. The MLflow and CLI layers
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from . import recovery
+from . import recovery, stats
 from .data import Inputs
 from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
+from .detectors.data_drift import in_range, out_share
 from .golden import evaluate_golden
 from .profile import (CategoricalReference, NumericReference, categorical_reference, numeric_reference,
                       profile_feature, window_bounds)
 from .scoring import metric_value, primary_metric, score
-from .types import Finding, ModelHandle, Verdict
+from .types import FeatureStat, Finding, ModelHandle, Verdict
 from .verdict import build_verdict
 
 #: windows smaller than this are merged: onset analysis on a handful of rows is noise
@@ -73,9 +75,32 @@ def diagnose(
             findings += detector.detect(ctx)
 
     say("ranking causes")
-    return build_verdict(findings, golden=ctx.golden, production=_production(ctx, schema),
-                         model={"name": model.name, "version": str(model.version)},
-                         not_checked=ctx.not_checked, insufficient=insufficient)
+    verdict = build_verdict(findings, golden=ctx.golden, production=_production(ctx, schema),
+                            model={"name": model.name, "version": str(model.version)},
+                            not_checked=ctx.not_checked, insufficient=insufficient)
+    return replace(verdict, features=feature_table(ctx))
+
+
+def feature_table(ctx: Context) -> tuple[FeatureStat, ...]:
+    """Drift, null and novelty per feature from the profiles: the curves a run logs, fault or not."""
+    rows = []
+    for name, ref in ctx.references.items():
+        profile = ctx.profiles[name]
+        kind = "numeric" if isinstance(ref, NumericReference) else "categorical"
+        if not profile.present:
+            rows.append(FeatureStat(name, kind, present=False))
+            continue
+        seen = in_range(ref, ref.summary)
+        c = profile.overall
+        missing = c.n_null + getattr(c, "n_inf", 0)
+        rows.append(FeatureStat(
+            name, kind, present=True,
+            drift_tv=stats.debiased_total_variation(seen, in_range(ref, c)) if in_range(ref, c).sum() else 0.0,
+            per_window_tv=tuple(stats.debiased_total_variation(seen, in_range(ref, w)) if in_range(ref, w).sum() else 0.0
+                                for w in profile.windows),
+            null_share=missing / max(c.n, 1), novel_share=out_share(ref, c),
+        ))
+    return tuple(rows)
 
 
 def build_context(

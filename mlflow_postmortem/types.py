@@ -125,6 +125,21 @@ class CauseAssessment:
 
 
 @dataclass(frozen=True)
+class FeatureStat:
+    """One feature in the production data, whatever the verdict: what the MLflow run logs as metrics."""
+
+    feature: str
+    kind: Literal["numeric", "categorical"]
+    present: bool
+    #: debiased total variation against the reference, inside the seen range (0 = no drift)
+    drift_tv: float = 0.0
+    per_window_tv: tuple[float, ...] = ()
+    null_share: float = 0.0
+    #: values outside the reference's range, or categories it never had
+    novel_share: float = 0.0
+
+
+@dataclass(frozen=True)
 class Verdict:
     root_cause: str
     causes: tuple[CauseAssessment, ...]
@@ -134,6 +149,7 @@ class Verdict:
     not_checked: tuple[str, ...] = ()
     run_id: str | None = None
     summary: str = ""
+    features: tuple[FeatureStat, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -166,6 +182,7 @@ class Verdict:
             "model": dict(self.model),
             "run_id": self.run_id,
             "summary": self.summary,
+            "features": [_jsonable(asdict(f)) for f in self.features],
             **_jsonable(self.extra),
         }
 

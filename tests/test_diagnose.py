@@ -124,3 +124,12 @@ def test_five_row_window_gives_an_explicit_insufficient_data_verdict():
     assert verdict.root_cause == "healthy"
     assert verdict.top.confidence < 0.5
     assert "insufficient data" in verdict.summary
+
+
+def test_feature_table_ranks_the_drifted_feature_first_and_has_one_value_per_window():
+    verdict = diagnose(inputs(drifted()["cur"]), world().model, windows=4)
+    table = sorted(verdict.features, key=lambda f: f.drift_tv, reverse=True)
+    assert table[0].feature == "age"
+    assert all(len(f.per_window_tv) == 4 for f in table)
+    assert {f.feature for f in verdict.features} == {"age", "income", "visits", "score", "plan", "region"}
+    assert verdict.to_dict()["features"][0].keys() >= {"feature", "drift_tv", "null_share", "novel_share"}

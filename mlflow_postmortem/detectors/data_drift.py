@@ -30,7 +30,7 @@ class DataDrift(Detector):
             if not profile.present:
                 continue
             ref = ctx.references[name]
-            r, c = _in_range(ref, ref.summary), _in_range(ref, profile.overall)
+            r, c = in_range(ref, ref.summary), in_range(ref, profile.overall)
             if c.sum() < MIN_ROWS:
                 continue
             tv = stats.debiased_total_variation(r, c)
@@ -41,14 +41,14 @@ class DataDrift(Detector):
             if tv < MIN_TV or q > FDR:
                 continue
             evidence = {"total_variation": tv, "p_value": p, "q_value": q,
-                        "out_of_range_share": _out_share(ref, profile.overall)}
+                        "out_of_range_share": out_share(ref, profile.overall)}
             if isinstance(ref, NumericReference):
                 std = ref.summary.std or 1.0
                 evidence["mean_shift_in_reference_std"] = (profile.overall.mean - ref.summary.mean) / std
                 evidence["reference_mean"], evidence["current_mean"] = ref.summary.mean, profile.overall.mean
             onset = None
             if ctx.has_time:
-                per_window = [stats.debiased_total_variation(_in_range(ref, ref.summary), _in_range(ref, w))
+                per_window = [stats.debiased_total_variation(in_range(ref, ref.summary), in_range(ref, w))
                               for w in profile.windows]
                 onset = stats.onset(per_window, MIN_TV, ctx.window_labels)
             strength = tv / MIN_TV
@@ -56,13 +56,13 @@ class DataDrift(Detector):
         return findings
 
 
-def _in_range(ref, summary) -> np.ndarray:
+def in_range(ref, summary) -> np.ndarray:
     """Counts over the seen bins: numeric drops the out-of-range slots, categorical the unseen slot."""
     counts = np.asarray(summary.counts, dtype=float)
     return counts[1:-1] if isinstance(ref, NumericReference) else counts[:-1]
 
 
-def _out_share(ref, summary) -> float:
+def out_share(ref, summary) -> float:
     counts = np.asarray(summary.counts, dtype=float)
     out = counts[0] + counts[-1] if isinstance(ref, NumericReference) else counts[-1]
     return float(out / max(counts.sum(), 1))

@@ -6,7 +6,7 @@ Pure: data frames and a ModelHandle in, a Verdict out. The MLflow and CLI layers
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -17,10 +17,10 @@ from .data import Inputs
 from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
 from .detectors.data_drift import in_range, out_share
 from .golden import evaluate_golden
-from .profile import (CategoricalReference, NumericReference, categorical_reference, numeric_reference,
+from .profile import (CategoricalReference, FeatureProfile, NumericReference, categorical_reference, numeric_reference,
                       profile_feature, window_bounds)
 from .scoring import metric_value, primary_metric, score
-from .types import FeatureStat, Finding, ModelHandle, Verdict
+from .types import FeatureStat, Finding, GoldenResult, ModelHandle, Verdict
 from .verdict import build_verdict
 
 #: windows smaller than this are merged: onset analysis on a handful of rows is noise
@@ -38,10 +38,12 @@ def diagnose(
     baseline: ModelHandle | None = None,
     windows: int = 8,
     seed: int = 0,
+    golden: GoldenResult | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Verdict:
+    """`golden`: a golden-set check already done (by the golden_eval step) instead of scoring again."""
     say = _timed(progress)
-    ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, say=say)
+    ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, golden=golden, say=say)
     schema = inputs.schema
     insufficient = None
     if ctx.n_current < MIN_ROWS:
@@ -81,7 +83,33 @@ def diagnose(
     return replace(verdict, features=feature_table(ctx))
 
 
-def feature_table(ctx: Context) -> tuple[FeatureStat, ...]:
+@dataclass(frozen=True)
+class Profiles:
+    """The reference binned once, the current data summarised per time window."""
+
+    references: dict[str, NumericReference | CategoricalReference]
+    profiles: dict[str, FeatureProfile]
+    bounds: list[tuple[int, int]]
+    labels: tuple[str, ...]
+
+
+def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], None] = lambda message: None) -> Profiles:
+    schema, current = inputs.schema, inputs.current
+    n = len(current)
+    n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
+    bounds = window_bounds(n, n_windows)
+    labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
+    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
+        f"{len(bounds)} windows")
+    references = {}
+    for f in (*schema.numeric, *schema.categorical):
+        col = inputs.reference[f]
+        references[f] = numeric_reference(f, col.to_numpy(float)) if f in schema.numeric else categorical_reference(f, col)
+    profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
+    return Profiles(references, profiles, bounds, labels)
+
+
+def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:
     """Drift, null and novelty per feature from the profiles: the curves a run logs, fault or not."""
     rows = []
     for name, ref in ctx.references.items():
@@ -110,23 +138,15 @@ def build_context(
     baseline: ModelHandle | None = None,
     windows: int = 8,
     seed: int = 0,
+    golden: GoldenResult | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> Context:
     """Everything the detectors read: reference bins, windowed profiles, samples, scores."""
     schema, current = inputs.schema, inputs.current
     n = len(current)
-    n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
-    bounds = window_bounds(n, n_windows)
-    labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
-
-    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
-        f"{len(bounds)} windows")
-    references = {}
-    for f in (*schema.numeric, *schema.categorical):
-        col = inputs.reference[f]
-        references[f] = numeric_reference(f, col.to_numpy(float)) if f in schema.numeric else categorical_reference(f, col)
+    profiled = profile_inputs(inputs, windows=windows, say=say)
+    references, profiles, bounds, labels = profiled.references, profiled.profiles, profiled.bounds, profiled.labels
     fill = _fill_values(inputs, references)
-    profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
 
     rng = np.random.default_rng(seed)
     window_of_row = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
@@ -135,9 +155,10 @@ def build_context(
     ref = inputs.reference
     reference_sample = ref.iloc[np.sort(rng.choice(len(ref), size=min(len(ref), MAX_REFERENCE_SAMPLE), replace=False))]
 
-    say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
-        + (f" and baseline v{baseline.version}" if baseline else ""))
-    golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed)
+    if golden is None:
+        say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
+            + (f" and baseline v{baseline.version}" if baseline else ""))
+        golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed)
     ctx = Context(
         schema=schema, references=references, profiles=profiles, window_labels=labels,
         reference_sample=reference_sample, current_sample=current_sample,

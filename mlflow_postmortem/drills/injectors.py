@@ -127,8 +127,10 @@ def model_regression(drill: Drill, *, variant: str = "label_noise", magnitude: f
                     _models.make_handle(split.model, name, "1", features=drill.features))
     golden = drill.frames.golden
     info = {"golden_good": _score(drill, split.model, golden), "golden_degraded": _score(drill, degraded, golden)}
-    return drill.with_fault(cause="model_regression", feature=(feature,) if feature else (), variant=variant,
-                            magnitude=magnitude, onset="from_start", share=1.0, models=models, info=info)
+    # the fault is the model, not a feature of the data: the verdict is not asked to name one
+    info["feature_ignored_in_training"] = feature
+    return drill.with_fault(cause="model_regression", variant=variant, magnitude=magnitude, onset="from_start",
+                            share=1.0, models=models, info=info)
 
 
 def _score(drill: Drill, estimator: Any, frame: pd.DataFrame) -> float:

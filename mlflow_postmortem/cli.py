@@ -29,15 +29,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
-    """Config -> verdict: summary on stdout, JSON to --output, progress on stderr."""
+    """Config -> verdict, no runs: summary on stdout, JSON to --output, progress on stderr."""
+    from .postmortem import diagnose_config
+
+    return _report(diagnose_config(args.config, args.output, tracking_uri=args.tracking_uri,
+                                   record=not args.no_record, say=_progress(args.quiet)))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The whole post-mortem recorded in MLflow: a parent run, one child run per step."""
     from .postmortem import run_postmortem
 
     outcome = run_postmortem(args.config, args.output, tracking_uri=args.tracking_uri, record=not args.no_record,
-                             say=_progress(args.quiet))
+                             experiment=args.experiment, say=_progress(args.quiet))
+    return _report(outcome)
+
+
+def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
+    if outcome.repeat_of:
+        print(f"repeat of the identical post-mortem run {outcome.repeat_of}: its verdict follows")
     print(outcome.verdict.summary)
-    print(f"verdict written to {outcome.output}")
+    print(f"verdict written to {outcome.output}" + (f"; MLflow run {outcome.run_id}" if outcome.run_id else ""))
     return 0
 
 
@@ -75,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     diagnose.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version with the verdict")
     diagnose.set_defaults(run=diagnose_command)
+
+    run = commands.add_parser("run", help="the whole post-mortem recorded in MLflow (parent run, one child run per step)")
+    run.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML)")
+    run.add_argument("--output", "-o", default="verdict.json", help="where to write the verdict JSON (default: %(default)s)")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    run.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version")
+    run.set_defaults(run=run_command)
 
     demo = commands.add_parser("demo", help="train and register a model, break its production data, diagnose it")
     demo.add_argument("--folder", default="postmortem-demo", help="where the demo writes its data, config and verdict "

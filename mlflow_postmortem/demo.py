@@ -54,8 +54,10 @@ def run_demo(folder: Path, *, say: Callable[[str], None] = lambda message: None)
     outcome = run_postmortem(config, folder / "verdict.json", say=say)
     print(f"post-mortem of {outcome.model_uri}; injected fault: {FAULTY_FEATURE} reported in cents instead of "
           "dollars from the middle of the production log on")
+    if outcome.repeat_of:
+        print(f"this exact post-mortem already ran (MLflow run {outcome.repeat_of}); its verdict:")
     print(outcome.verdict.summary)
-    print(f"verdict written to {outcome.output}; config in {config}")
+    print(f"verdict written to {outcome.output}; config in {config}; MLflow run {outcome.run_id or outcome.repeat_of}")
     if tracking.startswith("sqlite:///"):
         print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {tracking}")
     return 0

@@ -146,7 +146,7 @@ def build_context(
     n = len(current)
     profiled = profile_inputs(inputs, windows=windows, say=say)
     references, profiles, bounds, labels = profiled.references, profiled.profiles, profiled.bounds, profiled.labels
-    fill = _fill_values(inputs, references)
+    fill = fill_values(inputs, references)
 
     rng = np.random.default_rng(seed)
     window_of_row = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
@@ -190,7 +190,7 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
     return out
 
 
-def _fill_values(inputs: Inputs, references: dict[str, NumericReference | CategoricalReference]) -> dict[str, object]:
+def fill_values(inputs: Inputs, references: dict[str, NumericReference | CategoricalReference]) -> dict[str, object]:
     """What a serving system would impute: the reference median, or its most frequent category.
 
     Read off the reference profiles (already computed) rather than another pass over the rows.

@@ -1,21 +1,39 @@
-"""One post-mortem, end to end: config -> registered model and baseline -> data -> verdict.
+"""One post-mortem, end to end, recorded in MLflow.
 
-The CLI, the demo and (later) the MLflow Project entry points all call `run_postmortem`, so
-there is one path from a config file to a verdict and its registry tags.
+A parent run (the `mlflow run` project run, or one created here) holds three child runs, one
+per step: `golden_eval` (is the model itself worse?), `drift_report` (per-feature drift curves
+and Evidently's reports) and `diagnose` (the verdict, its report, the model-version tags).
+Steps pass artifact URIs downstream: `diagnose` reads the golden check from `golden_eval`'s
+`golden.json` and links the Evidently reports of `drift_report`.
+
+Each step and the post-mortem as a whole carry a key: a hash of the pinned model version, the
+config and the bytes of every data file. A finished step with the same key is reused, and a
+finished post-mortem with the same key is reported as a repeat instead of run again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from .config import load_config
-from .data import load_inputs
-from .diagnose import diagnose
+import pandas as pd
+
+from .config import Config, load_config
+from .data import Inputs, load_inputs
+from .diagnose import diagnose, feature_table, profile_inputs
 from .errors import PostmortemError
-from .types import Verdict
+from .golden import evaluate_golden
+from .report import render_html, render_markdown
+from .scoring import score
+from .types import FeatureStat, GoldenResult, ModelHandle, Verdict
+
+STEPS = ("golden_eval", "drift_report", "diagnose")
+#: rows Evidently's reports are computed on (the verdict always uses every row)
+EVIDENTLY_MAX_ROWS = 50_000
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -23,40 +41,419 @@ class Outcome:
     verdict: Verdict
     model_uri: str
     output: Path
+    run_id: str | None = None
+    #: the earlier identical post-mortem this one repeats, if any
+    repeat_of: str | None = None
+    dangling: tuple[str, ...] = ()
 
 
 def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
-                   record: bool = True, say: Callable[[str], None] = lambda message: None) -> Outcome:
-    """Diagnose the model version a config names; write the verdict JSON; tag the version."""
-    from .adapters import mlflow as registry
+                   record: bool = True, experiment: str | None = None, say: Say = lambda message: None) -> Outcome:
+    """Run (or recognise) the post-mortem a config describes; write the verdict JSON."""
+    from .adapters import mlflow as ml
 
     config = load_config(config_path)
-    say(f"tracking store {registry.use_tracking_uri(tracking_uri)}")
-    registry.check_tracking_reachable()
+    say(f"tracking store {ml.use_tracking_uri(tracking_uri)}")
+    ml.check_tracking_reachable()
+    project_run = ml.project_run()
+    exp = project_run.experiment_id if project_run else ml.experiment_id(experiment)
+    dangling = tuple(ml.fail_dangling_runs(exp))
+    for run_id in dangling:
+        say(f"run {run_id} was left RUNNING by a post-mortem that died; marked FAILED")
+
+    pinned = ml.resolve_version(config.model)
+    model_uri = pinned.uri if pinned else config.model
+    digests = data_digests(config)
+    key = _key({"model": model_uri, "config": _config_identity(config), "data": digests})
+
+    earlier = ml.find_finished(exp, key)
+    if earlier is not None:
+        return _repeat(earlier, config, model_uri, Path(output), project_run, dangling, say)
+
+    parent = project_run or ml.start_run(exp, f"postmortem {model_uri}")
+    ml.claim_run(parent, {ml.STEP_TAG: "postmortem", ml.KEY_TAG: key, "postmortem.model_uri": model_uri})
+    say(f"post-mortem run {parent.run_id} (experiment {exp})")
+    try:
+        verdict = _steps(config, model_uri, digests, parent, say)
+        verdict = replace(verdict, run_id=parent.run_id)
+        _write(verdict, Path(output))
+        _record_parent(parent, verdict, config, digests)
+        if pinned is not None and record:
+            say(f"tagging {model_uri} with postmortem.root_cause={verdict.root_cause}")
+            ml.record_version_tags(pinned.name, pinned.version, verdict)
+        ml.finish_run(parent)
+    except BaseException as exc:
+        _fail_quietly(parent, exc)
+        raise
+    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=dangling)
+
+
+def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
+                    record: bool = True, say: Say = lambda message: None) -> Outcome:
+    """The verdict alone, no runs: `mlflow-postmortem diagnose`. Tags the version unless told not to."""
+    from .adapters import mlflow as ml
+
+    config = load_config(config_path)
+    say(f"tracking store {ml.use_tracking_uri(tracking_uri)}")
+    ml.check_tracking_reachable()
+    model, baseline = load_models(config, say)
+    say("reading data")
+    verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows, progress=say)
+    _write(verdict, Path(output))
+    if model.version != ml.UNREGISTERED and record:
+        say(f"tagging models:/{model.name}/{model.version} with {ml.ROOT_CAUSE_TAG}={verdict.root_cause}")
+        ml.record_version_tags(model.name, model.version, verdict)
+    return Outcome(verdict, config.model, Path(output))
+
+
+def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = None, drift_run: str | None = None,
+             say: Say = lambda message: None) -> Verdict | GoldenResult | tuple[FeatureStat, ...]:
+    """One step as its own entry point, logging into the run `mlflow run` opened for it."""
+    from .adapters import mlflow as ml
+
+    if step not in STEPS:
+        raise PostmortemError(f"unknown step {step!r} (steps: {', '.join(STEPS)})")
+    config = load_config(config_path)
+    ml.check_tracking_reachable()
+    run = ml.project_run() or ml.start_run(ml.experiment_id(None), step)
+    ml.claim_run(run, {ml.STEP_TAG: step})
+    try:
+        model, baseline = load_models(config, say)
+        inputs = load_inputs(config, model.features)
+        digests = data_digests(config)
+        if step == "golden_eval":
+            result: Any = golden_eval(run, config, model, baseline, inputs, digests, say)
+        elif step == "drift_report":
+            result = drift_report(run, config, model, inputs, digests, say)
+        else:
+            golden = golden_from_dict(json.loads(ml.read_artifact_uri_text(golden_uri))) if golden_uri else None
+            if golden is None:
+                from .diagnose import fill_values
+
+                golden = evaluate_golden(model, inputs.golden, inputs.schema,
+                                         fill_values(inputs, profile_inputs(inputs, windows=1).references), baseline=baseline)
+            reports = ml.list_artifacts(drift_run, "evidently") if drift_run else []
+            result = diagnose_step(run, config, model, baseline, inputs, digests, golden, golden_uri or "computed here",
+                                   drift_run or "-", reports, say)
+        ml.finish_run(run)
+    except BaseException as exc:
+        _fail_quietly(run, exc)
+        raise
+    return result
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+def _steps(config: Config, model_uri: str, digests: dict[str, str], parent, say: Say) -> Verdict:
+    from .adapters import mlflow as ml
+
+    model, baseline = load_models(config, say)
+    say("reading data")
+    inputs = load_inputs(config, model.features)
+    common = {"model": model_uri, "baseline": f"{baseline.name}/{baseline.version}" if baseline else None}
+
+    golden_run = _step("golden_eval", parent, {**common, "data.golden": digests["golden"]}, say)
+    if golden_run.reused:
+        golden = golden_from_dict(json.loads(ml.read_artifact_text(golden_run.run_id, "golden.json")))
+    else:
+        golden = _guarded(golden_run, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
+
+    drift_keys = {**common, **{f"data.{k}": v for k, v in digests.items() if k != "golden"}}
+    drift_run = _step("drift_report", parent, drift_keys, say)
+    if not drift_run.reused:
+        _guarded(drift_run, lambda: drift_report(drift_run.ref, config, model, inputs, digests, say))
+    reports = ml.list_artifacts(drift_run.run_id, "evidently")
+
+    diag_run = _step("diagnose", parent, {**common, **{f"data.{k}": v for k, v in digests.items()},
+                                          "golden_run": golden_run.run_id}, say)
+    if diag_run.reused:
+        return verdict_from_run(diag_run.run_id)
+    golden_uri = f"runs:/{golden_run.run_id}/golden.json"
+    return _guarded(diag_run, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
+                                                    golden_uri, drift_run.run_id, reports, say))
+
+
+def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle | None, inputs: Inputs,
+                digests: dict[str, str], say: Say) -> GoldenResult:
+    """Seed step 1: score the golden set with the version and its baseline; log the metrics."""
+    from .adapters import mlflow as ml
+    from .diagnose import fill_values
+
+    say(f"golden_eval: scoring {len(inputs.golden):,} golden rows")
+    references = profile_inputs(inputs, windows=1).references
+    golden = evaluate_golden(model, inputs.golden, inputs.schema, fill_values(inputs, references), baseline=baseline)
+    ml.log_datasets(run, [_dataset("golden", inputs.golden, config.data.golden, digests, config.target)])
+    ml.log_metrics(run, golden_metrics(golden))
+    ml.set_tags(run, {"postmortem.golden.dropped": str(golden.dropped).lower(),
+                      "postmortem.golden.baseline": golden.baseline_source or "none"})
+    ml.log_artifact_text(run, "golden.json", json.dumps(_plain(asdict(golden)), indent=2))
+    return golden
+
+
+def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digests: dict[str, str], say: Say) -> tuple[FeatureStat, ...]:
+    """Per-feature drift, null and novelty shares as metrics and per-window curves; Evidently's reports."""
+    from .adapters import evidently
+    from .adapters import mlflow as ml
+
+    profiled = profile_inputs(inputs, windows=config.windows, say=lambda m: say(f"drift_report: {m}"))
+    table = feature_table(profiled)
+    ml.log_datasets(run, [_dataset(role, getattr(inputs, role), getattr(config.data, role), digests, config.target)
+                          for role in ("reference", "current", "training_view") if getattr(inputs, role) is not None])
+    ml.log_metrics(run, feature_metrics(table))
+    _log_window_curves(run, inputs, profiled.bounds, {f"drift_tv.{f.feature}": f.per_window_tv for f in table if f.present})
+
+    say(f"drift_report: Evidently reports on up to {EVIDENTLY_MAX_ROWS:,} rows per frame")
+    schema = inputs.schema
+    reference, current = _with_predictions(inputs.reference, model, inputs), _with_predictions(inputs.current, model, inputs)
+    for report in evidently.build_reports(reference, current, target=schema.target, prediction="prediction",
+                                          task=schema.task, numeric=list(schema.numeric),
+                                          categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS):
+        ml.log_artifact_text(run, f"evidently/{report.name}.html", report.html)
+        ml.log_artifact_text(run, f"evidently/{report.name}.json", json.dumps(report.json, default=str))
+        ml.log_params(run, {f"evidently.{report.name}.rows": f"{report.reference_rows} reference, {report.current_rows} current"})
+    return table
+
+
+def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle | None, inputs: Inputs,
+                  digests: dict[str, str], golden: GoldenResult, golden_uri: str, drift_run_id: str,
+                  reports: list[str], say: Say) -> Verdict:
+    """The verdict on every row, with the golden check passed downstream; its report and metrics."""
+    from .adapters import mlflow as ml
+
+    ml.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
+    verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
+                       progress=lambda m: say(f"diagnose: {m}"))
+    ml.log_datasets(run, [_dataset(role, getattr(inputs, role), getattr(config.data, role), digests, config.target)
+                          for role in ("reference", "golden", "current", "training_view") if getattr(inputs, role) is not None])
+    ml.set_tags(run, verdict_tags(verdict))
+    ml.log_metrics(run, verdict_metrics(verdict))
+    windows = verdict.production.get("per_window") or []
+    metric = verdict.production.get("metric")
+    if metric and windows:
+        _log_window_curves(run, inputs, _bounds(inputs, len(windows)), {f"production.{metric}": windows})
+    evidently_links = {}
+    for path in reports:  # copied beside the report, so its links work in the artifact viewer
+        if path.endswith(".html"):
+            name = Path(path).name
+            ml.log_artifact_text(run, f"evidently/{name}", ml.read_artifact_text(drift_run_id, path))
+            evidently_links[f"Evidently {Path(path).stem.replace('_', ' ')}"] = f"evidently/{name}"
+    ml.log_artifact_text(run, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
+    ml.log_artifact_text(run, "report.md", render_markdown(verdict, features=_feature_dicts(verdict), evidently=evidently_links))
+    ml.log_artifact_text(run, "report.html", render_html(verdict, features=_feature_dicts(verdict), evidently=evidently_links))
+    return verdict
+
+
+# --- what lands in MLflow -------------------------------------------------------------------
+
+def golden_metrics(golden: GoldenResult) -> dict[str, float]:
+    out = {f"golden.{k}": v for k, v in golden.metrics.items()}
+    out.update({f"golden.{golden.metric}.ci_low": golden.ci_low, f"golden.{golden.metric}.ci_high": golden.ci_high})
+    if golden.baseline is not None:
+        out[f"golden.baseline.{golden.metric}"] = golden.baseline
+        out[f"golden.delta.{golden.metric}"] = golden.delta
+    return out
+
+
+def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for f in table:
+        if f.present:
+            out.update({f"drift_tv.{f.feature}": f.drift_tv, f"null_share.{f.feature}": f.null_share,
+                        f"novel_share.{f.feature}": f.novel_share})
+    return out
+
+
+def verdict_tags(verdict: Verdict) -> dict[str, str]:
+    top = verdict.top
+    return {"postmortem.root_cause": verdict.root_cause, "postmortem.confidence": f"{top.confidence:.3f}",
+            "postmortem.features": ",".join(top.features) or "-", "postmortem.mitigation": top.mitigation,
+            "postmortem.model": f"{verdict.model['name']}/{verdict.model['version']}"}
+
+
+def verdict_metrics(verdict: Verdict) -> dict[str, float]:
+    out = {f"confidence.{c.cause}": c.confidence for c in verdict.causes}
+    for c in verdict.causes:
+        if c.recovery is not None and c.confidence > 0:
+            key = f"recovery.{c.cause}.{c.recovery.metric}"
+            out.update({f"{key}.before": c.recovery.before, f"{key}.after": c.recovery.after})
+    prod = verdict.production
+    if prod.get("metric") and prod.get("value") is not None:
+        out[f"production.{prod['metric']}"] = prod["value"]
+    return out
+
+
+def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, str]) -> None:
+    from .adapters import mlflow as ml
+
+    ml.log_params(parent, {"config": config.source, "model": config.model, **{f"data.{k}": v for k, v in digests.items()}})
+    ml.set_tags(parent, verdict_tags(verdict))
+    ml.log_metrics(parent, verdict_metrics(verdict))
+    ml.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
+
+
+def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curves: dict[str, Any]) -> None:
+    """Per-window values as step metrics stamped with the window's start, so the UI draws curves."""
+    from .adapters import mlflow as ml
+
+    ts = inputs.current[inputs.schema.timestamp] if inputs.schema.timestamp else None
+    for i, (a, _) in enumerate(bounds):
+        stamp = int(pd.Timestamp(ts.iloc[a]).value // 1_000_000) if ts is not None else None
+        ml.log_metrics(run, {k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None},
+                       step=i, timestamp_ms=stamp)
+
+
+# --- reuse, repeats, failure ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _StepRun:
+    ref: Any
+    run_id: str
+    reused: bool
+
+
+def _step(name: str, parent, identity: dict[str, Any], say: Say) -> _StepRun:
+    """A child run for the step, or the finished run of an identical earlier step."""
+    from .adapters import mlflow as ml
+
+    key = _key({"step": name, **identity})
+    earlier = ml.find_finished(parent.experiment_id, key, step=name)
+    if earlier is not None:
+        say(f"{name}: reusing finished run {earlier} (same parameters and data digests)")
+        ml.set_tags(parent, {f"postmortem.{name}.run_id": earlier, f"postmortem.{name}.reused": "true"})
+        return _StepRun(None, earlier, True)
+    ref = ml.start_run(parent.experiment_id, name, parent=parent, tags={ml.STEP_TAG: name, ml.KEY_TAG: key})
+    ml.log_params(ref, identity)
+    ml.set_tags(parent, {f"postmortem.{name}.run_id": ref.run_id})
+    return _StepRun(ref, ref.run_id, False)
+
+
+def _guarded(step: _StepRun, work: Callable[[], Any]) -> Any:
+    """Run a step's work; its run ends FINISHED, or FAILED with the reason."""
+    from .adapters import mlflow as ml
+
+    try:
+        result = work()
+    except BaseException as exc:
+        _fail_quietly(step.ref, exc)
+        raise
+    ml.finish_run(step.ref)
+    return result
+
+
+def _fail_quietly(run, exc: BaseException) -> None:
+    """Mark a run FAILED without hiding the original error behind a second one."""
+    from .adapters import mlflow as ml
+
+    try:
+        ml.finish_run(run, exc if isinstance(exc, Exception) else PostmortemError(f"interrupted ({type(exc).__name__})"))
+    except PostmortemError:
+        pass  # the tracking server is gone too; the next post-mortem marks this run FAILED
+
+
+def _repeat(earlier: str, config: Config, model_uri: str, output: Path, project_run, dangling, say: Say) -> Outcome:
+    from .adapters import mlflow as ml
+
+    say(f"this post-mortem already ran: run {earlier} (same model version, config and data digests); reusing its verdict")
+    verdict = verdict_from_run(earlier)
+    _write(verdict, output)
+    if project_run is not None:
+        ml.claim_run(project_run, {"postmortem.repeat_of": earlier, **verdict_tags(verdict)})
+    return Outcome(verdict, config.model, output, project_run.run_id if project_run else None, repeat_of=earlier,
+                   dangling=dangling)
+
+
+def verdict_from_run(run_id: str) -> Verdict:
+    """A verdict read back from a run's verdict.json (for reused steps and repeats)."""
+    from .adapters import mlflow as ml
+
+    return Verdict.from_dict(json.loads(ml.read_artifact_text(run_id, "verdict.json")))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | None]:
+    """The version under review and its baseline (config, else the previous version, unless
+    the version carries recorded golden metrics)."""
+    from .adapters import mlflow as ml
 
     say(f"loading model {config.model}")
-    model = registry.load_model_handle(config.model, trusted_types=config.skops_trusted_types)
+    model = ml.load_model_handle(config.model, trusted_types=config.skops_trusted_types)
     baseline_uri = config.baseline
     if baseline_uri is None and model.recorded_golden is None:
-        baseline_uri = registry.previous_version_uri(config.model)
+        baseline_uri = ml.previous_version_uri(config.model)
     if baseline_uri is not None:
         say(f"loading baseline {baseline_uri}")
     elif model.recorded_golden is not None:
         say("baseline: golden metrics recorded on the version's tags")
-    baseline = registry.load_model_handle(baseline_uri, trusted_types=config.skops_trusted_types) if baseline_uri else None
+    baseline = ml.load_model_handle(baseline_uri, trusted_types=config.skops_trusted_types) if baseline_uri else None
+    return model, baseline
 
-    say("reading data")
-    inputs = load_inputs(config, model.features)
-    verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, progress=say)
 
-    output = Path(output)
+def data_digests(config: Config) -> dict[str, str]:
+    """sha256 of each data file's bytes: two runs with equal digests saw the same data."""
+    out = {}
+    for role in ("reference", "golden", "current", "training_view"):
+        path = getattr(config.data, role)
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                out[role] = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+        except OSError as exc:
+            raise PostmortemError(f"data.{role}: cannot read {path}: {exc.strerror or exc}") from None
+    return out
+
+
+def golden_from_dict(raw: dict[str, Any]) -> GoldenResult:
+    raw = dict(raw)
+    if raw.get("delta_ci") is not None:
+        raw["delta_ci"] = tuple(raw["delta_ci"])
+    return GoldenResult(**raw)
+
+
+def _dataset(role: str, frame: pd.DataFrame, path: str, digests: dict[str, str], target: str):
+    return role, frame, path, digests[role], target
+
+
+def _with_predictions(frame: pd.DataFrame, model: ModelHandle, inputs: Inputs) -> pd.DataFrame:
+    """The frame plus the model's predictions, for Evidently's quality report (labelled frames only)."""
+    schema = inputs.schema
+    if schema.target not in frame.columns or frame[schema.target].isna().all():
+        return frame
+    sample = frame.sample(min(len(frame), EVIDENTLY_MAX_ROWS), random_state=0) if len(frame) > EVIDENTLY_MAX_ROWS else frame
+    scored = score(model, sample, schema, {})
+    return sample.loc[scored.frame.index].assign(prediction=scored.pred)
+
+
+def _bounds(inputs: Inputs, n_windows: int) -> list[tuple[int, int]]:
+    from .profile import window_bounds
+
+    return window_bounds(len(inputs.current), n_windows)
+
+
+def _feature_dicts(verdict: Verdict) -> list[dict[str, Any]]:
+    return [asdict(f) for f in verdict.features]
+
+
+def _config_identity(config: Config) -> dict[str, Any]:
+    """The config's meaning, without where it was read from or where its data lives."""
+    raw = asdict(config)
+    raw.pop("source", None)
+    raw.pop("data", None)
+    return raw
+
+
+def _key(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _write(verdict: Verdict, output: Path) -> None:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n")
     except OSError as exc:
         raise PostmortemError(f"cannot write --output {output}: {exc.strerror or exc}") from None
-
-    if model.version != registry.UNREGISTERED and record:
-        say(f"tagging models:/{model.name}/{model.version} with {registry.ROOT_CAUSE_TAG}={verdict.root_cause}")
-        registry.record_version_tags(model.name, model.version, verdict)
-    return Outcome(verdict, config.model, output)

@@ -42,6 +42,8 @@ MITIGATION_MEANING: dict[str, str] = {
 }
 #: features drawn as small multiples: enough to see the culprit next to bystanders
 TOP_FEATURE_CHARTS = 6
+#: per-window TV charts span at least 0..0.1: below that, a window's TV is mostly sampling noise
+TV_SCALE_FLOOR = 0.1
 _PALETTE = ("#c0392b", "#2471a3", "#229954", "#b9770e", "#7d3c98", "#566573")
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -89,7 +91,7 @@ def render_html(verdict: Verdict, *, features: list[dict] | None = None,
         _html_section("timeline", "Timeline of onsets", _html_timeline(verdict)),
         _html_section("evidence", "Evidence, every cause ranked",
                       _svg_bars([(c.cause, c.confidence) for c in verdict.causes], domain=(0.0, 1.0),
-                                highlight=verdict.root_cause, title="confidence per cause")
+                                highlight=verdict.root_cause, title="confidence per cause", digits=".2f")
                       + _html_table(_evidence_table(verdict))),
         _html_section("recovery", "Recovery estimates", _html_recovery(verdict)),
         _html_section("golden", "Golden-set check", _html_golden(verdict.golden)),
@@ -182,7 +184,7 @@ def _recovery_table(v: Verdict) -> _Table:
 
 
 def _recovery_text(r: Recovery) -> str:
-    return f"{r.metric} {_fmt(r.before)} → {_fmt(r.after)} ({r.gain:+.4g}) by {r.repair}, on {r.rows:,} rows"
+    return f"{r.metric} {_fmt(r.before)} → {_fmt(r.after)} ({r.gain:+.4g}); repair: {r.repair}; {r.rows:,} rows"
 
 
 def _golden_facts(g: GoldenResult | None) -> list[tuple[str, str]]:
@@ -226,15 +228,17 @@ def _production_window_table(v: Verdict) -> _Table:
 
 
 def _feature_dicts(v: Verdict, features: list[dict] | None) -> list[dict]:
-    """Caller's rows if given, else the verdict's own FeatureStats; most drifted first."""
+    """Caller's rows if given, else the verdict's own FeatureStats; absent columns first, then most drifted."""
     rows = features if features is not None else [asdict(f) for f in v.features if isinstance(f, FeatureStat)]
-    return sorted(rows, key=lambda r: float(r.get("drift_tv")) if _finite(r.get("drift_tv")) else -1.0, reverse=True)
+    return sorted(rows, key=lambda r: (r.get("present") is False,
+                                       float(r["drift_tv"]) if _finite(r.get("drift_tv")) else -1.0), reverse=True)
 
 
 def _feature_table(feats: list[dict], *, spark: bool) -> _Table:
     top = _tv_max(feats)
     header = ("feature", "kind", "drift TV", "null share", "novel share", *(["per-window TV"] if spark else []))
-    rows = [(str(f.get("feature", "")), str(f.get("kind", "")), _fmt(f.get("drift_tv")), _fmt(f.get("null_share")),
+    rows = [(str(f.get("feature", "")), f"{f.get('kind', '')}{' (absent)' if f.get('present') is False else ''}",
+             _fmt(f.get("drift_tv")), _fmt(f.get("null_share")),
              _fmt(f.get("novel_share")), *([_sparkline(f.get("per_window_tv") or (), top)] if spark else []))
             for f in feats]
     return _Table(header, rows)
@@ -303,8 +307,8 @@ def _compact(value: Any, *, depth: int = 0) -> str:
 
 
 def _tv_max(feats: list[dict]) -> float:
-    """One scale for every feature's per-window TV, so noise on a quiet feature does not look like a step."""
-    return max((float(x) for f in feats for x in f.get("per_window_tv") or () if _finite(x)), default=0.0)
+    """One scale for every feature's per-window TV, at least TV_SCALE_FLOOR, so noise does not look like a step."""
+    return max([TV_SCALE_FLOOR] + [float(x) for f in feats for x in f.get("per_window_tv") or () if _finite(x)])
 
 
 def _sparkline(values: Iterable[Any], top: float) -> str:
@@ -440,7 +444,7 @@ def _html_production(v: Verdict) -> str:
 def _html_features(feats: list[dict], v: Verdict) -> str:
     """Small multiples of the most drifted features on one y scale, then the full table with sparklines."""
     top = [f for f in feats[:TOP_FEATURE_CHARTS] if f.get("per_window_tv")]
-    ymax = _tv_max(feats) or 1.0
+    ymax = _tv_max(feats)
     onset = v.top.onset.window_index if v.top.onset is not None else None
     panels = "".join(
         f'<figure class="small"><figcaption>{_e(f.get("feature", ""))} '
@@ -501,7 +505,8 @@ def _svg_line(series: list[tuple[str, list[Any]]], labels: list[str], *, mark: i
             parts.append(f'<text x="{left - 4}" y="{y(val) + 4:.1f}" class="tick" text-anchor="end">{val:.3g}</text>')
         step = max(1, math.ceil(n / 6))
         for i in range(0, n, step):
-            parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 15}" class="tick" text-anchor="middle">'
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+            parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 15}" class="tick" text-anchor="{anchor}">'
                          f'{_e(_short(labels[i]) if i < len(labels) else i)}</text>')
     if _finite(ref):
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(float(ref)):.1f}" y2="{y(float(ref)):.1f}" '
@@ -538,7 +543,7 @@ def _segments(values: Sequence[Any]) -> list[list[int]]:
 
 
 def _svg_bars(items: list[tuple[str, float]], *, domain: tuple[float, float], highlight: str | None = None,
-              title: str = "", width: int = 560) -> str:
+              title: str = "", width: int = 560, digits: str = ".4g") -> str:
     """Horizontal bars with the value written at the end; the highlighted bar is the one that matters."""
     label_w, row_h, lo, hi = 200, 22, domain[0], domain[1]
     pw = width - label_w - 60
@@ -555,19 +560,23 @@ def _svg_bars(items: list[tuple[str, float]], *, domain: tuple[float, float], hi
         x0, x1 = sorted((x(0.0 if lo <= 0 <= hi else lo), x(v)))
         parts.append(f'<text x="{label_w - 6}" y="{yk + 15}" class="tick" text-anchor="end">{_e(label)}</text>'
                      f'<rect x="{x0:.1f}" y="{yk + 3}" width="{max(x1 - x0, 1):.1f}" height="{row_h - 6}" fill="{color}"/>'
-                     f'<text x="{x1 + 4:.1f}" y="{yk + 15}" class="tick">{_e(_fmt(val))}</text>')
+                     f'<text x="{x1 + 4:.1f}" y="{yk + 15}" class="tick">{format(v, digits)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _svg_whisker(g: GoldenResult, width: int = 560, height: int = 70) -> str:
     """The golden value with its 95% CI as a whisker, the baseline as a dashed line across it."""
-    ends = [g.ci_low, g.ci_high, g.value] + ([g.baseline] if _finite(g.baseline) else [])
-    lo, hi = _y_range([float(e) for e in ends])
+    ends = [float(e) for e in (g.ci_low, g.ci_high, g.value, g.baseline) if _finite(e)]
+    span = (max(ends) - min(ends)) or max(abs(max(ends)) * 0.1, 0.05)
+    lo, hi = min(ends) - 0.15 * span, max(ends) + 0.15 * span
     left, pw = 20, width - 40
 
     def x(val: float) -> float:
         return left + pw * (float(val) - lo) / (hi - lo)
+
+    def anchor(val: float) -> str:
+        return "end" if x(val) > left + pw * 0.8 else "start"
 
     color = _PALETTE[0] if g.dropped else _PALETTE[1]
     parts = [_svg_open(width, height, f"golden {g.metric} with 95% CI vs baseline"),
@@ -580,7 +589,8 @@ def _svg_whisker(g: GoldenResult, width: int = 560, height: int = 70) -> str:
              f'<text x="{x(g.ci_high):.1f}" y="54" class="tick" text-anchor="middle">{g.ci_high:.4g}</text>']
     if _finite(g.baseline):
         parts.append(f'<line x1="{x(g.baseline):.1f}" x2="{x(g.baseline):.1f}" y1="8" y2="62" class="ref"/>'
-                     f'<text x="{x(g.baseline) + 4:.1f}" y="66" class="tick">baseline {float(g.baseline):.4g}</text>')
+                     f'<text x="{x(g.baseline) + (-4 if anchor(g.baseline) == "end" else 4):.1f}" y="66" class="tick" '
+                     f'text-anchor="{anchor(g.baseline)}">baseline {float(g.baseline):.4g}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -156,6 +156,24 @@ class Verdict:
     def top(self) -> CauseAssessment:
         return self.causes[0]
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Verdict":
+        """The inverse of `to_dict`, for a verdict read back from a run's verdict.json."""
+        causes = tuple(
+            CauseAssessment(c["cause"], c["confidence"], tuple(c["features"]), c["evidence"], c["mitigation"],
+                            Recovery(**c["recovery"]) if c.get("recovery") else None,
+                            Onset(**{**c["onset"], "per_window": tuple(c["onset"]["per_window"])}) if c.get("onset") else None)
+            for c in raw["causes"]
+        )
+        golden = dict(raw["golden"])
+        if golden.get("delta_ci") is not None:
+            golden["delta_ci"] = tuple(golden["delta_ci"])
+        production = dict(raw["production"])
+        not_checked = tuple(production.pop("not_checked", ()))
+        features = tuple(FeatureStat(**{**f, "per_window_tv": tuple(f["per_window_tv"])}) for f in raw.get("features", []))
+        return cls(raw["root_cause"], causes, GoldenResult(**golden) if golden.get("metric") else None, production,
+                   dict(raw["model"]), not_checked, raw.get("run_id"), raw.get("summary", ""), features)
+
     def to_dict(self) -> dict[str, Any]:
         """The verdict JSON contract of DESIGN.md (plus a few extra keys)."""
         golden = _jsonable(asdict(self.golden)) if self.golden else {"checked": False}

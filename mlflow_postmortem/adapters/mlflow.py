@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import socket
+import tempfile
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +27,9 @@ from mlflow.models import Model
 
 from ..errors import ModelError, TrackingError
 from ..types import ModelHandle, Verdict
+
+# progress bars for kilobyte artifacts drown the post-mortem's own progress lines
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 #: version tags holding a version's launch golden metrics, e.g. `postmortem.golden.roc_auc`
 GOLDEN_TAG_PREFIX = "postmortem.golden."
@@ -283,3 +290,224 @@ def set_alias(name: str, alias: str, version: str) -> None:
         MlflowClient().set_registered_model_alias(name, alias, version)
     except MlflowException as exc:
         raise TrackingError(f"could not set {name}@{alias} -> {version}: {_first_line(exc)}") from None
+
+
+# --- runs ----------------------------------------------------------------------------------
+# Every run goes through MlflowClient with an explicit run id: no fluent active-run stack, so
+# a failure in one step can never leave another step's run open by accident.
+
+PARENT_TAG = "mlflow.parentRunId"
+STEP_TAG = "postmortem.step"
+KEY_TAG = "postmortem.key"
+FAILURE_TAG = "postmortem.failure"
+HOST_TAG, PID_TAG = "postmortem.host", "postmortem.pid"
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run this process writes to."""
+
+    run_id: str
+    experiment_id: str
+
+    @property
+    def artifact_uri(self) -> str:
+        return _call(lambda c: c.get_run(self.run_id).info.artifact_uri, f"read run {self.run_id}")
+
+
+def experiment_id(name: str | None) -> str:
+    """The experiment in effect: `name`, else MLFLOW_EXPERIMENT_ID / _NAME, else `postmortem`."""
+    env_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if name is None and env_id:
+        return env_id
+    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "postmortem"
+
+    def get_or_create(client: MlflowClient) -> str:
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return client.create_experiment(name)
+        except MlflowException:  # created concurrently by another post-mortem
+            return client.get_experiment_by_name(name).experiment_id
+
+    return _call(get_or_create, f"open experiment {name!r}")
+
+
+def project_run() -> RunRef | None:
+    """The run `mlflow run` opened for this entry point (MLFLOW_RUN_ID), if any."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return None
+    run = _call(lambda c: c.get_run(run_id), f"read run {run_id}")
+    return RunRef(run_id, run.info.experiment_id)
+
+
+def start_run(experiment: str, name: str, *, parent: RunRef | None = None, tags: dict[str, str] | None = None) -> RunRef:
+    """Create a RUNNING run owned by this process (host and pid tagged, for dangling-run checks)."""
+    owner = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    all_tags = {**owner, **(tags or {}), **({PARENT_TAG: parent.run_id} if parent else {})}
+    run = _call(lambda c: c.create_run(experiment, run_name=name, tags=all_tags), f"create run {name!r}")
+    return RunRef(run.info.run_id, experiment)
+
+
+def claim_run(run: RunRef, tags: dict[str, str] | None = None) -> None:
+    """Mark a run someone else created (the project run) as owned by this process."""
+    set_tags(run, {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **(tags or {})})
+
+
+def finish_run(run: RunRef, error: BaseException | None = None) -> None:
+    """FINISHED, or FAILED with the reason as a tag; never left RUNNING."""
+    if error is not None:
+        reason = " ".join(str(error).split())[:4000] or type(error).__name__
+        try:
+            set_tags(run, {FAILURE_TAG: reason})
+        except TrackingError:
+            pass  # the status below matters more than the reason; a dead server fails both
+    status = "FAILED" if error is not None else "FINISHED"
+    _call(lambda c: c.set_terminated(run.run_id, status), f"end run {run.run_id}")
+
+
+def set_tags(run: RunRef, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    batch = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
+    _call(lambda c: c.log_batch(run.run_id, tags=batch), f"tag run {run.run_id}")
+
+
+def log_params(run: RunRef, params: dict[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    batch = [Param(k, str(v)[:6000]) for k, v in params.items() if v is not None]
+    _call(lambda c: c.log_batch(run.run_id, params=batch), f"log params to run {run.run_id}")
+
+
+def log_metrics(run: RunRef, metrics: dict[str, float], *, step: int = 0, timestamp_ms: int | None = None) -> None:
+    """Finite values only (MLflow rejects NaN keys in some stores); batched 1000 at a time."""
+    from mlflow.entities import Metric
+
+    ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+    batch = [Metric(_metric_key(k), float(v), ts, step) for k, v in metrics.items()
+             if v is not None and math.isfinite(float(v))]
+    for i in range(0, len(batch), 1000):
+        _call(lambda c: c.log_batch(run.run_id, metrics=batch[i:i + 1000]), f"log metrics to run {run.run_id}")
+
+
+def log_artifact_text(run: RunRef, name: str, text: str) -> None:
+    """`name` may have folders (`evidently/data_drift.html`)."""
+    folder, _, base = name.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / base
+        path.write_text(text)
+        _call(lambda c: c.log_artifact(run.run_id, str(path), folder or None), f"upload {name} to run {run.run_id}")
+
+
+def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, str | None]]) -> None:
+    """(context, frame, source path, digest, target) as run inputs, e.g. context `reference`.
+
+    The digest is the caller's (a hash of the file's bytes), so a later run can prove it saw
+    the same data; MLflow's own pandas digest only looks at the first rows.
+    """
+    from mlflow.entities import DatasetInput, InputTag
+
+    inputs = []
+    for context, frame, source, digest, target in datasets:
+        with warnings.catch_warnings():  # hints about integer columns and source types are for model signatures
+            warnings.simplefilter("ignore", UserWarning)
+            ds = mlflow.data.from_pandas(frame, source=_source_uri(source), name=context,
+                                         targets=target if target in frame.columns else None, digest=digest)
+        inputs.append(DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)]))
+    _call(lambda c: c.log_inputs(run.run_id, datasets=inputs), f"log datasets to run {run.run_id}")
+
+
+def find_finished(experiment: str, key: str, step: str | None = None) -> str | None:
+    """The newest FINISHED run of this experiment with this post-mortem key (and step), if any."""
+    filt = f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'"
+    filt += f" and tags.`{STEP_TAG}` = '{step}'" if step else f" and tags.`{STEP_TAG}` = 'postmortem'"
+    runs = _call(lambda c: c.search_runs([experiment], filt, max_results=1, order_by=["attributes.start_time DESC"]),
+                 "search for an earlier identical post-mortem")
+    return runs[0].info.run_id if runs else None
+
+
+def run_tags(run_id: str) -> dict[str, str]:
+    return _call(lambda c: dict(c.get_run(run_id).data.tags), f"read run {run_id}")
+
+
+def fail_dangling_runs(experiment: str) -> list[str]:
+    """Runs of this package left RUNNING by a process on this host that no longer exists.
+
+    A crash, a kill or a tracking server that died mid-run leaves a run RUNNING forever; the
+    next post-mortem marks it FAILED with the reason, and returns the ids to report them.
+    """
+    host = socket.gethostname()
+    filt = f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'"
+    runs = _call(lambda c: c.search_runs([experiment], filt, max_results=500), "search for dangling runs")
+    dangling = []
+    for run in runs:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            ref = RunRef(run.info.run_id, experiment)
+            set_tags(ref, {FAILURE_TAG: f"abandoned: process {pid} on {host} ended without finishing the run"})
+            _call(lambda c: c.set_terminated(ref.run_id, "FAILED"), f"end run {ref.run_id}")
+            dangling.append(run.info.run_id)
+    return dangling
+
+
+def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    def tag(client: MlflowClient) -> None:
+        for k, v in tags.items():
+            client.set_model_version_tag(name, version, k, v)
+
+    _call(tag, f"tag models:/{name}/{version}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _metric_key(key: str) -> str:
+    """MLflow keys allow letters, digits, _ - . space / : only."""
+    return re.sub(r"[^A-Za-z0-9_\-. /:]", "_", key)
+
+
+def _source_uri(source: str) -> str:
+    return source if "://" in source else Path(source).resolve().as_uri()
+
+
+def _call(fn: Callable[[MlflowClient], Any], what: str) -> Any:
+    """One MLflow call; its failure becomes one line naming what was being done and where."""
+    try:
+        return fn(MlflowClient())
+    except MlflowException as exc:
+        raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
+    except requests.RequestException as exc:
+        raise TrackingError(f"could not {what}: tracking server {mlflow.get_tracking_uri()} "
+                            f"is not reachable ({_os_reason(exc)})") from None
+
+
+def read_artifact_text(run_id: str, path: str) -> str:
+    def read(client: MlflowClient) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            return Path(client.download_artifacts(run_id, path, tmp)).read_text()
+
+    return _call(read, f"read artifact {path} of run {run_id}")
+
+
+def list_artifacts(run_id: str, folder: str) -> list[str]:
+    return _call(lambda c: [f.path for f in c.list_artifacts(run_id, folder) if not f.is_dir],
+                 f"list artifacts {folder} of run {run_id}")
+
+
+def read_artifact_uri_text(uri: str) -> str:
+    """The text of an artifact named by URI (`runs:/<id>/golden.json`, a path, ...)."""
+    def read(_: MlflowClient) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)).read_text()
+
+    return _call(read, f"read artifact {uri}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from dataclasses import asdict, replace
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -184,3 +186,32 @@ def test_a_verdict_without_golden_windows_or_onsets_still_renders() -> None:
 @pytest.mark.parametrize("render", [render_markdown, render_html])
 def test_rendering_is_deterministic(render) -> None:
     assert render(novel()) == render(novel())
+
+
+def test_a_column_missing_from_production_leads_the_feature_table() -> None:
+    v = diagnose(inputs(current().drop(columns=["visits"])), world().model)
+    assert v.root_cause == "feature_unavailability"
+
+    md = render_markdown(v)
+
+    table = md[md.index("## Features by drift"):].split("\n\n")[1].splitlines()
+    assert table[2].startswith("| visits | numeric (absent) |")
+
+
+def test_the_report_module_renders_with_mlflow_and_evidently_unimportable() -> None:
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('mlflow', 'evidently'):\n"
+        "            raise ImportError(name + ' is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from mlflow_postmortem.report import render_html\n"
+        "from mlflow_postmortem.types import CauseAssessment, Verdict\n"
+        "v = Verdict('healthy', (CauseAssessment('healthy', 0.95, (), {}, 'none'),), None, {'rows': 1}, {'name': 'm'})\n"
+        "print(render_html(v).count('<svg'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"

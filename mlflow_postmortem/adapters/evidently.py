@@ -73,12 +73,15 @@ def build_reports(
     categorical: list[str],
     max_rows: int = 50_000,
     seed: int = 0,
+    source_rows: tuple[int, int] | None = None,
 ) -> list[EvidentlyReport]:
     """Data drift and data summary always; model quality when target and prediction are in both frames.
 
     Frames longer than `max_rows` are sampled without replacement (seeded, row order kept).
     Feature columns missing from either frame, or empty in either, are left out of the
     drift report and named in each report's note instead of failing the whole step.
+    `source_rows` (reference, current) are the sizes of the data the frames were drawn from,
+    when the caller sampled them already (e.g. to score only what Evidently will see).
     """
     if task not in ("classification", "regression"):
         raise EvidentlyError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -88,7 +91,7 @@ def build_reports(
         if len(frame) == 0:
             raise EvidentlyError(f"cannot build Evidently reports: the {label} frame has no rows")
     roles = [c for c in (target, prediction) if c and c in reference.columns and c in current.columns]
-    frames = _prepare(reference, current, numeric, categorical, roles, max_rows, seed)
+    frames = _prepare(reference, current, numeric, categorical, roles, max_rows, seed, source_rows)
     base = {"numerical_columns": frames.numeric, "categorical_columns": frames.categorical}
     drift_columns = [c for c in frames.numeric + frames.categorical if c not in frames.left_out["empty"]]
 
@@ -105,7 +108,7 @@ def build_reports(
 
 
 def _prepare(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str], categorical: list[str],
-             roles: list[str], max_rows: int, seed: int) -> _Frames:
+             roles: list[str], max_rows: int, seed: int, source_rows: tuple[int, int] | None) -> _Frames:
     """Shared columns only, types Evidently accepts, then a seeded sample of each frame."""
     missing = [c for c in dict.fromkeys(numeric + categorical) if c not in reference.columns or c not in current.columns]
     num = [c for c in dict.fromkeys(numeric) if c not in missing and c not in roles]
@@ -118,7 +121,8 @@ def _prepare(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str],
     ref = _clean(_sample(reference, max_rows, rng)[columns], num, cat)
     cur = _clean(_sample(current, max_rows, rng)[columns], num, cat)
     empty = [c for c in num + cat if ref[c].isna().all() or cur[c].isna().all()]
-    sampled = len(ref) < len(reference) or len(cur) < len(current)
+    ref_total, cur_total = source_rows or (len(reference), len(current))
+    sampled = len(ref) < max(ref_total, len(reference)) or len(cur) < max(cur_total, len(current))
     return _Frames(ref, cur, num, cat, sampled, {"missing": missing, "empty": empty})
 
 

@@ -110,6 +110,16 @@ def test_probabilities_and_a_missing_column_on_a_few_features() -> None:
     assert quality["RocAuc"] > 0.9
 
 
+def test_frames_the_caller_sampled_already_are_reported_as_a_sample() -> None:
+    reference, current, _ = cancer()
+
+    reports = build_reports(reference, current, target=None, prediction=None, task="classification",
+                            numeric=FEW[:2], categorical=[], source_rows=(3_000, 269))
+
+    assert [r.name for r in reports] == ["data_drift", "data_summary"]
+    assert "Evidently computed on a sample of 300 reference and 269 current rows" in reports[0].html
+
+
 def test_no_quality_report_without_predictions_in_both_frames() -> None:
     reference, current, _ = cancer()
 

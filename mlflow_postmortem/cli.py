@@ -45,6 +45,16 @@ def run_command(args: argparse.Namespace) -> int:
     return _report(outcome)
 
 
+def step_command(args: argparse.Namespace) -> int:
+    """One step of the post-mortem on its own, logging into the run `mlflow run` opened."""
+    from .postmortem import run_step
+
+    result = run_step(args.step, args.config, golden_uri=args.golden_uri or None, drift_run=args.drift_run or None,
+                      say=_progress(args.quiet))
+    print(getattr(result, "summary", None) or f"{args.step} finished")
+    return 0
+
+
 def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
@@ -98,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     run.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version")
     run.set_defaults(run=run_command)
+
+    step = commands.add_parser("step", help="one post-mortem step on its own (the MLproject's step entry points)")
+    step.add_argument("step", choices=("golden_eval", "drift_report", "diagnose"))
+    step.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML)")
+    step.add_argument("--golden-uri", default="", help="diagnose: golden.json of a golden_eval run (runs:/ID/golden.json)")
+    step.add_argument("--drift-run", default="", help="diagnose: the drift_report run whose Evidently reports to link")
+    step.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    step.set_defaults(run=step_command)
 
     demo = commands.add_parser("demo", help="train and register a model, break its production data, diagnose it")
     demo.add_argument("--folder", default="postmortem-demo", help="where the demo writes its data, config and verdict "

@@ -285,7 +285,8 @@ def verdict_metrics(verdict: Verdict) -> dict[str, float]:
 def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, str]) -> None:
     from .adapters import mlflow as ml
 
-    ml.log_params(parent, {"config": config.source, "model": config.model, **{f"data.{k}": v for k, v in digests.items()}})
+    ml.log_params(parent, {"config_file": config.source, "model_uri": config.model,
+                           **{f"data.{k}": v for k, v in digests.items()}})
     ml.set_tags(parent, verdict_tags(verdict))
     ml.log_metrics(parent, verdict_metrics(verdict))
     ml.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))

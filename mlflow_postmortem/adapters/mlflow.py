@@ -413,10 +413,11 @@ def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, 
     inputs = []
     for context, frame, source, digest, target in datasets:
         with warnings.catch_warnings():  # hints about integer columns and source types are for model signatures
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore")
             ds = mlflow.data.from_pandas(frame, source=_source_uri(source), name=context,
                                          targets=target if target in frame.columns else None, digest=digest)
-        inputs.append(DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)]))
+            entity = ds._to_mlflow_entity()
+        inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)]))
     _call(lambda c: c.log_inputs(run.run_id, datasets=inputs), f"log datasets to run {run.run_id}")
 
 

@@ -1,0 +1,12 @@
+"""Entry points of the MLproject: parse, call the package, exit (see `mlflow-postmortem --help`).
+
+`mlflow run` opens a run and passes its id in MLFLOW_RUN_ID; the package logs into that run
+(and, for `postmortem`, creates one child run per step under it).
+"""
+
+import sys
+
+from mlflow_postmortem.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

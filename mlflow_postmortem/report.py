@@ -74,7 +74,7 @@ def render_markdown(verdict: Verdict, *, features: list[dict] | None = None,
     out += _md_section("Golden-set check", [_md_facts(_golden_facts(verdict.golden))])
     out += _md_section("Production", [_md_facts(_production_facts(verdict)), _md_table(_production_window_table(verdict))])
     if feats:
-        out += _md_section("Features by drift", [_md_table(_feature_table(feats, spark=True))])
+        out += _md_section("Features by drift", [_md_table(_feature_table(feats, verdict, spark=True))])
     if evidently:
         out += _md_section("Evidently reports", ["\n".join(f"- [{_md(t)}]({_href(f)})" for t, f in evidently.items())])
     out += _md_section("Not checked", ["\n".join(f"- {_md(s)}" for s in verdict.not_checked) or "Every check ran."])
@@ -234,12 +234,24 @@ def _feature_dicts(v: Verdict, features: list[dict] | None) -> list[dict]:
                                        float(r["drift_tv"]) if _finite(r.get("drift_tv")) else -1.0), reverse=True)
 
 
-def _feature_table(feats: list[dict], *, spark: bool) -> _Table:
-    top = _tv_max(feats)
-    header = ("feature", "kind", "drift TV", "null share", "novel share", *(["per-window TV"] if spark else []))
+def _named_by(v: Verdict) -> dict[str, list[str]]:
+    """Feature -> the causes (with any confidence) that name it: a rescale or a new category can
+    leave drift TV low, so the table says which rows the verdict is about."""
+    named: dict[str, list[str]] = {}
+    for c in v.causes:
+        for f in c.features if c.confidence > 0 else ():
+            named.setdefault(f, []).append(c.cause)
+    return named
+
+
+def _feature_table(feats: list[dict], v: Verdict, *, spark: bool) -> _Table:
+    top, named = _tv_max(feats), _named_by(v)
+    header = ("feature", "kind", "drift TV", "null share", "novel share", "named by",
+              *(["per-window TV"] if spark else []))
     rows = [(str(f.get("feature", "")), f"{f.get('kind', '')}{' (absent)' if f.get('present') is False else ''}",
-             _fmt(f.get("drift_tv")), _fmt(f.get("null_share")),
-             _fmt(f.get("novel_share")), *([_sparkline(f.get("per_window_tv") or (), top)] if spark else []))
+             _fmt(f.get("drift_tv")), _fmt(f.get("null_share")), _fmt(f.get("novel_share")),
+             ", ".join(named.get(str(f.get("feature")), [])),
+             *([_sparkline(f.get("per_window_tv") or (), top)] if spark else []))
             for f in feats]
     return _Table(header, rows)
 
@@ -442,8 +454,10 @@ def _html_production(v: Verdict) -> str:
 
 
 def _html_features(feats: list[dict], v: Verdict) -> str:
-    """Small multiples of the most drifted features on one y scale, then the full table with sparklines."""
-    top = [f for f in feats[:TOP_FEATURE_CHARTS] if f.get("per_window_tv")]
+    """Small multiples (features at fault, then the most drifted) on one y scale; the full table with sparklines."""
+    at_fault = set(v.top.features)
+    charted = sorted(feats, key=lambda f: f.get("feature") not in at_fault)  # stable: drift order otherwise
+    top = [f for f in charted if f.get("per_window_tv")][:TOP_FEATURE_CHARTS]
     ymax = _tv_max(feats)
     onset = v.top.onset.window_index if v.top.onset is not None else None
     panels = "".join(
@@ -453,7 +467,7 @@ def _html_features(feats: list[dict], v: Verdict) -> str:
                     y_range=(0.0, ymax), axis_labels=False, mark=onset if f.get("feature") in v.top.features else None,
                     title=f"per-window TV of {f.get('feature', '')}") + "</figure>"
         for f in top)
-    table = _feature_table(feats, spark=False)
+    table = _feature_table(feats, v, spark=False)
     rows = [(*row, _svg_spark(f.get("per_window_tv") or (), ymax)) for row, f in zip(table.rows, feats)]
     return (f'<p>Per-window total variation against the reference: 0 = same distribution; '
             f'all panels share the y scale 0 to {ymax:.3g}.</p>'
@@ -468,9 +482,13 @@ def _svg_open(width: int, height: int, title: str) -> str:
             f'height="{height}" role="img" aria-label="{_e(title)}"><title>{_e(title)}</title>')
 
 
-def _short(label: str) -> str:
-    """Axis labels stay short: the date of a timestamp, else the first 12 characters."""
-    return label[:10] if len(label) > 10 and label[4:5] == "-" else label[:12]
+def _axis_labels(labels: list[str]) -> list[str]:
+    """Axis labels stay short: the date of a timestamp (without the year when all share it), else 12 characters."""
+    dates = all(len(s) >= 10 and s[4:5] == "-" and s[:4].isdigit() for s in labels)
+    if not dates:
+        return [s[:12] for s in labels]
+    same_year = len({s[:4] for s in labels}) == 1
+    return [s[5:10] if same_year else s[:10] for s in labels]
 
 
 def _y_range(values: list[float], extra: Sequence[float] = ()) -> tuple[float, float]:
@@ -503,11 +521,11 @@ def _svg_line(series: list[tuple[str, list[Any]]], labels: list[str], *, mark: i
     if axis_labels:
         for val in (lo, (lo + hi) / 2, hi):
             parts.append(f'<text x="{left - 4}" y="{y(val) + 4:.1f}" class="tick" text-anchor="end">{val:.3g}</text>')
-        step = max(1, math.ceil(n / 6))
+        step, short = max(1, math.ceil(n / 6)), _axis_labels(labels)
         for i in range(0, n, step):
             anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 15}" class="tick" text-anchor="{anchor}">'
-                         f'{_e(_short(labels[i]) if i < len(labels) else i)}</text>')
+                         f'{_e(short[i] if i < len(short) else i)}</text>')
     if _finite(ref):
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(float(ref)):.1f}" y2="{y(float(ref)):.1f}" '
                      f'class="ref"/><text x="{left + pw - 2}" y="{y(float(ref)) - 4:.1f}" class="tick" '

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -166,7 +167,7 @@ def test_feature_table_is_sorted_by_drift_with_the_top_features_charted() -> Non
 
     table = md[md.index("## Features by drift"):].split("\n\n")[1].splitlines()[2:]
     assert [row.split(" | ")[0].strip("| ") for row in table] == expected
-    assert expected[0] == "income"
+    assert expected[0] == "income" and " | feature_recalibration | " in table[0]
     panels = [a for tag, a in parsed.attrs if tag == "figure" and a.get("class") == "small"]
     assert len(panels) == min(6, len(features))
 
@@ -215,3 +216,14 @@ def test_the_report_module_renders_with_mlflow_and_evidently_unimportable() -> N
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_features_at_fault_are_charted_first_even_when_their_drift_tv_is_low() -> None:
+    v = novel()  # new categories of `plan`: TV over the categories seen in training barely moves
+    by_drift = sorted(v.features, key=lambda f: f.drift_tv, reverse=True)
+    assert by_drift[0].feature != "plan"
+
+    page = render_html(v)
+
+    panels = re.findall(r'<figure class="small"><figcaption>([^<]*) <span', page)
+    assert panels[0] == "plan" and set(panels[1:]) < {f.feature for f in by_drift}

@@ -224,12 +224,11 @@ def _to_category_strings(col: pd.Series) -> pd.Series:
     mask = col.notna()
     if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return col.where(mask)
-    if pd.api.types.is_float_dtype(col):
-        values = col[mask]
-        if (values == np.round(values)).all() and np.isfinite(values).all():
-            col = values.astype("int64").reindex(col.index)
+    values = col[mask]
+    if pd.api.types.is_float_dtype(col) and (values == np.round(values)).all() and np.isfinite(values).all():
+        values = values.astype("int64")  # 1.0 -> "1", whatever the missing values did to the dtype
     out = pd.Series(None, index=col.index, dtype=object)
-    out[mask] = col[mask].astype(str).to_numpy()
+    out[mask] = values.astype(str).to_numpy()
     return out
 
 

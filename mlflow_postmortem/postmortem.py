@@ -151,13 +151,17 @@ def _steps(config: Config, model_uri: str, digests: dict[str, str], parent, say:
     say("reading data")
     inputs = load_inputs(config, model.features)
     common = {"model": model_uri, "baseline": f"{baseline.name}/{baseline.version}" if baseline else None}
+    identity = _config_identity(config)
+    golden_identity = {k: v for k, v in identity.items() if k != "windows"}  # the golden check has no windows
 
-    golden_run = _step("golden_eval", parent, {**common, "data.golden": digests["golden"]}, say)
+    golden_run = _step("golden_eval", parent, {**common, "config": _key(golden_identity),
+                                               "data.golden": digests["golden"]}, say)
     if golden_run.reused:
         golden = golden_from_dict(json.loads(ml.read_artifact_text(golden_run.run_id, "golden.json")))
     else:
         golden = _guarded(golden_run, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
 
+    common["config"] = _key(identity)
     drift_keys = {**common, **{f"data.{k}": v for k, v in digests.items() if k != "golden"}}
     drift_run = _step("drift_report", parent, drift_keys, say)
     if not drift_run.reused:
@@ -200,14 +204,16 @@ def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digest
     ml.log_datasets(run, [_dataset(role, getattr(inputs, role), getattr(config.data, role), digests, config.target)
                           for role in ("reference", "current", "training_view") if getattr(inputs, role) is not None])
     ml.log_metrics(run, feature_metrics(table))
-    _log_window_curves(run, inputs, profiled.bounds, {f"drift_tv.{f.feature}": f.per_window_tv for f in table if f.present})
+    _log_window_curves(run, inputs, profiled.bounds,
+                       {f"drift_tv_by_window.{f.feature}": f.per_window_tv for f in table if f.present})
 
     say(f"drift_report: Evidently reports on up to {EVIDENTLY_MAX_ROWS:,} rows per frame")
     schema = inputs.schema
     reference, current = _with_predictions(inputs.reference, model, inputs), _with_predictions(inputs.current, model, inputs)
     for report in evidently.build_reports(reference, current, target=schema.target, prediction="prediction",
                                           task=schema.task, numeric=list(schema.numeric),
-                                          categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS):
+                                          categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS,
+                                          source_rows=(len(inputs.reference), len(inputs.current))):
         ml.log_artifact_text(run, f"evidently/{report.name}.html", report.html)
         ml.log_artifact_text(run, f"evidently/{report.name}.json", json.dumps(report.json, default=str))
         ml.log_params(run, {f"evidently.{report.name}.rows": f"{report.reference_rows} reference, {report.current_rows} current"})
@@ -230,7 +236,7 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
     windows = verdict.production.get("per_window") or []
     metric = verdict.production.get("metric")
     if metric and windows:
-        _log_window_curves(run, inputs, _bounds(inputs, len(windows)), {f"production.{metric}": windows})
+        _log_window_curves(run, inputs, _bounds(inputs, len(windows)), {f"production.{metric}_by_window": windows})
     evidently_links = {}
     for path in reports:  # copied beside the report, so its links work in the artifact viewer
         if path.endswith(".html"):
@@ -293,7 +299,9 @@ def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, 
 
 
 def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curves: dict[str, Any]) -> None:
-    """Per-window values as step metrics stamped with the window's start, so the UI draws curves."""
+    """Per-window values as step metrics stamped with the window's start, so the UI draws curves.
+
+    Keys end in `_by_window`, apart from the whole-period value of the same quantity."""
     from .adapters import mlflow as ml
 
     ts = inputs.current[inputs.schema.timestamp] if inputs.schema.timestamp else None

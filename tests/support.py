@@ -88,10 +88,12 @@ def tracking(uri: str, experiment: str | None = None) -> Iterator[None]:
 def run(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
         timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run a program as a user would, with the venv's bin dir first on PATH."""
-    full_env = {**os.environ, **(env or {})}
-    if env and "MLFLOW_TRACKING_URI" in env:  # another store: the session's experiment id means nothing there
-        full_env.pop("MLFLOW_EXPERIMENT_ID", None)
-        full_env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    env = env or {}
+    full_env = {**os.environ, **env}
+    if "MLFLOW_TRACKING_URI" in env:  # another store: the session's experiment means nothing there
+        for key in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+            if key not in env:
+                full_env.pop(key, None)
     full_env["PATH"] = f"{BIN_DIR}{os.pathsep}{full_env.get('PATH', '')}"
     return subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
 

@@ -107,3 +107,17 @@ def test_unparsable_timestamps_are_a_one_line_error():
     cur.loc[3, "event_time"] = "yesterday-ish"
     with pytest.raises(DataError, match="timestamp column 'event_time' has 1 values that are not times, e.g. 'yesterday-ish'"):
         inputs(cur)
+
+
+def test_integer_codes_read_as_floats_with_gaps_match_the_reference_codes():
+    w = world()
+    reference = w.reference.assign(tier=np.where(w.reference["age"] > 40, 1, 2))
+    cur = current()
+    cur["tier"] = np.where(cur["age"] > 40, 1.0, 2.0)
+    cur.loc[cur.index[:10], "tier"] = np.nan  # a pipeline wrote floats, with a few gaps
+
+    data = build_inputs(reference, w.golden.assign(tier=1), cur, task="classification", target="label",
+                        features=[*FEATURES, "tier"], categorical=("plan", "region", "tier"))
+
+    assert set(data.current["tier"].dropna()) == {"1", "2"}
+    assert data.current["tier"].isna().sum() == 10

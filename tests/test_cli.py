@@ -145,6 +145,7 @@ def test_demo_finds_its_injected_unit_change_and_reuses_its_models_on_a_rerun(tm
     assert verdict["root_cause"] == "feature_recalibration"
     assert verdict["causes"][0]["features"][0] == "monthly_charges"
     assert "reusing postmortem-demo@champion" in second.stderr
+    assert "this exact post-mortem already ran" in second.stdout
     versions = MlflowClient(env["MLFLOW_TRACKING_URI"]).search_model_versions("name='postmortem-demo'")
     assert len(versions) == 2
 

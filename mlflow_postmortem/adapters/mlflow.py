@@ -316,11 +316,12 @@ class RunRef:
 
 
 def experiment_id(name: str | None) -> str:
-    """The experiment in effect: `name`, else MLFLOW_EXPERIMENT_ID / _NAME, else `postmortem`."""
+    """The experiment in effect: `name`, else MLFLOW_EXPERIMENT_NAME, else _ID (MLflow's order), else `postmortem`."""
+    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     env_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
     if name is None and env_id:
         return env_id
-    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "postmortem"
+    name = name or "postmortem"
 
     def get_or_create(client: MlflowClient) -> str:
         found = client.get_experiment_by_name(name)

@@ -1,0 +1,234 @@
+"""Post-mortems recorded in MLflow, checked the way a user would: through `mlflow run`, the
+CLI and the tracking server's REST API, against real stores and real registered models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from mlflow_postmortem import demo
+
+from support import BIN_DIR, free_port, run, run_cli
+
+PROJECT = Path(__file__).resolve().parents[1] / "projects" / "postmortem"
+STEPS = {"golden_eval", "drift_report", "diagnose"}
+
+
+class Rest:
+    """The few REST calls the checks need (what the MLflow UI itself reads)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def get(self, endpoint: str, **params: Any) -> dict:
+        response = requests.get(f"{self.uri}/api/2.0/mlflow/{endpoint}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, endpoint: str, body: dict) -> dict:
+        response = requests.post(f"{self.uri}/api/2.0/mlflow/{endpoint}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def runs(self, experiment: str) -> list[dict]:
+        exp = self.get("experiments/get-by-name", experiment_name=experiment)["experiment"]["experiment_id"]
+        return self.post("runs/search", {"experiment_ids": [exp], "max_results": 100}).get("runs", [])
+
+    def artifacts(self, run_id: str, path: str = "") -> set[str]:
+        files = self.get("artifacts/list", run_id=run_id, path=path).get("files", [])
+        return {f["path"] for f in files}
+
+
+def _tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+
+
+@pytest.fixture(scope="module")
+def demo_on_server(mlflow_server_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's registered models and data, set up on the live server (its own experiment)."""
+    folder = tmp_path_factory.mktemp("demo-server")
+    env = {"MLFLOW_TRACKING_URI": mlflow_server_uri, "MLFLOW_EXPERIMENT_NAME": "pm-demo-setup"}
+    made = run_cli("demo", "--folder", str(folder / "postmortem-demo"), "--quiet", env=env, cwd=folder, timeout=600)
+    assert made.returncode == 0, made.stderr
+    return folder / "postmortem-demo" / "pm.yaml"
+
+
+def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_server_uri: str, demo_on_server: Path,
+                                                                      tmp_path: Path) -> None:
+    experiment = "pm-mlflow-run"
+    env = {"MLFLOW_TRACKING_URI": mlflow_server_uri}
+    result = run(["mlflow", "run", str(PROJECT), "-e", "postmortem", "-P", f"config={demo_on_server}",
+                  "-P", f"output={tmp_path / 'verdict.json'}", "--env-manager", "local", "--experiment-name", experiment],
+                 env=env, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rest = Rest(mlflow_server_uri)
+    runs = rest.runs(experiment)
+    parents = [r for r in runs if "mlflow.parentRunId" not in _tags(r)]
+    assert len(parents) == 1
+    parent = parents[0]
+    parent_id = parent["info"]["run_id"]
+    children = {_tags(r)["postmortem.step"]: r for r in runs if _tags(r).get("mlflow.parentRunId") == parent_id}
+    assert set(children) == STEPS
+    assert all(r["info"]["status"] == "FINISHED" for r in runs)
+
+    tags = _tags(parent)
+    assert tags["postmortem.root_cause"] == "feature_recalibration"
+    assert tags["postmortem.features"].split(",")[0] == demo.FAULTY_FEATURE
+    assert tags["postmortem.mitigation"] == "retrain_correct_feature_version"
+    assert float(tags["postmortem.confidence"]) > 0.5
+
+    contexts = {inp["tags"][0]["value"] for inp in children["diagnose"]["inputs"]["dataset_inputs"]}
+    assert contexts == {"reference", "golden", "current"}
+    digests = {i["dataset"]["name"]: i["dataset"]["digest"] for i in children["diagnose"]["inputs"]["dataset_inputs"]}
+    assert len(set(digests.values())) == 3
+
+    diagnose_id = children["diagnose"]["info"]["run_id"]
+    assert {"verdict.json", "report.md", "report.html", "evidently"} <= rest.artifacts(diagnose_id)
+    drift = rest.artifacts(children["drift_report"]["info"]["run_id"], "evidently")
+    assert {"evidently/data_drift.html", "evidently/data_drift.json", "evidently/data_summary.html",
+            "evidently/classification_quality.html"} <= drift
+    assert "golden.json" in rest.artifacts(children["golden_eval"]["info"]["run_id"])
+
+    metrics = {m["key"] for m in children["drift_report"]["data"]["metrics"]}
+    assert f"drift_tv.{demo.FAULTY_FEATURE}" in metrics and f"novel_share.{demo.FAULTY_FEATURE}" in metrics
+    history = rest.get("metrics/get-history", run_id=children["drift_report"]["info"]["run_id"],
+                       metric_key=f"drift_tv_by_window.{demo.FAULTY_FEATURE}")["metrics"]
+    assert len({m["step"] for m in history}) == 8 and len({m["timestamp"] for m in history}) == 8
+
+    version = rest.get("model-versions/get", name=demo.MODEL, version="2")["model_version"]
+    version_tags = {t["key"]: t["value"] for t in version.get("tags", [])}
+    assert version_tags["postmortem.root_cause"] == "feature_recalibration"
+    assert version_tags["postmortem.run_id"] == parent_id
+    assert json.loads((tmp_path / "verdict.json").read_text())["run_id"] == parent_id
+
+
+def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_start(tmp_path: Path) -> None:
+    """Kill the server mid-run, bring it back: the next post-mortem reports the dangling run and fails it."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "pm-dangling"}
+    with _server(tmp_path, port):
+        made = run_cli("demo", "--folder", str(tmp_path / "demo"), "--quiet", env=env, cwd=tmp_path, timeout=600)
+        assert made.returncode == 0, made.stderr
+        config = tmp_path / "demo" / "pm.yaml"
+        raw = yaml.safe_load(config.read_text())
+        config.write_text(yaml.safe_dump({**raw, "windows": 7}))  # another config: not a repeat
+        victim = subprocess.Popen([str(BIN_DIR / "mlflow-postmortem"), "run", str(config), "--output",
+                                   str(tmp_path / "v1.json")], env={**_without_experiment(os.environ), **env}, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        running = _wait_for_running_post_mortem(Rest(uri), "pm-dangling", victim)
+    _, stderr = victim.communicate(timeout=180)  # the server is gone: the post-mortem must give up, in one line
+    assert victim.returncode == 2, stderr
+    assert stderr.strip().splitlines()[-1].startswith("mlflow-postmortem: error: ")
+    assert uri in stderr.strip().splitlines()[-1]
+
+    with _server(tmp_path, port):
+        again = run_cli("run", str(config), "--output", str(tmp_path / "v2.json"), env=env, cwd=tmp_path, timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert f"run {running} was left RUNNING by a post-mortem that died; marked FAILED" in again.stderr
+        left = {r["info"]["run_id"]: r for r in Rest(uri).runs("pm-dangling")}
+        assert left[running]["info"]["status"] == "FAILED"
+        assert "abandoned" in _tags(left[running])["postmortem.failure"]
+        assert not [r for r in left.values() if r["info"]["status"] == "RUNNING"]
+
+
+def _without_experiment(environ: os._Environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith("MLFLOW_EXPERIMENT")}
+
+
+def _wait_for_running_post_mortem(rest: Rest, experiment: str, proc: subprocess.Popen, timeout_s: float = 300) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            for r in rest.runs(experiment):
+                tags = _tags(r)
+                if r["info"]["status"] == "RUNNING" and tags.get("postmortem.step") == "postmortem" \
+                        and tags.get("postmortem.golden_eval.run_id"):
+                    return r["info"]["run_id"]
+        except requests.HTTPError:
+            pass  # the experiment does not exist yet
+        time.sleep(0.1)
+    raise AssertionError("the post-mortem never showed up as RUNNING")
+
+
+class _server:
+    """`mlflow server` on a fixed port and store, killed hard on exit (as a crash would)."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+
+    def __enter__(self) -> subprocess.Popen:
+        self.log = open(self.root / "server.log", "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
+             "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1"], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).ok:
+                    return self.proc
+            except requests.RequestException:
+                time.sleep(0.3)
+        raise AssertionError((self.root / "server.log").read_text()[-2000:])
+
+    def __exit__(self, *exc: object) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+
+def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri: str, cancer_models: str, cancer,
+                                                                    make_config, tmp_path: Path) -> None:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    pd.read_csv(cancer.golden).drop(columns=cancer.target).to_csv(tmp_path / "golden.csv", index=False)
+    data = {"reference": str(cancer.reference), "golden": str(tmp_path / "golden.csv"), "current": str(cancer.current)}
+    config = make_config(cancer, f"models:/{cancer_models}/2", data=data)
+
+    result = run_cli("run", str(config), "--experiment", "pm-bad-data", "--output", str(tmp_path / "v.json"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("target column 'label' is absent from data.golden (columns: "
+                                                           + result.stderr.split("(columns: ")[-1].strip())
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("pm-bad-data").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert "target column 'label' is absent from data.golden" in runs[0].data.tags["postmortem.failure"]
+
+
+def test_a_changed_config_reruns_the_post_mortem_but_reuses_the_unchanged_golden_step(
+        tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    first = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2")), "--experiment", "pm-reuse",
+                    "--no-record", "--output", str(tmp_path / "v1.json"))
+    again = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2")), "--experiment", "pm-reuse",
+                    "--no-record", "--output", str(tmp_path / "v2.json"))
+    changed = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2", windows=4)), "--experiment",
+                      "pm-reuse", "--no-record", "--output", str(tmp_path / "v3.json"))
+
+    assert first.returncode == again.returncode == changed.returncode == 0, first.stderr + changed.stderr
+    assert "this post-mortem already ran" in again.stderr
+    assert "golden_eval: reusing finished run" in changed.stderr
+    assert "drift_report: reusing" not in changed.stderr
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("pm-reuse").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("postmortem.step") == "postmortem"]
+    assert len(parents) == 2  # the repeat made no new run
+    golden_runs = {p.data.tags["postmortem.golden_eval.run_id"] for p in parents}
+    assert len(golden_runs) == 1
+    assert json.loads((tmp_path / "v2.json").read_text())["run_id"] == json.loads((tmp_path / "v1.json").read_text())["run_id"]

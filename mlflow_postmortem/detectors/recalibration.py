@@ -28,6 +28,8 @@ MIN_RAW_TV = 0.2
 _UNITS = [(10.0**k, 0.0) for k in range(1, 7)] + [(60.0, 0.0), (3600.0, 0.0), (24.0, 0.0), (1.8, 32.0),
                                                  (2.54, 0.0), (2.20462, 0.0), (1.60934, 0.0)]
 KNOWN_UNITS = _UNITS + [(1 / a, -b / a) for a, b in _UNITS]
+#: how far (in log scale) a fitted scale may be from a known unit for the unit to be tried
+UNIT_WINDOW = 0.5
 
 
 class Recalibration(Detector):
@@ -85,11 +87,11 @@ class Recalibration(Detector):
 
         a, b = fit
         shape_tv = shape(a, b)
-        # a fit of x99.25 + 42 that is really dollars to cents: name the unit change when it fits as well
-        for unit_a, unit_b in KNOWN_UNITS:
-            if abs(np.log(unit_a / a)) < 0.1 and (unit_tv := shape(unit_a, unit_b)) <= shape_tv + 0.01:
-                a, b, shape_tv = unit_a, unit_b, unit_tv
-                break
+        # a fit of x99.25 + 42 that is really dollars to cents: name the unit change when it fits as
+        # well (quantiles of a lumpy feature can put the fitted scale a third away from the true one)
+        units = [(shape(ua, ub), ua, ub) for ua, ub in KNOWN_UNITS if abs(np.log(ua / a)) < UNIT_WINDOW]
+        if units and min(units)[0] <= shape_tv + 0.01:
+            shape_tv, a, b = min(units)
         raw = ref.bin_counts(values)
         out = float((raw[0] + raw[-1]) / len(values))
         log_scale = abs(float(np.log(a)))

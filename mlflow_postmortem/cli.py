@@ -41,8 +41,41 @@ def run_command(args: argparse.Namespace) -> int:
     from .postmortem import run_postmortem
 
     outcome = run_postmortem(args.config, args.output, tracking_uri=args.tracking_uri, record=not args.no_record,
-                             experiment=args.experiment, say=_progress(args.quiet))
-    return _report(outcome)
+                             experiment=args.experiment, mitigate=not args.no_mitigate, say=_progress(args.quiet))
+    _report(outcome)
+    if outcome.mitigation is not None:
+        _report_mitigation(outcome.mitigation)
+    return 0
+
+
+def mitigate_command(args: argparse.Namespace) -> int:
+    """Act on a finished post-mortem run: retrain / fine-tune and gate, or write an action plan."""
+    from .postmortem import mitigate_run
+
+    _report_mitigation(mitigate_run(args.from_run, tracking_uri=args.tracking_uri, say=_progress(args.quiet)))
+    return 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """The reference trainer (projects/retrain): logs into the run `mlflow run` opened."""
+    from .adapters import mlflow as ml
+    from .mitigation import train_reference
+
+    run = ml.project_run()
+    if run is None:
+        raise PostmortemError("train runs inside 'mlflow run projects/retrain' (it needs the run MLflow opens)")
+    train_reference(args.diagnosis_run, args.mitigation, run, say=_progress(args.quiet))
+    return 0
+
+
+def _report_mitigation(m) -> None:
+    if m.version is None:
+        print(f"mitigation: {m.action}" + (f" ({'; '.join(m.notes)})" if m.notes else ""))
+        return
+    how = "reused from an earlier mitigation of this diagnosis" if m.reused else (
+        f"trained in run {m.training_run}; gate {'passed' if m.gate_passed else 'failed'}; "
+        + ("champion moved to it" if m.promoted else "champion unchanged"))
+    print(f"mitigation: {m.action}: {m.model} version {m.version} ({how})")
 
 
 def step_command(args: argparse.Namespace) -> int:
@@ -107,7 +140,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     run.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version")
+    run.add_argument("--no-mitigate", action="store_true", help="stop after the verdict (no mitigate step)")
     run.set_defaults(run=run_command)
+
+    mitigate = commands.add_parser("mitigate", help="act on a finished post-mortem run (retrain, fine-tune, action plan)")
+    mitigate.add_argument("--from-run", required=True, metavar="RUN_ID", help="the post-mortem (parent) run")
+    mitigate.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    mitigate.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    mitigate.set_defaults(run=mitigate_command)
+
+    train = commands.add_parser("train", help="the reference trainer of projects/retrain (inside 'mlflow run')")
+    train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")
+    train.add_argument("--mitigation", required=True, choices=("retrain", "fine_tune", "online_update",
+                                                                "retrain_correct_feature_version"))
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    train.set_defaults(run=train_command)
 
     step = commands.add_parser("step", help="one post-mortem step on its own (the MLproject's step entry points)")
     step.add_argument("step", choices=("golden_eval", "drift_report", "diagnose"))

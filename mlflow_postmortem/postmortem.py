@@ -45,11 +45,14 @@ class Outcome:
     #: the earlier identical post-mortem this one repeats, if any
     repeat_of: str | None = None
     dangling: tuple[str, ...] = ()
+    #: what the mitigate step did (a MitigationOutcome), when it ran
+    mitigation: Any = None
 
 
 def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
-                   record: bool = True, experiment: str | None = None, say: Say = lambda message: None) -> Outcome:
-    """Run (or recognise) the post-mortem a config describes; write the verdict JSON."""
+                   record: bool = True, experiment: str | None = None, mitigate: bool = True,
+                   say: Say = lambda message: None) -> Outcome:
+    """Run (or recognise) the post-mortem a config describes; write the verdict JSON; mitigate."""
     from .adapters import mlflow as ml
 
     config = load_config(config_path)
@@ -81,11 +84,41 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
         if pinned is not None and record:
             say(f"tagging {model_uri} with postmortem.root_cause={verdict.root_cause}")
             ml.record_version_tags(pinned.name, pinned.version, verdict)
+        mitigation = _mitigate_step(parent, say) if mitigate and pinned is not None else None
         ml.finish_run(parent)
     except BaseException as exc:
         _fail_quietly(parent, exc)
         raise
-    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=dangling)
+    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=dangling, mitigation=mitigation)
+
+
+def mitigate_run(diagnosis_run: str, *, tracking_uri: str | None = None, say: Say = lambda message: None):
+    """`mitigate --from-run`: act on a finished post-mortem, in the project run or a new child run."""
+    from .adapters import mlflow as ml
+
+    say(f"tracking store {ml.use_tracking_uri(tracking_uri)}")
+    ml.check_tracking_reachable()
+    diagnosis = ml.RunRef(diagnosis_run, ml.run_experiment(diagnosis_run))
+    run = ml.project_run()
+    if run is not None:
+        ml.claim_run(run, {ml.STEP_TAG: "mitigate", ml.PARENT_TAG: diagnosis_run})
+    else:
+        run = ml.start_run(diagnosis.experiment_id, "mitigate", parent=diagnosis, tags={ml.STEP_TAG: "mitigate"})
+    return _guarded(_StepRun(run, run.run_id, False), lambda: _do_mitigate(diagnosis_run, run, say))
+
+
+def _mitigate_step(parent, say: Say):
+    from .adapters import mlflow as ml
+
+    run = ml.start_run(parent.experiment_id, "mitigate", parent=parent, tags={ml.STEP_TAG: "mitigate"})
+    ml.set_tags(parent, {"postmortem.mitigate.run_id": run.run_id})
+    return _guarded(_StepRun(run, run.run_id, False), lambda: _do_mitigate(parent.run_id, run, say))
+
+
+def _do_mitigate(diagnosis_run: str, run, say: Say):
+    from .mitigation import mitigate
+
+    return mitigate(diagnosis_run, run, say=say)
 
 
 def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
@@ -296,6 +329,7 @@ def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, 
     ml.set_tags(parent, verdict_tags(verdict))
     ml.log_metrics(parent, verdict_metrics(verdict))
     ml.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
+    ml.log_artifact_text(parent, "config.json", json.dumps(_plain(asdict(config)), indent=2))  # what mitigate reads
 
 
 def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curves: dict[str, Any]) -> None:

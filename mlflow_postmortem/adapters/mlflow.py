@@ -10,6 +10,7 @@ import math
 import os
 import re
 import socket
+import sys
 import tempfile
 import time
 import warnings
@@ -435,6 +436,14 @@ def run_tags(run_id: str) -> dict[str, str]:
     return _call(lambda c: dict(c.get_run(run_id).data.tags), f"read run {run_id}")
 
 
+def run_experiment(run_id: str) -> str:
+    return _call(lambda c: c.get_run(run_id).info.experiment_id, f"read run {run_id}")
+
+
+def run_params(run_id: str) -> dict[str, str]:
+    return _call(lambda c: dict(c.get_run(run_id).data.params), f"read run {run_id}")
+
+
 def fail_dangling_runs(experiment: str) -> list[str]:
     """Runs of this package left RUNNING by a process on this host that no longer exists.
 
@@ -513,3 +522,82 @@ def read_artifact_uri_text(uri: str) -> str:
             return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)).read_text()
 
     return _call(read, f"read artifact {uri}")
+
+
+# --- mitigation: training runs, new versions, aliases --------------------------------------
+
+def load_sklearn_estimator(uri: str, *, trusted_types: tuple[str, ...] = ()) -> Any:
+    """The fitted scikit-learn estimator behind a version, for training to continue from."""
+    registered = resolve_version(uri)
+    source = registered.uri if registered else uri
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        flavor = Model.load(local).flavors.get("sklearn")
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"model URI {uri} could not be downloaded: {_first_line(exc)}") from None
+    if flavor is None:
+        raise ModelError(f"model URI {uri} has no scikit-learn flavour: name your own training project under "
+                         "'mitigation.project' in the config")
+    return _load_sklearn(uri, local, flavor, trusted_types)
+
+
+def log_sklearn_model(run: RunRef, estimator: Any, X: pd.DataFrame, *, trusted_types: tuple[str, ...] = ()) -> str:
+    """Save the estimator with its signature and upload it as the run's `model` artifact."""
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model"
+        mlflow.sklearn.save_model(estimator, str(path), signature=infer_signature(X, estimator.predict(X)),
+                                  pip_requirements=["scikit-learn"], skops_trusted_types=list(trusted_types) or None)
+        _call(lambda c: c.log_artifacts(run.run_id, str(path), "model"), f"upload the model to run {run.run_id}")
+    return f"runs:/{run.run_id}/model"
+
+
+def launch_project(uri: str, entry_point: str, parameters: dict[str, Any], *, experiment: str,
+                   parent_run_id: str, run_name: str) -> tuple[str, str]:
+    """Run an MLflow Project to completion in this environment; (run id, final status).
+
+    `env_manager="local"` runs the project's command with the `python` first on PATH, so this
+    interpreter's folder goes first. The run is made a child of `parent_run_id`. A failing
+    project is not an exception here: the caller reads the status and decides.
+    """
+    from mlflow.exceptions import ExecutionException
+    from mlflow.projects import run as run_project
+
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    before = {r.info.run_id for r in _project_runs(experiment, run_name)}
+    try:
+        submitted = run_project(uri, entry_point=entry_point, parameters=parameters, experiment_id=experiment,
+                                env_manager="local", synchronous=True, run_name=run_name)
+        run_id = submitted.run_id
+    except ExecutionException as exc:  # the project ran and failed: find its run to report it
+        started = [r.info.run_id for r in _project_runs(experiment, run_name) if r.info.run_id not in before]
+        if not started:
+            raise TrackingError(f"could not launch project {uri} -e {entry_point}: {_first_line(exc)}") from None
+        run_id = started[0]
+    except MlflowException as exc:
+        raise TrackingError(f"could not launch project {uri} -e {entry_point}: {_first_line(exc)}") from None
+    set_tags(RunRef(run_id, experiment), {PARENT_TAG: parent_run_id})
+    return run_id, _call(lambda c: c.get_run(run_id).info.status, f"read run {run_id}")
+
+
+def _project_runs(experiment: str, run_name: str) -> list:
+    return _call(lambda c: c.search_runs([experiment], f"attributes.run_name = '{run_name}'", max_results=200),
+                 "search project runs")
+
+
+def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register `runs:/<run_id>/model` as a new version of `name`, tagged; returns the version."""
+    def register(client: MlflowClient) -> str:
+        source = f"{client.get_run(run_id).info.artifact_uri}/model"
+        mv = client.create_model_version(name, source, run_id=run_id, tags=tags)
+        return str(mv.version)
+
+    return _call(register, f"register the model of run {run_id} as a version of {name}")
+
+
+def find_version_by_tag(name: str, key: str, value: str) -> str | None:
+    versions = _call(lambda c: c.search_model_versions(f"name='{name}' and tags.`{key}` = '{value}'"),
+                     f"search versions of {name}")
+    return str(min(int(v.version) for v in versions)) if versions else None

@@ -146,8 +146,11 @@ def test_demo_finds_its_injected_unit_change_and_reuses_its_models_on_a_rerun(tm
     assert verdict["causes"][0]["features"][0] == "monthly_charges"
     assert "reusing postmortem-demo@champion" in second.stderr
     assert "this exact post-mortem already ran" in second.stdout
-    versions = MlflowClient(env["MLFLOW_TRACKING_URI"]).search_model_versions("name='postmortem-demo'")
-    assert len(versions) == 2
+    versions = {str(v.version): v.tags for v in MlflowClient(env["MLFLOW_TRACKING_URI"]).search_model_versions(
+        "name='postmortem-demo'")}
+    assert set(versions) == {"1", "2", "3"}  # the mitigation's retrain; the repeat registered nothing
+    assert versions["3"]["postmortem.mitigation"] == "retrain_correct_feature_version"
+    assert versions["3"]["postmortem.diagnosis_run_id"] == verdict["run_id"]
 
 
 def test_drill_command_prints_a_confusion_matrix_and_writes_results(tmp_path: Path) -> None:

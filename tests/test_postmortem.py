@@ -74,12 +74,15 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
 
     rest = Rest(mlflow_server_uri)
     runs = rest.runs(experiment)
-    parents = [r for r in runs if "mlflow.parentRunId" not in _tags(r)]
+    parents = [r for r in runs if _tags(r).get("postmortem.step") == "postmortem"]
     assert len(parents) == 1
     parent = parents[0]
     parent_id = parent["info"]["run_id"]
-    children = {_tags(r)["postmortem.step"]: r for r in runs if _tags(r).get("mlflow.parentRunId") == parent_id}
-    assert set(children) == STEPS
+    linked = [r for r in runs if _tags(r).get("mlflow.parentRunId") == parent_id]
+    children = {_tags(r)["postmortem.step"]: r for r in linked if "postmortem.step" in _tags(r)}
+    assert set(children) == STEPS | {"mitigate"}
+    training = [r for r in linked if "postmortem.step" not in _tags(r)]
+    assert [_tags(r)["postmortem.mitigation"] for r in training] == ["retrain_correct_feature_version"]
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
 
     tags = _tags(parent)

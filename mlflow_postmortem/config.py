@@ -94,9 +94,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     windows = raw.get("windows", 8)
     if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
-    mitigation = raw.get("mitigation") or {}
-    if not isinstance(mitigation, dict):
-        raise ConfigError(f"{where}: key 'mitigation' must be a mapping")
+    mitigation = _mitigation(raw.get("mitigation") or {}, where)
 
     return Config(
         model=_string(raw, "model", where),
@@ -115,6 +113,27 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         mitigation=dict(mitigation),
         source=source,
     )
+
+
+#: mitigation settings and the type each must have
+_MITIGATION = {"project": str, "entry_point": str, "parameters": dict, "promote": bool, "gate": dict,
+               "holdout_fraction": float}
+
+
+def _mitigation(value: Any, where: str) -> dict[str, Any]:
+    """`mitigation:` names the user's training project and the challenger gate; all optional."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'mitigation' must be a mapping")
+    for key, item in value.items():
+        kind = _MITIGATION.get(key)
+        if kind is None:
+            raise ConfigError(f"{where}: unknown key 'mitigation.{key}' (known: {', '.join(sorted(_MITIGATION))})")
+        ok = isinstance(item, (int, float)) and not isinstance(item, bool) if kind is float else isinstance(item, kind)
+        if not ok:
+            raise ConfigError(f"{where}: key 'mitigation.{key}' must be a {kind.__name__}, got {item!r}")
+    if not 0 < value.get("holdout_fraction", 0.2) < 1:
+        raise ConfigError(f"{where}: key 'mitigation.holdout_fraction' must be between 0 and 1")
+    return dict(value)
 
 
 def _resolve(value: str, base: Path) -> str:

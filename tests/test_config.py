@@ -71,3 +71,17 @@ def test_data_uris_pass_through_unresolved(tmp_path: Path) -> None:
     path.write_text(VALID.replace("data/golden.parquet", "s3://bucket/golden.parquet"))
 
     assert load_config(path).data.golden == "s3://bucket/golden.parquet"
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ("mitigation:\n  promte: true\n", "unknown key 'mitigation.promte'"),
+    ("mitigation:\n  promote: yes please\n", "key 'mitigation.promote' must be a bool"),
+    ("mitigation:\n  holdout_fraction: 1.5\n", "'mitigation.holdout_fraction' must be between 0 and 1"),
+    ("mitigation:\n  gate: 0.01\n", "key 'mitigation.gate' must be a dict"),
+], ids=["unknown-key", "not-a-bool", "holdout-out-of-range", "gate-not-a-mapping"])
+def test_mitigation_section_errors_name_the_key(tmp_path: Path, section: str, expected: str) -> None:
+    path = tmp_path / "pm.yaml"
+    path.write_text(VALID + section)
+
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)

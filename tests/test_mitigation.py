@@ -174,3 +174,34 @@ def requests_get_artifact(server: str, run_id: str, path: str) -> str:
     response = requests.get(f"{server}/get-artifact", params={"run_uuid": run_id, "path": path}, timeout=30)
     response.raise_for_status()
     return response.text
+
+
+def test_a_failed_training_run_leaves_the_aliases_alone_and_fails_the_post_mortem(
+        tracking_uri: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    broken = tmp_path / "broken-trainer"
+    broken.mkdir()
+    (broken / "MLproject").write_text(
+        "name: broken\nentry_points:\n  main:\n    parameters: {diagnosis_run: string, mitigation: string}\n"
+        "    command: \"python -c 'import sys; sys.exit(\\\"out of memory in the trainer\\\")'\"\n")
+    config = scenario(tracking_uri, tmp_path / "data", "pm-mit-broken", "feature_recalibration",
+                      feature="monthly_charges", variant="scale", magnitude=100.0)
+    raw = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**raw, "mitigation": {"project": str(broken), "promote": True}}))
+    client = MlflowClient()
+    client.set_registered_model_alias("pm-mit-broken", "champion", "2")
+
+    result = run_cli("run", str(config), "--experiment", "pm-mit-broken", "--output", str(tmp_path / "v.json"))
+
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("mlflow-postmortem: error: training run ") and "ended FAILED" in last
+    model = client.get_registered_model("pm-mit-broken")
+    assert {k: str(v) for k, v in model.aliases.items()} == {"champion": "2"}
+    assert {str(v.version) for v in client.search_model_versions("name='pm-mit-broken'")} == {"1", "2"}
+    runs = client.search_runs([client.get_experiment_by_name("pm-mit-broken").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("postmortem.step") == "postmortem")
+    assert parent.info.status == "FAILED"
+    assert "ended FAILED" in parent.data.tags["postmortem.failure"]
+    assert not [r for r in runs if r.info.status == "RUNNING"]

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from support import RECALIBRATED_FEATURE, Dataset, free_port, register, run, run_cli
+from support import RECALIBRATED_FEATURE, Dataset, free_port, register, run_cli
 
 #: a copy of shared/verdict.schema.json, so a fresh clone can validate on its own
 SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())

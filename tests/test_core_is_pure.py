@@ -34,9 +34,9 @@ def test_diagnosis_runs_with_mlflow_and_evidently_unimportable() -> None:
     assert result.stdout.strip() == "healthy"
 
 
-def test_public_names_import_from_the_package() -> None:
-    from mlflow_postmortem import drills
-    from mlflow_postmortem.types import CAUSES, MITIGATIONS, Finding, Verdict  # noqa: F401
+def test_the_readme_s_drill_api_imports_and_covers_every_cause() -> None:
+    from mlflow_postmortem.drills import INJECTORS, inject, make_dataset, make_drill, run_drill
+    from mlflow_postmortem.types import CAUSES, MITIGATIONS
 
-    assert set(drills.INJECTORS) == set(CAUSES)
-    assert set(MITIGATIONS) == set(CAUSES)
+    assert all(callable(f) for f in (inject, make_dataset, make_drill, run_drill))
+    assert set(INJECTORS) == set(CAUSES) == set(MITIGATIONS)

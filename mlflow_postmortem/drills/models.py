@@ -62,17 +62,15 @@ def make_handle(estimator: BaseEstimator, name: str, version: str | int, *,
     def predict(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(estimator.predict(select(frame)))
 
-    proba = None
-    if hasattr(estimator, "predict_proba"):
-        def proba(frame: pd.DataFrame) -> np.ndarray:
-            return np.asarray(estimator.predict_proba(select(frame)))
+    def proba(frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(estimator.predict_proba(select(frame)))
 
     classes = getattr(estimator, "classes_", None)
     return ModelHandle(
         name=name,
         version=str(version),
         predict=predict,
-        predict_proba=proba,
+        predict_proba=proba if hasattr(estimator, "predict_proba") else None,
         classes=None if classes is None else tuple(np.asarray(classes).tolist()),
         features=tuple(features),
     )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +13,6 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import mlflow_postmortem
 from mlflow_postmortem.adapters.evidently import EvidentlyError, EvidentlyReport, build_reports
 from mlflow_postmortem.errors import PostmortemError
 
@@ -166,20 +163,3 @@ def test_bad_arguments_are_named(kwargs: dict, words: str) -> None:
 
     with pytest.raises(EvidentlyError, match=re.escape(words)):
         build_reports(reference, current, **args)
-
-
-def _imports_evidently(path: Path) -> bool:
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "evidently" for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "evidently":
-            return True
-    return False
-
-
-def test_only_the_evidently_adapter_imports_evidently() -> None:
-    package = Path(mlflow_postmortem.__file__).parent
-
-    importers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if _imports_evidently(p))
-
-    assert importers == ["adapters/evidently.py"]

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from . import retrain
-from .config import Config, parse_config
+from .config import Config
 from .data import Inputs, load_inputs
 from .errors import PostmortemError
 from .gate import Check, Rule, judge
+from .postmortem import config_from_run, verdict_from_run
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
 
@@ -188,22 +189,6 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
 def mitigation_settings(config: Config) -> dict[str, Any]:
     """The config's `mitigation` section (validated when the config was read)."""
     return dict(config.mitigation or {})
-
-
-def config_from_run(run_id: str) -> Config:
-    """The config a post-mortem ran with, as it recorded it (paths already absolute)."""
-    from .adapters import mlflow as ml
-
-    raw = json.loads(ml.read_artifact_text(run_id, "config.json"))
-    raw.pop("source", None)
-    return parse_config({k: v for k, v in raw.items() if v not in (None, (), [], {})} | {"mitigation": raw.get("mitigation")},
-                        source=f"config of run {run_id}")
-
-
-def verdict_from_run(run_id: str) -> Verdict:
-    from .adapters import mlflow as ml
-
-    return Verdict.from_dict(json.loads(ml.read_artifact_text(run_id, "verdict.json")))
 
 
 def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:

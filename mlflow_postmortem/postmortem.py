@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .config import Config, load_config
+from .config import Config, load_config, parse_config
 from .data import Inputs, load_inputs
 from .diagnose import diagnose, feature_table, profile_inputs
 from .errors import PostmortemError
@@ -104,21 +104,18 @@ def mitigate_run(diagnosis_run: str, *, tracking_uri: str | None = None, say: Sa
         ml.claim_run(run, {ml.STEP_TAG: "mitigate", ml.PARENT_TAG: diagnosis_run})
     else:
         run = ml.start_run(diagnosis.experiment_id, "mitigate", parent=diagnosis, tags={ml.STEP_TAG: "mitigate"})
-    return _guarded(_StepRun(run, run.run_id, False), lambda: _do_mitigate(diagnosis_run, run, say))
+    from .mitigation import mitigate
+
+    return _guarded(run, lambda: mitigate(diagnosis_run, run, say=say))
 
 
 def _mitigate_step(parent, say: Say):
     from .adapters import mlflow as ml
+    from .mitigation import mitigate
 
     run = ml.start_run(parent.experiment_id, "mitigate", parent=parent, tags={ml.STEP_TAG: "mitigate"})
     ml.set_tags(parent, {"postmortem.mitigate.run_id": run.run_id})
-    return _guarded(_StepRun(run, run.run_id, False), lambda: _do_mitigate(parent.run_id, run, say))
-
-
-def _do_mitigate(diagnosis_run: str, run, say: Say):
-    from .mitigation import mitigate
-
-    return mitigate(diagnosis_run, run, say=say)
+    return _guarded(run, lambda: mitigate(parent.run_id, run, say=say))
 
 
 def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
@@ -150,29 +147,22 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
     ml.check_tracking_reachable()
     run = ml.project_run() or ml.start_run(ml.experiment_id(None), step)
     ml.claim_run(run, {ml.STEP_TAG: step})
-    try:
+
+    def work() -> Any:
         model, baseline = load_models(config, say)
         inputs = load_inputs(config, model.features)
         digests = data_digests(config)
         if step == "golden_eval":
-            result: Any = golden_eval(run, config, model, baseline, inputs, digests, say)
-        elif step == "drift_report":
-            result = drift_report(run, config, model, inputs, digests, say)
-        else:
-            golden = golden_from_dict(json.loads(ml.read_artifact_uri_text(golden_uri))) if golden_uri else None
-            if golden is None:
-                from .diagnose import fill_values
+            return golden_eval(run, config, model, baseline, inputs, digests, say)
+        if step == "drift_report":
+            return drift_report(run, config, model, inputs, digests, say)
+        golden = (golden_from_dict(json.loads(ml.read_artifact_uri_text(golden_uri))) if golden_uri
+                  else golden_check(inputs, model, baseline))
+        reports = ml.list_artifacts(drift_run, "evidently") if drift_run else []
+        return diagnose_step(run, config, model, baseline, inputs, digests, golden, golden_uri or "computed here",
+                             drift_run or "-", reports, say)
 
-                golden = evaluate_golden(model, inputs.golden, inputs.schema,
-                                         fill_values(inputs, profile_inputs(inputs, windows=1).references), baseline=baseline)
-            reports = ml.list_artifacts(drift_run, "evidently") if drift_run else []
-            result = diagnose_step(run, config, model, baseline, inputs, digests, golden, golden_uri or "computed here",
-                                   drift_run or "-", reports, say)
-        ml.finish_run(run)
-    except BaseException as exc:
-        _fail_quietly(run, exc)
-        raise
-    return result
+    return _guarded(run, work)
 
 
 # --- the steps ------------------------------------------------------------------------------
@@ -192,13 +182,13 @@ def _steps(config: Config, model_uri: str, digests: dict[str, str], parent, say:
     if golden_run.reused:
         golden = golden_from_dict(json.loads(ml.read_artifact_text(golden_run.run_id, "golden.json")))
     else:
-        golden = _guarded(golden_run, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
+        golden = _guarded(golden_run.ref, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
 
     common["config"] = _key(identity)
     drift_keys = {**common, **{f"data.{k}": v for k, v in digests.items() if k != "golden"}}
     drift_run = _step("drift_report", parent, drift_keys, say)
     if not drift_run.reused:
-        _guarded(drift_run, lambda: drift_report(drift_run.ref, config, model, inputs, digests, say))
+        _guarded(drift_run.ref, lambda: drift_report(drift_run.ref, config, model, inputs, digests, say))
     reports = ml.list_artifacts(drift_run.run_id, "evidently")
 
     diag_run = _step("diagnose", parent, {**common, **{f"data.{k}": v for k, v in digests.items()},
@@ -206,7 +196,7 @@ def _steps(config: Config, model_uri: str, digests: dict[str, str], parent, say:
     if diag_run.reused:
         return verdict_from_run(diag_run.run_id)
     golden_uri = f"runs:/{golden_run.run_id}/golden.json"
-    return _guarded(diag_run, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
+    return _guarded(diag_run.ref, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
                                                     golden_uri, drift_run.run_id, reports, say))
 
 
@@ -214,17 +204,23 @@ def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle |
                 digests: dict[str, str], say: Say) -> GoldenResult:
     """Seed step 1: score the golden set with the version and its baseline; log the metrics."""
     from .adapters import mlflow as ml
-    from .diagnose import fill_values
 
     say(f"golden_eval: scoring {len(inputs.golden):,} golden rows")
-    references = profile_inputs(inputs, windows=1).references
-    golden = evaluate_golden(model, inputs.golden, inputs.schema, fill_values(inputs, references), baseline=baseline)
+    golden = golden_check(inputs, model, baseline)
     ml.log_datasets(run, [_dataset("golden", inputs.golden, config.data.golden, digests, config.target)])
     ml.log_metrics(run, golden_metrics(golden))
     ml.set_tags(run, {"postmortem.golden.dropped": str(golden.dropped).lower(),
                       "postmortem.golden.baseline": golden.baseline_source or "none"})
     ml.log_artifact_text(run, "golden.json", json.dumps(_plain(asdict(golden)), indent=2))
     return golden
+
+
+def golden_check(inputs: Inputs, model: ModelHandle, baseline: ModelHandle | None) -> GoldenResult:
+    """The golden set scored with the version and its baseline, missing values filled as serving would."""
+    from .diagnose import fill_values
+
+    return evaluate_golden(model, inputs.golden, inputs.schema,
+                           fill_values(inputs, profile_inputs(inputs, windows=1).references), baseline=baseline)
 
 
 def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digests: dict[str, str], say: Say) -> tuple[FeatureStat, ...]:
@@ -370,16 +366,16 @@ def _step(name: str, parent, identity: dict[str, Any], say: Say) -> _StepRun:
     return _StepRun(ref, ref.run_id, False)
 
 
-def _guarded(step: _StepRun, work: Callable[[], Any]) -> Any:
-    """Run a step's work; its run ends FINISHED, or FAILED with the reason."""
+def _guarded(run, work: Callable[[], Any]) -> Any:
+    """Do a run's work; the run ends FINISHED, or FAILED with the reason."""
     from .adapters import mlflow as ml
 
     try:
         result = work()
     except BaseException as exc:
-        _fail_quietly(step.ref, exc)
+        _fail_quietly(run, exc)
         raise
-    ml.finish_run(step.ref)
+    ml.finish_run(run)
     return result
 
 
@@ -406,10 +402,20 @@ def _repeat(earlier: str, config: Config, model_uri: str, output: Path, project_
 
 
 def verdict_from_run(run_id: str) -> Verdict:
-    """A verdict read back from a run's verdict.json (for reused steps and repeats)."""
+    """A verdict read back from a run's verdict.json (reused steps, repeats, mitigation)."""
     from .adapters import mlflow as ml
 
     return Verdict.from_dict(json.loads(ml.read_artifact_text(run_id, "verdict.json")))
+
+
+def config_from_run(run_id: str) -> Config:
+    """The config a post-mortem ran with, as its parent run recorded it (paths already absolute)."""
+    from .adapters import mlflow as ml
+
+    raw = json.loads(ml.read_artifact_text(run_id, "config.json"))
+    raw.pop("source", None)
+    return parse_config({k: v for k, v in raw.items() if v not in (None, (), [], {})} | {"mitigation": raw.get("mitigation")},
+                        source=f"config of run {run_id}")
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
         if f.recovery is None and f.feature in ctx.references:
             fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs, ctx.schema.entity_id)
             if fixed is not None:
-                est = recovery.estimate(model, ctx.current_sample, fixed[0], fixed[1], ctx.schema, ctx.fill)
+                est = recovery.estimate(model, ctx.scored_raw, fixed[0], fixed[1], ctx.schema, ctx.fill)
                 f = Finding(f.cause, f.feature, f.strength, f.confidence, f.evidence, f.onset, est)
         out.append(f)
     return out

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Schema
-from .scoring import metric_value, primary_metric, score
+from .scoring import Scored, metric_value, primary_metric, score
 from .types import Finding, ModelHandle, Recovery
 
 TRAINING_SUFFIX = "__training"
@@ -60,12 +60,12 @@ def _affected_rows(frame: pd.DataFrame, finding: Finding) -> pd.Series:
     return frame["_window"] >= onset.window_index
 
 
-def estimate(model: ModelHandle, frame: pd.DataFrame, repaired: pd.DataFrame, how: str,
+def estimate(model: ModelHandle, before: Scored, repaired: pd.DataFrame, how: str,
              schema: Schema, fill: dict[str, object]) -> Recovery | None:
-    """Primary metric on labelled rows before and after the repair."""
-    if schema.target not in frame.columns or frame[schema.target].notna().sum() == 0:
+    """Primary metric on the labelled rows as served (already scored) and after the repair."""
+    if len(before.y) == 0:
         return None
     name, _ = primary_metric(schema.task)
-    before, after = score(model, frame, schema, fill), score(model, repaired, schema, fill)
+    after = score(model, repaired, schema, fill)
     return Recovery(name, metric_value(schema.task, name, before.y, before.pred),
                     metric_value(schema.task, name, after.y, after.pred), how, len(before.y))

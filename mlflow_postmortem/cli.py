@@ -44,7 +44,7 @@ def run_command(args: argparse.Namespace) -> int:
                              experiment=args.experiment, mitigate=not args.no_mitigate, say=_progress(args.quiet))
     _report(outcome)
     if outcome.mitigation is not None:
-        _report_mitigation(outcome.mitigation)
+        print(outcome.mitigation.describe())
     return 0
 
 
@@ -52,7 +52,7 @@ def mitigate_command(args: argparse.Namespace) -> int:
     """Act on a finished post-mortem run: retrain / fine-tune and gate, or write an action plan."""
     from .postmortem import mitigate_run
 
-    _report_mitigation(mitigate_run(args.from_run, tracking_uri=args.tracking_uri, say=_progress(args.quiet)))
+    print(mitigate_run(args.from_run, tracking_uri=args.tracking_uri, say=_progress(args.quiet)).describe())
     return 0
 
 
@@ -66,16 +66,6 @@ def train_command(args: argparse.Namespace) -> int:
         raise PostmortemError("train runs inside 'mlflow run projects/retrain' (it needs the run MLflow opens)")
     train_reference(args.diagnosis_run, args.mitigation, run, say=_progress(args.quiet))
     return 0
-
-
-def _report_mitigation(m) -> None:
-    if m.version is None:
-        print(f"mitigation: {m.action}" + (f" ({'; '.join(m.notes)})" if m.notes else ""))
-        return
-    how = "reused from an earlier mitigation of this diagnosis" if m.reused else (
-        f"trained in run {m.training_run}; gate {'passed' if m.gate_passed else 'failed'}; "
-        + ("champion moved to it" if m.promoted else "champion unchanged"))
-    print(f"mitigation: {m.action}: {m.model} version {m.version} ({how})")
 
 
 def step_command(args: argparse.Namespace) -> int:

@@ -57,6 +57,8 @@ def run_demo(folder: Path, *, say: Callable[[str], None] = lambda message: None)
     if outcome.repeat_of:
         print(f"this exact post-mortem already ran (MLflow run {outcome.repeat_of}); its verdict:")
     print(outcome.verdict.summary)
+    if outcome.mitigation is not None:
+        print(outcome.mitigation.describe())
     print(f"verdict written to {outcome.output}; config in {config}; MLflow run {outcome.run_id or outcome.repeat_of}")
     if tracking.startswith("sqlite:///"):
         print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {tracking}")

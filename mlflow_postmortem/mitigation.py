@@ -50,6 +50,14 @@ class MitigationOutcome:
     reused: bool = False
     notes: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        if self.version is None:
+            return f"mitigation: {self.action}" + (f" ({'; '.join(self.notes)})" if self.notes else "")
+        how = "reused from an earlier mitigation of this diagnosis" if self.reused else (
+            f"trained in run {self.training_run}; alias challenger; gate {'passed' if self.gate_passed else 'failed'}; "
+            + ("champion moved to it" if self.promoted else "champion unchanged"))
+        return f"mitigation: {self.action}: {self.model} version {self.version} ({how})"
+
 
 def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> MitigationOutcome:
     """Mitigate the verdict of `diagnosis_run`, logging into `run` (a RunRef)."""

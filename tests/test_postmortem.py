@@ -235,3 +235,34 @@ def test_a_changed_config_reruns_the_post_mortem_but_reuses_the_unchanged_golden
     golden_runs = {p.data.tags["postmortem.golden_eval.run_id"] for p in parents}
     assert len(golden_runs) == 1
     assert json.loads((tmp_path / "v2.json").read_text())["run_id"] == json.loads((tmp_path / "v1.json").read_text())["run_id"]
+
+
+def test_step_entry_points_chain_by_artifact_uri(tracking_uri: str, cancer_models: str, cancer, make_config,
+                                                 tmp_path: Path) -> None:
+    """golden_eval, then diagnose reading its golden.json by URI: each an `mlflow run` of its own."""
+    from mlflow import MlflowClient
+
+    config = make_config(cancer, f"models:/{cancer_models}/2")
+    base = ["mlflow", "run", str(PROJECT), "--env-manager", "local", "--experiment-name", "pm-steps"]
+    env = {"MLFLOW_TRACKING_URI": tracking_uri}
+    golden = run([*base, "-e", "golden_eval", "-P", f"config={config}"], env=env, cwd=tmp_path, timeout=600)
+    assert golden.returncode == 0, golden.stderr[-3000:]
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("pm-steps").experiment_id
+    golden_run = client.search_runs([exp], "tags.`postmortem.step` = 'golden_eval'")[0].info.run_id
+
+    diagnosed = run([*base, "-e", "diagnose", "-P", f"config={config}", "-P", f"golden_uri=runs:/{golden_run}/golden.json"],
+                    env=env, cwd=tmp_path, timeout=600)
+
+    assert diagnosed.returncode == 0, diagnosed.stderr[-3000:]
+    diag = client.search_runs([exp], "tags.`postmortem.step` = 'diagnose'")[0]
+    assert diag.info.status == "FINISHED"
+    assert diag.data.params["golden_uri"] == f"runs:/{golden_run}/golden.json"
+    assert {"verdict.json", "report.html"} <= {f.path for f in client.list_artifacts(diag.info.run_id)}
+    import mlflow
+
+    checked = json.loads(mlflow.artifacts.load_text(f"runs:/{golden_run}/golden.json"))
+    verdict = json.loads(mlflow.artifacts.load_text(f"runs:/{diag.info.run_id}/verdict.json"))
+    for key in ("value", "ci_low", "ci_high", "baseline", "delta"):  # the golden check came downstream
+        assert verdict["golden"][key] == pytest.approx(checked[key], abs=1e-6)
+    assert verdict["golden"]["baseline_source"] == checked["baseline_source"]

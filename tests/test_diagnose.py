@@ -11,7 +11,7 @@ import pytest
 
 from mlflow_postmortem.diagnose import diagnose
 
-from synthetic import current, inputs, world
+from synthetic import FEATURES, current, inputs, world
 
 SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())
 
@@ -133,3 +133,30 @@ def test_feature_table_ranks_the_drifted_feature_first_and_has_one_value_per_win
     assert all(len(f.per_window_tv) == 4 for f in table)
     assert {f.feature for f in verdict.features} == {"age", "income", "visits", "score", "plan", "region"}
     assert verdict.to_dict()["features"][0].keys() >= {"feature", "drift_tv", "null_share", "novel_share"}
+
+
+def test_new_terms_in_a_text_column_are_label_bias_naming_the_column_and_the_terms():
+    from dataclasses import replace
+
+    from mlflow_postmortem.data import build_inputs
+
+    rng = np.random.default_rng(9)
+    words = ["refund", "invoice", "login", "password", "upgrade", "cancel", "plan", "price"]
+    def queries(n, new_share=0.0):
+        new = ["chatbot", "crypto", "metaverse"]
+        return [" ".join(rng.choice(new if rng.random() < new_share else words, 3)) for _ in range(n)]
+    w = world()
+    reference = w.reference.assign(query=queries(len(w.reference)))
+    golden = w.golden.assign(query=queries(len(w.golden)))
+    cur = current()
+    cur["query"] = queries(len(cur) // 2) + queries(len(cur) - len(cur) // 2, new_share=0.5)
+    model = replace(w.model, predict=lambda f: w.model.predict(f[FEATURES]),
+                    predict_proba=lambda f: w.model.predict_proba(f[FEATURES]))
+
+    data = build_inputs(reference, golden, cur, task="classification", target="label", features=[*FEATURES, "query"],
+                        text=("query",), timestamp="event_time")
+    verdict = diagnose(data, model)
+
+    assert verdict.root_cause == "prediction_label_bias", verdict.summary
+    assert verdict.top.features[0] == "query"
+    assert set(verdict.top.evidence["top_new_terms"]) == {"chatbot", "crypto", "metaverse"}

@@ -205,3 +205,27 @@ def test_a_failed_training_run_leaves_the_aliases_alone_and_fails_the_post_morte
     assert parent.info.status == "FAILED"
     assert "ended FAILED" in parent.data.tags["postmortem.failure"]
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_promote_moves_champion_only_when_the_gate_passes(tracking_uri: str, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    outcomes = {}
+    for gate, name in [({}, "pm-mit-promote"), ({"min_absolute_change": 0.5}, "pm-mit-promote-strict")]:
+        config = scenario(tracking_uri, tmp_path / name, name, "feature_recalibration", feature="monthly_charges",
+                          variant="scale", magnitude=100.0)
+        raw = yaml.safe_load(config.read_text())
+        config.write_text(yaml.safe_dump({**raw, "mitigation": {"promote": True, "gate": gate}}))
+        client.set_registered_model_alias(name, "champion", "2")
+
+        result = run_cli("run", str(config), "--experiment", name, "--output", str(tmp_path / f"{name}.json"))
+
+        assert result.returncode == 0, result.stderr
+        outcomes[name] = ({k: str(v) for k, v in client.get_registered_model(name).aliases.items()}, result.stdout)
+
+    assert outcomes["pm-mit-promote"][0] == {"champion": "3", "challenger": "3"}
+    assert "gate passed; champion moved to it" in outcomes["pm-mit-promote"][1]
+    # an improvement of 0.5 accuracy points is out of reach: the gate fails and champion stays
+    assert outcomes["pm-mit-promote-strict"][0] == {"champion": "2", "challenger": "3"}
+    assert "gate failed; champion unchanged" in outcomes["pm-mit-promote-strict"][1]

@@ -84,7 +84,8 @@ def _report(outcome) -> int:
     if outcome.repeat_of:
         print(f"repeat of the identical post-mortem run {outcome.repeat_of}: its verdict follows")
     print(outcome.verdict.summary)
-    print(f"verdict written to {outcome.output}" + (f"; MLflow run {outcome.run_id}" if outcome.run_id else ""))
+    written = f"verdict written to {outcome.output}" if str(outcome.output) != "-" else "verdict.json kept in the run"
+    print(written + (f"; MLflow run {outcome.run_id}" if outcome.run_id else ""))
     return 0
 
 
@@ -125,7 +126,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the whole post-mortem recorded in MLflow (parent run, one child run per step)")
     run.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML)")
-    run.add_argument("--output", "-o", default="verdict.json", help="where to write the verdict JSON (default: %(default)s)")
+    run.add_argument("--output", "-o", default="verdict.json",
+                     help="where to write the verdict JSON, '-' for nowhere (default: %(default)s)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     run.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")

@@ -501,6 +501,9 @@ def _plain(value: Any) -> Any:
 
 
 def _write(verdict: Verdict, output: Path) -> None:
+    """The verdict JSON at `output`; `-` writes none (the runs keep it as an artifact)."""
+    if str(output) == "-":
+        return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n")

@@ -286,11 +286,17 @@ def alias_version(name: str, alias: str) -> str | None:
         raise TrackingError(f"registry at {mlflow.get_registry_uri()} failed to look up {name}@{alias}: {_first_line(exc)}") from None
 
 
-def set_alias(name: str, alias: str, version: str) -> None:
-    try:
-        MlflowClient().set_registered_model_alias(name, alias, version)
-    except MlflowException as exc:
-        raise TrackingError(f"could not set {name}@{alias} -> {version}: {_first_line(exc)}") from None
+def set_alias(name: str, alias: str, version: str, attempts: int = 5) -> None:
+    """Point an alias at a version. Two mitigations of one model may set the same alias at the
+    same moment; the store then refuses one of them (a unique-key race), which a retry settles."""
+    for attempt in range(1, attempts + 1):
+        try:
+            MlflowClient().set_registered_model_alias(name, alias, version)
+            return
+        except MlflowException as exc:
+            if attempt == attempts or "UNIQUE constraint" not in str(exc) and "already exists" not in str(exc):
+                raise TrackingError(f"could not set {name}@{alias} -> {version}: {_first_line(exc)}") from None
+            time.sleep(0.2 * attempt)
 
 
 # --- runs ----------------------------------------------------------------------------------

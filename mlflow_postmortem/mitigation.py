@@ -174,8 +174,8 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
         novel = None
         if action == "online_update":
             novel = _novel_rows(recent, inputs, verdict.top.features)
-            unlabelled = _novel_rows(inputs.current, inputs, verdict.top.features) & inputs.current[schema.target].isna().to_numpy()
             all_novel = _novel_rows(inputs.current, inputs, verdict.top.features)
+            unlabelled = all_novel & inputs.current[schema.target].isna().to_numpy()
             notes.append(f"{unlabelled.sum() / max(all_novel.sum(), 1):.1%} of novel production rows had no label")
             if novel.sum() < 10:
                 raise PostmortemError(f"online_update: only {int(novel.sum())} labelled novel rows to learn from")

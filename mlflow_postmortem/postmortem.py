@@ -207,7 +207,7 @@ def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle |
 
     say(f"golden_eval: scoring {len(inputs.golden):,} golden rows")
     golden = golden_check(inputs, model, baseline)
-    ml.log_datasets(run, [_dataset("golden", inputs.golden, config.data.golden, digests, config.target)])
+    _log_inputs(run, config, inputs, digests, ("golden",))
     ml.log_metrics(run, golden_metrics(golden))
     ml.set_tags(run, {"postmortem.golden.dropped": str(golden.dropped).lower(),
                       "postmortem.golden.baseline": golden.baseline_source or "none"})
@@ -230,8 +230,7 @@ def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digest
 
     profiled = profile_inputs(inputs, windows=config.windows, say=lambda m: say(f"drift_report: {m}"))
     table = feature_table(profiled)
-    ml.log_datasets(run, [_dataset(role, getattr(inputs, role), getattr(config.data, role), digests, config.target)
-                          for role in ("reference", "current", "training_view") if getattr(inputs, role) is not None])
+    _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
     ml.log_metrics(run, feature_metrics(table))
     _log_window_curves(run, inputs, profiled.bounds,
                        {f"drift_tv_by_window.{f.feature}": f.per_window_tv for f in table if f.present})
@@ -258,8 +257,7 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
     ml.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
     verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
                        progress=lambda m: say(f"diagnose: {m}"))
-    ml.log_datasets(run, [_dataset(role, getattr(inputs, role), getattr(config.data, role), digests, config.target)
-                          for role in ("reference", "golden", "current", "training_view") if getattr(inputs, role) is not None])
+    _log_inputs(run, config, inputs, digests, ("reference", "golden", "current", "training_view"))
     ml.set_tags(run, verdict_tags(verdict))
     ml.log_metrics(run, verdict_metrics(verdict))
     windows = verdict.production.get("per_window") or []
@@ -273,8 +271,8 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
             ml.log_artifact_text(run, f"evidently/{name}", ml.read_artifact_text(drift_run_id, path))
             evidently_links[f"Evidently {Path(path).stem.replace('_', ' ')}"] = f"evidently/{name}"
     ml.log_artifact_text(run, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
-    ml.log_artifact_text(run, "report.md", render_markdown(verdict, features=_feature_dicts(verdict), evidently=evidently_links))
-    ml.log_artifact_text(run, "report.html", render_html(verdict, features=_feature_dicts(verdict), evidently=evidently_links))
+    ml.log_artifact_text(run, "report.md", render_markdown(verdict, evidently=evidently_links))
+    ml.log_artifact_text(run, "report.html", render_html(verdict, evidently=evidently_links))
     return verdict
 
 
@@ -460,8 +458,12 @@ def golden_from_dict(raw: dict[str, Any]) -> GoldenResult:
     return GoldenResult(**raw)
 
 
-def _dataset(role: str, frame: pd.DataFrame, path: str, digests: dict[str, str], target: str):
-    return role, frame, path, digests[role], target
+def _log_inputs(run, config: Config, inputs: Inputs, digests: dict[str, str], roles: tuple[str, ...]) -> None:
+    """The data a step read, as run inputs with their contexts and file digests."""
+    from .adapters import mlflow as ml
+
+    ml.log_datasets(run, [(role, getattr(inputs, role), getattr(config.data, role), digests[role], config.target)
+                          for role in roles if getattr(inputs, role) is not None])
 
 
 def _with_predictions(frame: pd.DataFrame, model: ModelHandle, inputs: Inputs) -> pd.DataFrame:
@@ -478,10 +480,6 @@ def _bounds(inputs: Inputs, n_windows: int) -> list[tuple[int, int]]:
     from .profile import window_bounds
 
     return window_bounds(len(inputs.current), n_windows)
-
-
-def _feature_dicts(verdict: Verdict) -> list[dict[str, Any]]:
-    return [asdict(f) for f in verdict.features]
 
 
 def _config_identity(config: Config) -> dict[str, Any]:

@@ -101,12 +101,16 @@ def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], Non
     labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
     say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
         f"{len(bounds)} windows")
-    references = {}
-    for f in (*schema.numeric, *schema.categorical):
-        col = inputs.reference[f]
-        references[f] = numeric_reference(f, col.to_numpy(float)) if f in schema.numeric else categorical_reference(f, col)
+    references = reference_profiles(inputs)
     profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
     return Profiles(references, profiles, bounds, labels)
+
+
+def reference_profiles(inputs: Inputs) -> dict[str, NumericReference | CategoricalReference]:
+    """Each feature of the reference binned once: what fill values and every comparison start from."""
+    schema, reference = inputs.schema, inputs.reference
+    return {f: numeric_reference(f, reference[f].to_numpy(float)) if f in schema.numeric
+            else categorical_reference(f, reference[f]) for f in (*schema.numeric, *schema.categorical)}
 
 
 def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:

@@ -120,13 +120,13 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
                     holdout_fraction: float) -> list[Check]:
     """Both versions on the golden set and on the newest labelled production rows."""
     from .adapters import mlflow as ml
-    from .diagnose import fill_values, profile_inputs
+    from .diagnose import fill_values, reference_profiles
 
     current = ml.load_model_handle(current_uri, trusted_types=config.skops_trusted_types)
     candidate = ml.load_model_handle(candidate_uri, trusted_types=config.skops_trusted_types)
     inputs = load_inputs(config, current.features)
     schema = inputs.schema
-    fill = fill_values(inputs, profile_inputs(inputs, windows=1).references)
+    fill = fill_values(inputs, reference_profiles(inputs))
     metric, higher = primary_metric(schema.task)
     _, holdout = retrain.split_recent(inputs.current, schema.target, holdout_fraction)
     golden_for_candidate = inputs.golden

@@ -217,10 +217,10 @@ def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle |
 
 def golden_check(inputs: Inputs, model: ModelHandle, baseline: ModelHandle | None) -> GoldenResult:
     """The golden set scored with the version and its baseline, missing values filled as serving would."""
-    from .diagnose import fill_values
+    from .diagnose import fill_values, reference_profiles
 
-    return evaluate_golden(model, inputs.golden, inputs.schema,
-                           fill_values(inputs, profile_inputs(inputs, windows=1).references), baseline=baseline)
+    return evaluate_golden(model, inputs.golden, inputs.schema, fill_values(inputs, reference_profiles(inputs)),
+                           baseline=baseline)
 
 
 def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digests: dict[str, str], say: Say) -> tuple[FeatureStat, ...]:

@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
-    "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "mitigation",
+    "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "mitigation", "detectors",
 }
 _DATA_KEYS = {"reference", "golden", "current", "training_view"}
 _REQUIRED_DATA = ("reference", "golden", "current")
@@ -48,6 +48,8 @@ class Config:
     #: extra types skops may load (e.g. HistGradientBoosting internals); never "trust all"
     skops_trusted_types: tuple[str, ...] = ()
     mitigation: dict[str, Any] = field(default_factory=dict)
+    #: threshold overrides per detector: `{data_drift: {min_tv: 0.15}}` (see `detectors.parameters()`)
+    detectors: dict[str, dict[str, float]] = field(default_factory=dict)
     source: str | None = None
 
 
@@ -95,6 +97,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
     mitigation = _mitigation(raw.get("mitigation") or {}, where)
+    detectors = _detectors(raw.get("detectors") or {}, where)
 
     return Config(
         model=_string(raw, "model", where),
@@ -111,6 +114,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         windows=windows,
         skops_trusted_types=_string_list(raw, "skops_trusted_types", where),
         mitigation=dict(mitigation),
+        detectors=detectors,
         source=source,
     )
 
@@ -134,6 +138,32 @@ def _mitigation(value: Any, where: str) -> dict[str, Any]:
     if not 0 < value.get("holdout_fraction", 0.2) < 1:
         raise ConfigError(f"{where}: key 'mitigation.holdout_fraction' must be between 0 and 1")
     return dict(value)
+
+
+def _detectors(value: Any, where: str) -> dict[str, dict[str, float]]:
+    """`detectors:` overrides thresholds; each must be a known one, a number of its default's type."""
+    from .detectors import parameters  # the detectors import this module's neighbours: import when used
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'detectors' must be a mapping of detector -> thresholds")
+    known = parameters()
+    out: dict[str, dict[str, float]] = {}
+    for detector, thresholds in value.items():
+        if detector not in known:
+            raise ConfigError(f"{where}: unknown detector 'detectors.{detector}' (known: {', '.join(sorted(known))})")
+        if not isinstance(thresholds, dict):
+            raise ConfigError(f"{where}: key 'detectors.{detector}' must be a mapping of threshold -> number")
+        for name, number in thresholds.items():
+            if name not in known[detector]:
+                raise ConfigError(f"{where}: unknown threshold 'detectors.{detector}.{name}' "
+                                  f"(known: {', '.join(sorted(known[detector]))})")
+            default = known[detector][name]
+            kind = int if isinstance(default, int) else (int, float)
+            if isinstance(number, bool) or not isinstance(number, kind) or number < 0:
+                what = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"{where}: 'detectors.{detector}.{name}' must be {what} >= 0, got {number!r}")
+        out[detector] = dict(thresholds)
+    return out
 
 
 def _resolve(value: str, base: Path) -> str:

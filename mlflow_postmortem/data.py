@@ -90,6 +90,7 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> 
         features=config.features or (tuple(model_features) if model_features else None),
         categorical=config.categorical, text=config.text, prediction=config.prediction,
         timestamp=config.timestamp, entity_id=config.entity_id, training_view=training_view,
+        sources={"reference": d.reference, "golden": d.golden, "current": d.current},
     )
 
 
@@ -107,22 +108,30 @@ def build_inputs(
     timestamp: str | None = None,
     entity_id: str | None = None,
     training_view: pd.DataFrame | None = None,
+    sources: dict[str, str] | None = None,
 ) -> Inputs:
     """Validate columns and types; the frames come back typed and index-reset.
+
+    `sources` names each frame's file (role -> path) for error messages.
 
     The returned frames share column memory with the given ones wherever a column needed no
     conversion (no copy of a million-row frame): the caller's frames are never modified, and
     nothing downstream writes into an `Inputs` frame (treat them as read-only).
     """
+    def where(role: str) -> str:
+        path = (sources or {}).get(role)
+        return f"data.{role} ({path})" if path else f"data.{role}"
+
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
     for role, frame in (("reference", reference), ("golden", golden)):
         if len(frame) == 0:
-            raise DataError(f"data.{role} has no rows")
+            raise DataError(f"{where(role)} has no rows")
         if target not in frame.columns:
-            raise DataError(f"target column {target!r} is absent from data.{role} (columns: {_preview(frame.columns)})")
+            raise DataError(f"target column {target!r} is absent from {where(role)} (columns: {_preview(frame.columns)})")
         if frame[target].isna().all():
-            raise DataError(f"target column {target!r} in data.{role} has no values")
+            raise DataError(f"target column {target!r} in {where(role)} has no values")
+    _check_task(task, reference[target], target, where("reference"))
     if len(current) == 0:
         raise DataError("data.current has no rows: nothing to diagnose")
 
@@ -158,6 +167,8 @@ def build_inputs(
     current = _in_time_order(current, timestamp) if timestamp else _fresh(current)
     if training_view is not None:
         training_view = _fresh(training_view)
+        if timestamp and timestamp in training_view.columns:  # for the point-in-time join with serving rows
+            training_view[timestamp] = _parse_time(training_view[timestamp], timestamp, "data.training_view")
 
     declared_cat = set(categorical)
     numeric, cats, skipped = [], [], []
@@ -165,13 +176,18 @@ def build_inputs(
         if f in text:
             continue
         ref_col = reference[f]
+        if ref_col.isna().all():
+            raise DataError(f"{where('reference')}: feature {f!r} has no values (every row is empty): the model "
+                            f"learned nothing from it; fix the file or leave {f!r} out of 'features'")
         if f not in declared_cat and _is_numeric(ref_col):
+            for role, frame in (("reference", reference), ("golden", golden)):
+                _check_numbers(frame[f], f, where(role))
             numeric.append(f)
             for frame in (reference, golden, current, training_view):
                 if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
                     frame[f] = _to_float(frame[f])
             if not np.isfinite(reference[f].to_numpy()).any():
-                skipped.append((f, "no finite values in data.reference"))
+                raise DataError(f"{where('reference')}: feature {f!r} has no finite values (only infinities)")
             continue
         cats.append(f)
         for frame in (reference, golden, current, training_view):
@@ -194,7 +210,8 @@ def build_inputs(
 
 
 def _is_numeric(col: pd.Series) -> bool:
-    """Numeric dtype, or an object column whose values (nearly) all parse as numbers."""
+    """Numeric dtype, or an object column whose values mostly parse as numbers (a mixed-type
+    column, which `_check_numbers` then rejects in the training-side files)."""
     if pd.api.types.is_bool_dtype(col):
         return False
     if pd.api.types.is_numeric_dtype(col):
@@ -204,8 +221,43 @@ def _is_numeric(col: pd.Series) -> bool:
         if len(values) == 0:
             return False
         parsed = pd.to_numeric(values, errors="coerce")
-        return bool(parsed.notna().mean() >= 0.99)
+        return bool(parsed.notna().mean() >= 0.5)
     return False
+
+
+def _check_numbers(col: pd.Series, name: str, where: str) -> None:
+    """A numeric feature of the files the model was trained and judged on holds only numbers.
+
+    Production may carry junk (it is what unavailability detects); the reference and golden
+    set may not: text there would silently become missing values and change what is compared.
+    """
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return
+    values = col.dropna()
+    bad = pd.to_numeric(values, errors="coerce").isna()
+    if bad.any():
+        example = values[bad].iloc[0]
+        raise DataError(f"{where}: column {name!r} mixes numbers and text ({int(bad.sum())} of {len(values)} values "
+                        f"are not numbers, e.g. {example!r}): clean it, or list {name!r} under 'categorical'")
+
+
+def _check_task(task: str, target: pd.Series, name: str, where: str) -> None:
+    """The task must fit the target: a regression of a 0/1 label, or a classification of a
+    continuous quantity, would run and mean nothing."""
+    values = target.dropna()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    distinct = values.unique()
+    if task == "regression":
+        if not numeric:
+            raise DataError(f"task is 'regression' but target {name!r} in {where} is not numeric "
+                            f"(e.g. {distinct[0]!r}): use task: classification")
+        if len(distinct) <= 2:
+            shown = ", ".join(repr(v) for v in sorted(distinct.tolist()))
+            raise DataError(f"task is 'regression' but target {name!r} in {where} has only {len(distinct)} distinct "
+                            f"values ({shown}): a class label; use task: classification")
+    elif numeric and len(distinct) > 20 and not np.all(np.mod(values.to_numpy(float), 1) == 0):
+        raise DataError(f"task is 'classification' but target {name!r} in {where} has {len(distinct):,} distinct "
+                        f"non-integer values: a quantity to predict; use task: regression")
 
 
 def _to_float(col: pd.Series) -> pd.Series:
@@ -263,14 +315,15 @@ def _in_time_order(current: pd.DataFrame, timestamp: str) -> pd.DataFrame:
     return out
 
 
-def _parse_time(col: pd.Series, name: str) -> pd.Series:
+def _parse_time(col: pd.Series, name: str, role: str = "data.current") -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col):
         return col
     parsed = pd.to_datetime(col, errors="coerce", utc=True)
     bad = parsed.isna() & col.notna()
     if bad.any():
         example = col[bad].iloc[0]
-        raise DataError(f"timestamp column {name!r} has {int(bad.sum())} values that are not times, e.g. {example!r}")
+        where = "" if role == "data.current" else f" in {role}"
+        raise DataError(f"timestamp column {name!r}{where} has {int(bad.sum())} values that are not times, e.g. {example!r}")
     return parsed
 
 

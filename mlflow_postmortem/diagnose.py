@@ -1,4 +1,4 @@
-"""Wire the core: profile, score, run the detectors stage by stage, repair, rank.
+"""Wire the core: profile, score, run the detectors stage by stage, repair, attribute, rank.
 
 Pure: data frames and a ModelHandle in, a Verdict out. The MLflow and CLI layers call this.
 """
@@ -7,27 +7,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from . import recovery, stats
+from . import attribution, recovery, stats
 from .data import Inputs
-from .detectors import MIN_ROWS, STAGE_1, STAGE_2, Context
-from .detectors.data_drift import in_range, out_share
+from .detectors import MIN_ROWS, Context, configured, golden_thresholds
+from .detectors.data_drift import drift_tv, in_range, out_share
+from .detectors.feature_drift import FeatureDrift, seen_rows
+from .detectors.label_shift import LabelShift
+from .evidence import Drift, PriorShift, Unusable
 from .golden import evaluate_golden
 from .profile import (CategoricalReference, FeatureProfile, NumericReference, categorical_reference, numeric_reference,
                       profile_feature, window_bounds)
-from .scoring import metric_value, primary_metric, score
+from .scoring import Scored, model_input, predict, primary_metric, score, scored_rows
 from .types import FeatureStat, Finding, GoldenResult, ModelHandle, Verdict
 from .verdict import build_verdict
 
 #: windows smaller than this are merged: onset analysis on a handful of rows is noise
 MIN_WINDOW_ROWS = 200
-#: bounded samples: rows scored by the model, reference rows for neighbour search
+#: bounded samples: rows scored by the model, reference rows for neighbour search and class mixtures
 MAX_SCORED_ROWS = 50_000
-MAX_REFERENCE_SAMPLE = 4_000
+MAX_REFERENCE_SAMPLE = 10_000
 TRAINING_SUFFIX = "__training"
 
 
@@ -39,11 +42,15 @@ def diagnose(
     windows: int = 8,
     seed: int = 0,
     golden: GoldenResult | None = None,
+    detectors: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Verdict:
-    """`golden`: a golden-set check already done (by the golden_eval step) instead of scoring again."""
+    """`golden`: a golden-set check already done (by the golden_eval step) instead of scoring again.
+    `detectors`: threshold overrides, the config's `detectors:` mapping."""
     say = _timed(progress)
-    ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, golden=golden, say=say)
+    stage_1, stage_2, drop_test = configured(detectors)
+    ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, golden=golden, say=say,
+                        materiality=golden_thresholds(detectors))
     schema = inputs.schema
     insufficient = None
     if ctx.n_current < MIN_ROWS:
@@ -52,34 +59,37 @@ def diagnose(
 
     findings: list[Finding] = []
     said: set[str] = set()
-    for detector in STAGE_1 if insufficient is None else STAGE_1[:1]:
-        if detector.cause not in said:  # skew has two detectors, with and without a training view
+
+    def run(detector) -> None:
+        if detector.cause not in said:  # some causes have two detectors
             say(f"checking {detector.cause.replace('_', ' ')}")
             said.add(detector.cause)
         new = detector.detect(ctx)
-        findings += new
+        findings.extend(new)
         ctx.findings = findings
-        ctx.explained.update({f.feature: f.cause for f in new if f.feature in ctx.references})
+        for f in new:
+            if detector.stage == 1 and f.feature in ctx.references:
+                ctx.explained[f.feature] = f.cause
+            if isinstance(f.evidence, PriorShift):  # the moved features are the prior shift's, not drifts of their own
+                ctx.explained.update(dict.fromkeys(f.evidence.features_explained, f.cause))
 
-    findings = _with_recoveries(findings, ctx, model)
-    if ctx.scored is not None and any(f.recovery for f in findings if f.feature in ctx.references):
-        repaired, done = ctx.current_sample, set()
-        for f in findings:  # once per feature: a recalibration also read as skew is one fault
-            if f.feature in ctx.references and f.feature not in done:
-                fixed = recovery.repair(repaired, f, ctx.fill, ctx.training_pairs, schema.entity_id)
-                repaired = fixed[0] if fixed else repaired
-                done.update([f.feature] if fixed else [])
-        ctx.scored = score(model, repaired, schema, ctx.fill)
+    for detector in stage_1 if insufficient is None else stage_1[:1]:
+        run(detector)
+    findings[:] = _with_recoveries(findings, ctx, model)
+    _repair(ctx, findings, model)
 
     if insufficient is None:
-        for detector in STAGE_2:
-            say(f"checking {detector.cause.replace('_', ' ')}")
-            findings += detector.detect(ctx)
+        for detector in stage_2:
+            if isinstance(detector, FeatureDrift):
+                ctx.expected = expected_metric(ctx, findings, _label_shift(stage_2), model)
+            run(detector)
 
     say("ranking causes")
-    verdict = build_verdict(findings, golden=ctx.golden, production=_production(ctx, schema),
+    production = _production(ctx, schema, drop_test)
+    attributed = attribute(ctx, findings, _label_shift(stage_2), model) if production.get("dropped") else None
+    verdict = build_verdict(findings, golden=ctx.golden, production=production,
                             model={"name": model.name, "version": str(model.version)},
-                            not_checked=ctx.not_checked, insufficient=insufficient)
+                            not_checked=ctx.not_checked, insufficient=insufficient, attribution=attributed)
     return replace(verdict, features=feature_table(ctx))
 
 
@@ -122,14 +132,12 @@ def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:
         if not profile.present:
             rows.append(FeatureStat(name, kind, present=False))
             continue
-        seen = in_range(ref, ref.summary)
+        seen = in_range(ref, ref.summary.counts)
         c = profile.overall
         missing = c.n_null + getattr(c, "n_inf", 0)
         rows.append(FeatureStat(
-            name, kind, present=True,
-            drift_tv=stats.debiased_total_variation(seen, in_range(ref, c)) if in_range(ref, c).sum() else 0.0,
-            per_window_tv=tuple(stats.debiased_total_variation(seen, in_range(ref, w)) if in_range(ref, w).sum() else 0.0
-                                for w in profile.windows),
+            name, kind, present=True, drift_tv=drift_tv(seen, in_range(ref, c.counts)),
+            per_window_tv=tuple(drift_tv(seen, in_range(ref, w.counts)) for w in profile.windows),
             null_share=missing / max(c.n, 1), novel_share=out_share(ref, c),
         ))
     return tuple(rows)
@@ -144,6 +152,7 @@ def build_context(
     seed: int = 0,
     golden: GoldenResult | None = None,
     say: Callable[[str], None] = lambda message: None,
+    materiality: dict[str, float] | None = None,
 ) -> Context:
     """Everything the detectors read: reference bins, windowed profiles, samples, scores."""
     schema, current = inputs.schema, inputs.current
@@ -162,36 +171,140 @@ def build_context(
     if golden is None:
         say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
             + (f" and baseline v{baseline.version}" if baseline else ""))
-        golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed)
+        golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed, **(materiality or {}))
+    scored, predictions = _score_current(model, current_sample, schema, fill, labelled=inputs.has_labels)
+    pairs, join_note = training_pairs(current_sample, inputs)
     ctx = Context(
         schema=schema, references=references, profiles=profiles, window_labels=labels,
-        reference_sample=reference_sample, current_sample=current_sample,
-        scored=score(model, current_sample, schema, fill) if inputs.has_labels else None,
-        golden_scored=score(model, inputs.golden, schema, fill), golden=golden,
-        training_pairs=_pairs(current_sample, inputs), fill=fill, n_current=n,
-        reference_labels=ref[schema.target].dropna().to_numpy(), natural_unseen=_natural_unseen(reference_sample, schema),
+        reference_sample=reference_sample, current_sample=current_sample, scored=scored,
+        golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs, fill=fill,
+        n_current=n, reference_labels=ref[schema.target].dropna().to_numpy(), current_predictions=predictions,
         seed=seed,
     )
     for f, why in schema.skipped:
         ctx.not_checked.append(f"{f}: skipped ({why})")
+    if join_note:
+        ctx.not_checked.append(join_note)
     if not inputs.has_labels:
         ctx.not_checked.append("production metrics and feature_drift: current data has no labels")
     return ctx
 
 
+def _score_current(model: ModelHandle, sample: pd.DataFrame, schema, fill: dict[str, object], *,
+                   labelled: bool) -> tuple[Scored | None, np.ndarray]:
+    """The model's predictions on every sampled current row, and the labelled ones as Scored (or None)."""
+    pred, proba, imputed = predict(model, model_input(sample, schema, fill), fill)
+    if not labelled:
+        return None, pred
+    rows = sample[schema.target].notna().to_numpy()
+    scored = scored_rows(sample[rows], pred[rows], proba[rows] if proba is not None else None,
+                         imputed[rows], schema, model.classes)
+    return scored, pred
+
+
 def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) -> list[Finding]:
-    """Attach to each stage-1 feature finding what repairing that feature would recover."""
+    """Attach to each stage-1 feature finding what repairing that feature would recover: re-scored
+    production rows with the change undone, or, for values that are simply missing, their cost
+    on the golden rows."""
     if ctx.scored is None:
         return findings
     out = []
     for f in findings:
         if f.recovery is None and f.feature in ctx.references:
-            fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs, ctx.schema.entity_id)
-            if fixed is not None:
-                est = recovery.estimate(model, ctx.scored_raw, fixed[0], fixed[1], ctx.schema, ctx.fill)
-                f = Finding(f.cause, f.feature, f.strength, f.confidence, f.evidence, f.onset, est)
+            if isinstance(f.evidence, Unusable):
+                degraded = recovery.degrade(ctx.golden_scored.frame, [f], ctx.fill, ctx.seed)
+                f = replace(f, recovery=recovery.golden_cost(model, ctx.golden_scored, degraded, ctx.scored_raw, f,
+                                                             ctx.schema, ctx.fill))
+            else:
+                fixed = recovery.repair(ctx.current_sample, f, ctx.fill, ctx.training_pairs)
+                if fixed is not None:
+                    f = replace(f, recovery=recovery.estimate(model, ctx.scored_raw, fixed[0], fixed[1], ctx.schema,
+                                                              ctx.fill))
         out.append(f)
     return out
+
+
+def _repair(ctx: Context, findings: list[Finding], model: ModelHandle) -> None:
+    """Stage-2 detectors see production with every stage-1 fault undone, once per feature
+    (a recalibration also read as skew is one fault)."""
+    repaired, done = ctx.current_sample, set()
+    for f in findings:
+        if f.feature in ctx.references and f.feature not in done:
+            fixed = recovery.repair(repaired, f, ctx.fill, ctx.training_pairs)
+            if fixed is not None:
+                repaired = fixed[0]
+                done.add(f.feature)
+    if done:
+        ctx.scored, ctx.current_predictions = _score_current(model, repaired, ctx.schema, ctx.fill,
+                                                             labelled=ctx.scored_raw is not None)
+
+
+def _label_shift(stage: tuple) -> LabelShift:
+    return next((d for d in stage if isinstance(d, LabelShift)), LabelShift())
+
+
+def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShift,
+                    model: ModelHandle) -> attribution.Expected | None:
+    """What the golden set predicts for today's labelled inputs (see `attribution`)."""
+    if ctx.scored is None:
+        return None
+    task = ctx.schema.task
+    metric, _ = primary_metric(task)
+    golden = ctx.golden_scored
+    unusable = [f for f in findings if isinstance(f.evidence, Unusable)]
+    if unusable:
+        golden = score(model, recovery.degrade(golden.frame, unusable, ctx.fill, ctx.seed), ctx.schema, ctx.fill)
+    contributions = attribution.contributions(task, golden)
+    broken = attribution.MetricEstimate.of(metric, contributions)
+    prior = [f for f in findings if isinstance(f.evidence, PriorShift)]
+    drifted = sorted({f.feature for f in findings if isinstance(f.evidence, Drift)})
+    if prior:
+        weights = label_shift.golden_weights(ctx, prior[0].evidence)
+        how = "golden rows reweighted to the current target shares"
+    elif drifted:
+        current = ctx.scored.frame[seen_rows(ctx, ctx.scored.frame)]
+        weights = attribution.covariate_weights(ctx.reference_sample, current, golden.frame, drifted,
+                                                set(ctx.schema.categorical), ctx.seed)
+        how = f"golden rows reweighted to the current mix of {', '.join(drifted)}"
+    else:
+        return attribution.Expected(broken, "golden rows as they are (no input drift found)", broken.value)
+    return attribution.Expected(attribution.MetricEstimate.of(metric, contributions, weights), how, broken.value)
+
+
+def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift,
+              model: ModelHandle) -> attribution.Attribution | None:
+    """Each cause's part of the drop from the golden set to production (see `attribution`)."""
+    if ctx.scored is None or ctx.scored_raw is None:
+        return None
+    task = ctx.schema.task
+    metric, _ = primary_metric(task)
+
+    def value(scored, mask=None) -> float:
+        c = attribution.contributions(task, scored)
+        return attribution.MetricEstimate.of(metric, c if mask is None else c[mask]).value
+
+    golden = value(ctx.golden_scored)
+    expected = ctx.expected or expected_metric(ctx, findings, label_shift, model)
+    served, repaired = value(ctx.scored_raw), value(ctx.scored)
+    seen = seen_rows(ctx, ctx.scored.frame)
+    seen_value = value(ctx.scored, seen) if seen.any() else repaired
+    worse = lambda a, b: attribution.worse_by(task, a, b)  # noqa: E731
+    steps = {"feature_unavailability": worse(expected.golden_broken, golden),
+             "data_drift": worse(expected.estimate.value, expected.golden_broken),
+             "feature_drift": worse(seen_value, expected.estimate.value),
+             "prediction_label_bias": worse(repaired, seen_value)}
+    causes = {f.cause for f in findings}
+    accounted = {cause: amount for cause, amount in steps.items() if cause in causes}
+    repaired_here = [f for f in findings if f.recovery is not None and f.cause in
+                     ("feature_recalibration", "training_serving_skew") and f.feature in ctx.references]
+    gains: dict[str, float] = {}
+    for f in repaired_here:
+        gains[f.cause] = gains.get(f.cause, 0.0) + max(attribution.worse_by(task, f.recovery.before, f.recovery.after), 0)
+    total_gain = sum(gains.values())
+    for cause, gain in gains.items():  # the joint repair's effect, split as the single repairs would
+        accounted[cause] = worse(served, repaired) * gain / total_gain
+    return attribution.Attribution(metric, golden, expected.estimate.value, seen_value, repaired, served,
+                                   worse(served, golden), accounted, expected.how)
 
 
 def fill_values(inputs: Inputs, references: dict[str, NumericReference | CategoricalReference]) -> dict[str, object]:
@@ -205,7 +318,7 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
         fill[f] = float(med) if np.isfinite(med) else 0.0
     for f in inputs.schema.categorical:
         ref = references[f]
-        counts = ref.summary.counts[:-1]
+        counts = ref.summary.counts[:len(ref.categories)]
         # like Series.mode: the smallest of the most frequent categories
         fill[f] = min(ref.categories[counts == counts.max()]) if counts.sum() else ""
     for f in inputs.schema.text:
@@ -214,43 +327,74 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
     return fill
 
 
-def _pairs(current_sample: pd.DataFrame, inputs: Inputs) -> pd.DataFrame | None:
-    """Serving rows joined to the training view on entity_id (first training row per entity)."""
-    tv, key = inputs.training_view, inputs.schema.entity_id
-    if tv is None or key is None:
-        return None
-    cols = [f for f in inputs.schema.features if f in tv.columns]
-    training = tv[[key, *cols]].drop_duplicates(key).rename(columns={f: f + TRAINING_SUFFIX for f in cols})
-    serving = current_sample[[key, "_window", *[f for f in cols if f in current_sample.columns]]]
-    return serving.merge(training, on=key, how="inner")
+def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.DataFrame | None, str | None]:
+    """Each sampled serving row's twin in the training view (indexed like the sample), and a note
+    on rows that could not be paired.
+
+    With the config's timestamp in the view, the twin is the entity's latest view row at or
+    before the serving time (point in time: a feature that legitimately changes per entity is
+    not skew). Without it, an entity with several view rows is ambiguous and left unpaired.
+    """
+    view, key, ts = inputs.training_view, inputs.schema.entity_id, inputs.schema.timestamp
+    if view is None or key is None:
+        return None, None
+    cols = [f for f in inputs.schema.features if f in view.columns]
+    renamed = {f: f + TRAINING_SUFFIX for f in cols}
+    serving = current_sample[[key]].assign(_row=current_sample.index)
+    if ts and ts in view.columns:
+        utc = {ts: lambda frame: pd.to_datetime(frame[ts], utc=True)}  # one time zone on both sides
+        training = view[[key, ts, *cols]].rename(columns=renamed).assign(**utc).dropna(subset=[ts])
+        training = training.sort_values(ts, kind="stable")
+        serving = serving.assign(**{ts: current_sample[ts]}).assign(**utc).dropna(subset=[ts]).sort_values(ts, kind="stable")
+        pairs = pd.merge_asof(serving, training.assign(_found=True), on=ts, by=key, direction="backward")
+        pairs = pairs[pairs["_found"].notna()]
+        unpaired = len(serving) - len(pairs)
+        note = (f"training_serving_skew: {unpaired} sampled serving rows have no training-view row at or before "
+                f"their time, and were not compared") if unpaired else None
+    else:
+        counts = view[key].value_counts()
+        ambiguous = counts[counts > 1].index
+        training = view.loc[~view[key].isin(ambiguous), [key, *cols]].rename(columns=renamed)
+        pairs = serving.merge(training, on=key, how="inner")
+        note = (f"training_serving_skew: {len(ambiguous)} entities have several training-view rows and the view has "
+                f"no {ts or 'timestamp'!r} column to pick the one in force; they were not compared"
+                ) if len(ambiguous) else None
+    return pairs.set_index("_row")[list(renamed.values())], note
 
 
-def _natural_unseen(reference_sample: pd.DataFrame, schema) -> dict[str, float]:
-    """Unseen-category share of one half of the reference against the other: the rate that is normal."""
-    half = len(reference_sample) // 2
-    out = {}
-    for f in schema.categorical:
-        a, b = reference_sample[f].iloc[:half].dropna(), reference_sample[f].iloc[half:].dropna()
-        out[f] = float((~b.isin(set(a))).mean()) if len(b) else 0.0
-    return out
-
-
-def _production(ctx: Context, schema) -> dict:
-    """Production metric on labelled rows (the unrepaired ones), overall and per window."""
+def _production(ctx: Context, schema, drop_test: attribution.DropTest) -> dict:
+    """Production metric on labelled rows as served, overall and per window, and whether it
+    dropped below the golden set (clearly and materially)."""
     out: dict = {"rows": ctx.n_current, "windows": list(ctx.window_labels)}
     scored = ctx.scored_raw
     if scored is None or len(scored.y) == 0:
         out["labelled"] = False
         return out
-    name, _ = primary_metric(schema.task)
-    value = metric_value(schema.task, name, scored.y, scored.pred)
-    golden = ctx.golden
-    out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=value,
-               golden_value=golden.value if golden else None,
-               within_golden_ci=bool(golden.ci_low <= value <= golden.ci_high) if golden else None)
+    task = schema.task
+    name, _ = primary_metric(task)
+    contributions = attribution.contributions(task, scored)
+    production = attribution.MetricEstimate.of(name, contributions)
+    golden = attribution.MetricEstimate.of(name, attribution.contributions(task, ctx.golden_scored))
     windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
-    out["per_window"] = [metric_value(schema.task, name, scored.y[windows == w], scored.pred[windows == w])
-                         if (windows == w).any() else None for w in range(len(ctx.window_labels))]
+    out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=production.value,
+               golden_value=golden.value,
+               within_golden_ci=bool(ctx.golden.ci_low <= production.value <= ctx.golden.ci_high) if ctx.golden else None,
+               per_window=[attribution.MetricEstimate.of(name, contributions[windows == w]).value
+                           if (windows == w).any() else None for w in range(len(ctx.window_labels))])
+    if scored.imputed_rows:
+        out["imputed_rows"] = scored.imputed_rows
+        ctx.not_checked.append(f"production metric: {scored.imputed_rows} labelled rows have missing values the model "
+                               "refuses; they were scored with the reference's typical values, as a serving system "
+                               "that imputes would")
+    # the whole log, and its most recent half (a drop that started mid-log), each at half the level
+    recent = windows >= (len(ctx.window_labels) + 1) // 2 if len(ctx.window_labels) > 1 else np.zeros(len(windows), bool)
+    gaps = [("whole log", attribution.gap(production, golden))]
+    if 0 < recent.sum() < len(windows):
+        gaps.append(("most recent half", attribution.gap(attribution.MetricEstimate.of(name, contributions[recent]), golden)))
+    where, gap = max(gaps, key=lambda item: (drop_test.dropped(item[1], len(gaps)), -item[1].p_value))
+    out["drop"] = {"where": where, "amount": gap.amount, "ci": list(gap.ci), "p_value": gap.p_value,
+                   "relative": gap.relative}
+    out["dropped"] = drop_test.dropped(gap, len(gaps))
     return out
 
 

@@ -128,7 +128,8 @@ def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri
     ml.check_tracking_reachable()
     model, baseline = load_models(config, say)
     say("reading data")
-    verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows, progress=say)
+    verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows,
+                       detectors=config.detectors, progress=say)
     _write(verdict, Path(output))
     if model.version != ml.UNREGISTERED and record:
         say(f"tagging models:/{model.name}/{model.version} with {ml.ROOT_CAUSE_TAG}={verdict.root_cause}")
@@ -157,7 +158,7 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
         if step == "drift_report":
             return drift_report(run, config, model, inputs, digests, say)
         golden = (golden_from_dict(json.loads(ml.read_artifact_uri_text(golden_uri))) if golden_uri
-                  else golden_check(inputs, model, baseline))
+                  else golden_check(inputs, model, baseline, config.detectors))
         reports = ml.list_artifacts(drift_run, "evidently") if drift_run else []
         return diagnose_step(run, config, model, baseline, inputs, digests, golden, golden_uri or "computed here",
                              drift_run or "-", reports, say)
@@ -206,7 +207,7 @@ def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle |
     from .adapters import mlflow as ml
 
     say(f"golden_eval: scoring {len(inputs.golden):,} golden rows")
-    golden = golden_check(inputs, model, baseline)
+    golden = golden_check(inputs, model, baseline, config.detectors)
     _log_inputs(run, config, inputs, digests, ("golden",))
     ml.log_metrics(run, golden_metrics(golden))
     ml.set_tags(run, {"postmortem.golden.dropped": str(golden.dropped).lower(),
@@ -215,12 +216,14 @@ def golden_eval(run, config: Config, model: ModelHandle, baseline: ModelHandle |
     return golden
 
 
-def golden_check(inputs: Inputs, model: ModelHandle, baseline: ModelHandle | None) -> GoldenResult:
+def golden_check(inputs: Inputs, model: ModelHandle, baseline: ModelHandle | None,
+                 detectors: dict[str, dict[str, float]] | None = None) -> GoldenResult:
     """The golden set scored with the version and its baseline, missing values filled as serving would."""
+    from .detectors import golden_thresholds
     from .diagnose import fill_values, reference_profiles
 
     return evaluate_golden(model, inputs.golden, inputs.schema, fill_values(inputs, reference_profiles(inputs)),
-                           baseline=baseline)
+                           baseline=baseline, **golden_thresholds(detectors))
 
 
 def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digests: dict[str, str], say: Say) -> tuple[FeatureStat, ...]:
@@ -256,7 +259,7 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
 
     ml.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
     verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
-                       progress=lambda m: say(f"diagnose: {m}"))
+                       detectors=config.detectors, progress=lambda m: say(f"diagnose: {m}"))
     _log_inputs(run, config, inputs, digests, ("reference", "golden", "current", "training_view"))
     ml.set_tags(run, verdict_tags(verdict))
     ml.log_metrics(run, verdict_metrics(verdict))
@@ -419,19 +422,18 @@ def config_from_run(run_id: str) -> Config:
 # --- helpers --------------------------------------------------------------------------------
 
 def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | None]:
-    """The version under review and its baseline (config, else the previous version, unless
-    the version carries recorded golden metrics)."""
+    """The version under review and its baseline: the config's, else the previous version, scored
+    on the same golden rows (golden metrics recorded on the version are the fallback when there
+    is no previous version)."""
     from .adapters import mlflow as ml
 
     say(f"loading model {config.model}")
     model = ml.load_model_handle(config.model, trusted_types=config.skops_trusted_types)
-    baseline_uri = config.baseline
-    if baseline_uri is None and model.recorded_golden is None:
-        baseline_uri = ml.previous_version_uri(config.model)
+    baseline_uri = config.baseline or ml.previous_version_uri(config.model)
     if baseline_uri is not None:
         say(f"loading baseline {baseline_uri}")
     elif model.recorded_golden is not None:
-        say("baseline: golden metrics recorded on the version's tags")
+        say("baseline: the golden metric recorded on the version's tags")
     baseline = ml.load_model_handle(baseline_uri, trusted_types=config.skops_trusted_types) if baseline_uri else None
     return model, baseline
 

@@ -61,11 +61,11 @@ class NumericSummary:
     mean: float
     std: float
     median: float  # of finite values: the value a serving system would impute
+    minimum: float
+    maximum: float
     top_value: float
     top_count: int
-    ref_top_count: int  # how often the reference's most frequent value occurs here
     distinct: int
-    repeats: int  # rows equal to the previous row, in time order
 
     @property
     def n_finite(self) -> int:
@@ -78,13 +78,28 @@ class NumericSummary:
 
 @dataclass(frozen=True)
 class CategoricalReference:
+    """Up to MAX_CATEGORIES most frequent reference categories get a slot each; the rest of the
+    reference's categories share one "other seen" slot, so they never pose as unseen."""
+
     name: str
     categories: pd.Index
     summary: "CategoricalSummary"
+    #: every category the reference holds (a superset of `categories` when the cap applied)
+    known: pd.Index = field(default_factory=lambda: pd.Index([]))
+    #: reference categories seen exactly once: Good-Turing's estimate of the unseen share is singletons / rows
+    singletons: int = 0
+
+    @property
+    def other_slot(self) -> int:
+        return len(self.categories)
 
     def codes(self, values: pd.Series) -> np.ndarray:
-        """Reference category codes; -1 = unseen, -2 = missing."""
-        codes = self.categories.get_indexer(values.to_numpy())
+        """Reference slot per row: a kept category's index, `other_slot` for the rest of the
+        reference's categories, -1 = unseen, -2 = missing."""
+        raw = values.to_numpy()
+        codes = self.categories.get_indexer(raw)
+        if len(self.known) > len(self.categories):
+            codes[(codes < 0) & (self.known.get_indexer(raw) >= 0)] = self.other_slot
         codes[values.isna().to_numpy()] = -2
         return codes
 
@@ -93,13 +108,11 @@ class CategoricalReference:
 class CategoricalSummary:
     n: int
     n_null: int
-    counts: np.ndarray  # per reference category, then one slot for unseen categories
+    counts: np.ndarray  # per kept reference category, then "other seen", then unseen
     unseen_examples: tuple[str, ...]
     top_value: str | None
     top_count: int
-    ref_top_count: int
     distinct: int
-    repeats: int
     #: category frequencies sorted high to low (shape of the distribution, ignoring labels)
     sorted_shares: np.ndarray
 
@@ -119,7 +132,6 @@ class _Sorted:
     n: int
     n_null: int
     n_inf: int
-    repeats: int
 
     @classmethod
     def of(cls, values: np.ndarray) -> "_Sorted":
@@ -127,8 +139,7 @@ class _Sorted:
         first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
         start = int(np.searchsorted(ordered[:first_nan], -np.inf, side="right"))
         stop = int(np.searchsorted(ordered[:first_nan], np.inf, side="left"))
-        return cls(ordered[start:stop], len(values), len(values) - first_nan, start + first_nan - stop,
-                   int(np.count_nonzero(values[1:] == values[:-1])))
+        return cls(ordered[start:stop], len(values), len(values) - first_nan, start + first_nan - stop)
 
     @cached_property
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +149,6 @@ class _Sorted:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         starts = np.concatenate(([0], np.flatnonzero(f[1:] != f[:-1]) + 1))
         return starts, np.diff(np.append(starts, len(f)))
-
-    def count_of(self, value: float) -> int:
-        if not np.isfinite(value):
-            return 0
-        return int(np.searchsorted(self.finite, value, side="right") - np.searchsorted(self.finite, value, side="left"))
 
 
 def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -177,16 +183,16 @@ def numeric_reference(name: str, values: np.ndarray) -> NumericReference:
         support = (float(lo - SUPPORT_MARGIN * span), float(hi + SUPPORT_MARGIN * span))
         discrete = False
     ref = NumericReference(name, edges, support, discrete, summary=None)  # type: ignore[arg-type]
-    summary = _numeric_summary(column, ref, is_reference=True)
+    summary = _numeric_summary(column, ref)
     return NumericReference(name, edges, support, discrete, summary, uniq if discrete else np.array([]))
 
 
-def summarize_numeric(values: np.ndarray, ref: NumericReference, *, is_reference: bool = False) -> NumericSummary:
+def summarize_numeric(values: np.ndarray, ref: NumericReference) -> NumericSummary:
     """One pass over a column (or a window of it) against the reference's bins."""
-    return _numeric_summary(_Sorted.of(values), ref, is_reference=is_reference)
+    return _numeric_summary(_Sorted.of(values), ref)
 
 
-def _numeric_summary(column: _Sorted, ref: NumericReference, *, is_reference: bool) -> NumericSummary:
+def _numeric_summary(column: _Sorted, ref: NumericReference) -> NumericSummary:
     finite = column.finite
     counts = ref.sorted_bin_counts(finite)
     if len(finite):
@@ -195,14 +201,14 @@ def _numeric_summary(column: _Sorted, ref: NumericReference, *, is_reference: bo
         top_value, top_count, distinct = float(finite[starts[top]]), int(lengths[top]), len(starts)
         quantiles = _sorted_quantiles(finite, QUANTILE_LEVELS)
         mean, std, median = float(finite.mean()), float(finite.std()), float(_sorted_quantiles(finite, _MEDIAN)[0])
+        minimum, maximum = float(finite[0]), float(finite[-1])
     else:
         quantiles = np.full(len(QUANTILE_LEVELS), np.nan)
         top_value, top_count, distinct, mean, std, median = np.nan, 0, 0, np.nan, np.nan, np.nan
-    ref_top_count = top_count if is_reference else column.count_of(ref.summary.top_value)
+        minimum, maximum = np.nan, np.nan
     return NumericSummary(
         n=column.n, n_null=column.n_null, n_inf=column.n_inf, counts=counts, quantiles=quantiles,
-        mean=mean, std=std, median=median, top_value=top_value, top_count=top_count, ref_top_count=ref_top_count,
-        distinct=distinct, repeats=column.repeats,
+        mean=mean, std=std, median=median, minimum=minimum, maximum=maximum, top_value=top_value, top_count=top_count, distinct=distinct,
     )
 
 
@@ -221,21 +227,18 @@ class _Factorized:
         codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
         return cls(codes, np.asarray(uniques, dtype=object))
 
-    def reference_codes(self, ref_of_unique: np.ndarray) -> np.ndarray:
-        """Per row, the reference category code; -1 = unseen, -2 = missing (as `CategoricalReference.codes`)."""
-        return np.append(ref_of_unique, -2)[self.codes]
-
 
 def categorical_reference(name: str, values: pd.Series) -> CategoricalReference:
     column = _Factorized.of(values)
-    order = _by_frequency(np.bincount(column.codes + 1, minlength=len(column.uniques) + 1)[1:])
+    per_unique = np.bincount(column.codes + 1, minlength=len(column.uniques) + 1)[1:]
+    order = _by_frequency(per_unique)
     kept = order[:MAX_CATEGORIES]
-    ref_of_unique = np.full(len(column.uniques), -1, dtype=np.intp)
-    ref_of_unique[kept] = np.arange(len(kept))
-    ref = CategoricalReference(name, pd.Index(column.uniques[kept]), summary=None)  # type: ignore[arg-type]
-    summary = _categorical_summary(column.codes, column.reference_codes(ref_of_unique), column.uniques,
-                                   ref_of_unique, ref, is_reference=True)
-    return CategoricalReference(name, ref.categories, summary)
+    slot_of_unique = np.full(len(column.uniques), len(kept), dtype=np.intp)  # beyond the cap: "other seen"
+    slot_of_unique[kept] = np.arange(len(kept))
+    known = pd.Index(column.uniques[order])
+    ref = CategoricalReference(name, pd.Index(column.uniques[kept]), None, known)  # type: ignore[arg-type]
+    summary = _categorical_summary(column.codes, column.uniques, slot_of_unique, ref)
+    return CategoricalReference(name, ref.categories, summary, known, int(np.count_nonzero(per_unique == 1)))
 
 
 def _by_frequency(counts: np.ndarray) -> np.ndarray:
@@ -244,33 +247,23 @@ def _by_frequency(counts: np.ndarray) -> np.ndarray:
     return present[np.argsort(-counts[present], kind="stable")]
 
 
-def _categorical_summary(codes: np.ndarray, ref_codes: np.ndarray, uniques: np.ndarray, ref_of_unique: np.ndarray,
-                         ref: CategoricalReference, *, is_reference: bool) -> CategoricalSummary:
-    """Summary of rows given their distinct-value codes and reference codes (a whole column or a window)."""
+def _categorical_summary(codes: np.ndarray, uniques: np.ndarray, slot_of_unique: np.ndarray,
+                         ref: CategoricalReference) -> CategoricalSummary:
+    """Summary of rows given their distinct-value codes and each distinct value's reference slot
+    (-1 = unseen): a whole column or a window."""
     per_unique = np.bincount(codes + 1, minlength=len(uniques) + 1)
     n_null, per_unique = int(per_unique[0]), per_unique[1:]
-    seen = ref_of_unique >= 0
-    counts = np.zeros(len(ref.categories) + 1, dtype=np.int64)
-    counts[ref_of_unique[seen]] = per_unique[seen]
-    counts[-1] = per_unique[~seen].sum()
+    counts = np.bincount(np.where(slot_of_unique >= 0, slot_of_unique, ref.other_slot + 1), weights=per_unique,
+                         minlength=ref.other_slot + 2).astype(np.int64)
     order = _by_frequency(per_unique)
     top_value = str(uniques[order[0]]) if len(order) else None
     top_count = int(per_unique[order[0]]) if len(order) else 0
-    unseen = [str(v) for v in uniques[order[ref_of_unique[order] < 0][:5]]]
-    if is_reference:
-        ref_top_count = top_count
-    else:
-        ref_top = ref.summary.top_value
-        known = ref_top is not None and ref_top in ref.categories
-        ref_top_count = int(counts[ref.categories.get_loc(ref_top)]) if known else 0
+    unseen = [str(v) for v in uniques[order[slot_of_unique[order] < 0][:5]]]
     total = per_unique.sum()
     shares = per_unique[order] / total if total else np.zeros(0)
-    same = ref_codes[1:] == ref_codes[:-1]
-    same &= ref_codes[1:] != -2
     return CategoricalSummary(
         n=len(codes), n_null=n_null, counts=counts, unseen_examples=tuple(unseen),
-        top_value=top_value, top_count=top_count, ref_top_count=ref_top_count, distinct=len(order),
-        repeats=int(np.count_nonzero(same)), sorted_shares=shares,
+        top_value=top_value, top_count=top_count, distinct=len(order), sorted_shares=shares,
     )
 
 
@@ -305,12 +298,10 @@ def profile_feature(
         overall = summarize_numeric(values, ref)
     else:
         fact = _Factorized.of(column)
-        ref_of_unique = ref.categories.get_indexer(fact.uniques)
-        ref_codes = fact.reference_codes(ref_of_unique)
+        slot_of_unique = ref.codes(pd.Series(fact.uniques))
 
         def summary(a: int, b: int) -> CategoricalSummary:
-            return _categorical_summary(fact.codes[a:b], ref_codes[a:b], fact.uniques, ref_of_unique, ref,
-                                        is_reference=False)
+            return _categorical_summary(fact.codes[a:b], fact.uniques, slot_of_unique, ref)
 
         windows = tuple(summary(a, b) for a, b in bounds)
         overall = summary(0, len(column))

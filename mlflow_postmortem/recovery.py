@@ -12,43 +12,46 @@ import pandas as pd
 
 from .data import Schema
 from .scoring import Scored, metric_value, primary_metric, score
+from . import transforms
+from .evidence import CodesPermuted, Mismatch, Unusable
 from .types import Finding, ModelHandle, Recovery
 
 TRAINING_SUFFIX = "__training"
 
 
 def repair(frame: pd.DataFrame, finding: Finding, fill: dict[str, object],
-           training_pairs: pd.DataFrame | None, entity_id: str | None) -> tuple[pd.DataFrame, str] | None:
+           training_pairs: pd.DataFrame | None) -> tuple[pd.DataFrame, str] | None:
     """A copy of `frame` with the finding's feature repaired, and how; None when no repair applies."""
     f, ev = finding.feature, finding.evidence
     if f is None or f not in fill:
         return None
     out = frame.copy()
-    if finding.cause == "feature_unavailability":
-        if ev.get("column_absent"):
+    if isinstance(ev, Unusable):
+        if ev.problem == "absent":
             out[f] = fill[f]
             return out, f"{f} restored with the reference's typical value"
         col = out[f]
         bad = col.isna() | (np.isinf(col) if pd.api.types.is_numeric_dtype(col) else False)
-        if ev.get("kind") == "default":
-            bad |= col == ev.get("default_value")
+        if ev.problem == "default":
+            bad |= col == ev.default_value
         out.loc[bad, f] = fill[f]
         return out, f"{int(bad.sum())} unusable values of {f} imputed from the reference"
-    if ev.get("transform") == "affine":
+    if isinstance(ev, CodesPermuted):
         rows = _affected_rows(out, finding)
-        a, b = ev["scale"], ev["offset"]
-        out.loc[rows, f] = (out.loc[rows, f] - b) / a
-        return out, f"{f} mapped back through the inverse rescale (x - {b:.4g}) / {a:.4g}"
-    if ev.get("transform") == "codes_permuted":
-        rows = _affected_rows(out, finding)
-        mapping = {cur: ref for cur, ref in ev["mapping"]}
+        mapping = {cur: ref for cur, ref in ev.mapping}
         out.loc[rows, f] = out.loc[rows, f].map(lambda v: mapping.get(v, v))
         return out, f"{f} codes mapped back by frequency rank"
-    if finding.cause == "training_serving_skew" and training_pairs is not None and entity_id:
-        truth = training_pairs.drop_duplicates(entity_id).set_index(entity_id)[f + TRAINING_SUFFIX]
-        has = out[entity_id].isin(truth.index)
-        out.loc[has, f] = out.loc[has, entity_id].map(truth)
-        return out, f"{f} taken from the training view for {int(has.sum())} rows"
+    if isinstance(ev, Mismatch) and training_pairs is not None:
+        truth = training_pairs[f + TRAINING_SUFFIX]
+        rows = truth.index.intersection(out.index)
+        out.loc[rows, f] = truth.loc[rows]
+        return out, f"{f} taken from the training view for {len(rows)} rows"
+    undo = transforms.inverse(ev.to_dict())
+    if undo is not None:
+        rows = _affected_rows(out, finding)
+        with np.errstate(all="ignore"):
+            out.loc[rows, f] = undo(out.loc[rows, f].to_numpy(float))
+        return out, f"{f} mapped back to the model's definition ({transforms.describe(ev.to_dict())} undone)"
     return None
 
 
@@ -69,3 +72,35 @@ def estimate(model: ModelHandle, before: Scored, repaired: pd.DataFrame, how: st
     after = score(model, repaired, schema, fill)
     return Recovery(name, metric_value(schema.task, name, before.y, before.pred),
                     metric_value(schema.task, name, after.y, after.pred), how, len(before.y))
+
+
+def degrade(golden: pd.DataFrame, findings: list[Finding], fill: dict[str, object], seed: int) -> pd.DataFrame:
+    """Golden rows with each unusable feature as unusable as production has it (imputed, as the
+    repaired production rows are): a missing value cannot be repaired, only valued.
+
+    Scoring these rows tells what the missing values cost on rows where the truth is known, and
+    gives later steps a like-for-like yardstick.
+    """
+    out = golden.copy()
+    rng = np.random.default_rng([seed, 41])
+    for f in findings:
+        ev = f.evidence
+        if not isinstance(ev, Unusable) or f.feature not in fill or f.feature not in out.columns:
+            continue
+        share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
+        rows = rng.random(len(out)) < min(max(share, 0.0), 1.0)
+        out.loc[rows, f.feature] = fill[f.feature]
+    return out
+
+
+def golden_cost(model: ModelHandle, golden: Scored, degraded: pd.DataFrame, served: Scored, finding: Finding,
+                schema: Schema, fill: dict[str, object]) -> Recovery:
+    """What restoring an unusable feature would give back: its cost on the golden rows (intact
+    against as unusable as in production), added to the production metric as served."""
+    name, higher = primary_metric(schema.task)
+    intact = metric_value(schema.task, name, golden.y, golden.pred)
+    broken = score(model, degraded, schema, fill)
+    lost = intact - metric_value(schema.task, name, broken.y, broken.pred)
+    before = metric_value(schema.task, name, served.y, served.pred)
+    return Recovery(name, before, before + lost, f"{finding.feature} restored: its missing values cost {abs(lost):.4g} "
+                    f"{name} on the golden rows at the production rate", len(served.y))

@@ -65,7 +65,7 @@ def render_markdown(verdict: Verdict, *, features: list[dict] | None = None,
     feats = _feature_dicts(verdict, features)
     out = [f"# {_md(_title(verdict))}", "", _md_facts(_headline(verdict)), ""]
     if verdict.summary:
-        out += ["```text", verdict.summary.replace("```", "'''"), "```", ""]
+        out += [*(f"> {_md(line)}  " for line in verdict.summary.splitlines()), ""]
     out += _md_section("Timeline of onsets", [_md_table(_onset_table(verdict)), _md_table(_window_table(verdict))]
                        if _onsets(verdict) else ["No finding has an onset in the production windows."])
     out += _md_section("Evidence, every cause ranked", [_md_table(_evidence_table(verdict))])
@@ -121,7 +121,8 @@ def _title(v: Verdict) -> str:
 def _headline(v: Verdict) -> list[tuple[str, str]]:
     """What a reader woken at 3 a.m. needs before anything else."""
     top = v.top
-    facts = [("Root cause", f"{top.cause}: {CAUSE_MEANING.get(top.cause, '')}"),
+    facts = [("Production drop", v.summary.splitlines()[0])] if v.production.get("dropped") and v.summary else []
+    facts += [("Root cause", f"{top.cause}: {CAUSE_MEANING.get(top.cause, '')}"),
              ("Confidence", f"{top.confidence:.2f}"),
              ("Mitigation", f"{top.mitigation}: {MITIGATION_MEANING.get(top.mitigation, '')}"),
              ("Features at fault", ", ".join(top.features) or "none named")]
@@ -173,8 +174,14 @@ def _window_table(v: Verdict) -> _Table:
 
 def _evidence_table(v: Verdict) -> _Table:
     rows = [(str(rank), c.cause, f"{c.confidence:.2f}", ", ".join(c.features) or "n/a", c.mitigation,
-             _compact(c.evidence)) for rank, c in enumerate(v.causes, 1)]
+             _share(c) + str(c.evidence.get("sentence") or _compact(c.evidence))) for rank, c in enumerate(v.causes, 1)]
     return _Table(("#", "cause", "confidence", "features", "mitigation", "key evidence"), rows)
+
+
+def _share(c: CauseAssessment) -> str:
+    if c.explains is None or c.confidence == 0:
+        return ""
+    return f"accounts for {c.explains.share:.0%} of the {c.explains.metric} drop; "
 
 
 def _recovery_table(v: Verdict) -> _Table:

@@ -21,6 +21,8 @@ class Scored:
     pred: np.ndarray
     proba: np.ndarray | None
     loss: np.ndarray
+    #: rows whose missing values were imputed because the model refuses them (0: scored as given)
+    imputed_rows: int = 0
 
 
 def primary_metric(task: str) -> tuple[str, bool]:
@@ -36,43 +38,65 @@ def model_input(frame: pd.DataFrame, schema: Schema, fill: dict[str, object]) ->
     return pd.DataFrame(cols, index=frame.index)
 
 
-def predict(model: ModelHandle, x: pd.DataFrame, fill: dict[str, object]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions (and class probabilities); if the model refuses missing values, impute them as serving would."""
+#: words in a model's error that say it refuses missing values (scikit-learn: "Input X contains NaN")
+_REFUSES_MISSING = ("nan", "missing value", "null")
+
+
+def predict(model: ModelHandle, x: pd.DataFrame, fill: dict[str, object]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Predictions, class probabilities, and which rows had to be imputed.
+
+    Only a model that refuses missing values gets them imputed (as a serving system that
+    imputes would score them), and the count says so; any other failure is the model's error,
+    raised with its own first line, never retried.
+    """
     try:
-        return _call(model, x)
-    except Exception:
-        if not x.isna().any().any():
-            raise
-    return _call(model, x.fillna({k: v for k, v in fill.items() if k in x.columns}))
+        return (*_call(model, x), np.zeros(len(x), dtype=bool))
+    except Exception as exc:  # noqa: BLE001 - re-raised below unless it is a refusal of missing values
+        message = _first_line(exc)
+        missing = x.isna().any(axis=1)
+        if not missing.any() or not any(word in message.lower() for word in _REFUSES_MISSING):
+            raise ModelError(f"model {model.name} v{model.version} failed to score: {message}") from None
+    filled = x.fillna({k: v for k, v in fill.items() if k in x.columns})
+    try:
+        return (*_call(model, filled), missing.to_numpy())
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"model {model.name} v{model.version} failed to score, even with missing values imputed: "
+                         f"{_first_line(exc)}") from None
 
 
 def _call(model: ModelHandle, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        if model.predict_proba is not None:
-            proba = np.asarray(model.predict_proba(x), dtype=float)
-            classes = np.asarray(model.classes if model.classes is not None else np.arange(proba.shape[1]))
-            return classes[np.argmax(proba, axis=1)], proba
-        return np.asarray(model.predict(x)).reshape(len(x), -1)[:, 0], None
-    except (ValueError, TypeError, KeyError) as exc:
-        if x.isna().any().any():
-            raise
-        raise ModelError(f"model {model.name} v{model.version} failed to score: {str(exc).splitlines()[0]}") from None
+    if model.predict_proba is not None:
+        proba = np.asarray(model.predict_proba(x), dtype=float)
+        classes = np.asarray(model.classes if model.classes is not None else np.arange(proba.shape[1]))
+        return classes[np.argmax(proba, axis=1)], proba
+    return np.asarray(model.predict(x)).reshape(len(x), -1)[:, 0], None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def score(model: ModelHandle, frame: pd.DataFrame, schema: Schema, fill: dict[str, object]) -> Scored:
     """Rows without a label are dropped: a loss needs one."""
     labelled = frame[frame[schema.target].notna()] if schema.target in frame.columns else frame.iloc[0:0]
-    pred, proba = predict(model, model_input(labelled, schema, fill), fill)
+    pred, proba, imputed = predict(model, model_input(labelled, schema, fill), fill)
+    return scored_rows(labelled, pred, proba, imputed, schema, model.classes)
+
+
+def scored_rows(labelled: pd.DataFrame, pred: np.ndarray, proba: np.ndarray | None, imputed: np.ndarray,
+                schema: Schema, classes: tuple | None) -> Scored:
+    """Labelled rows and their predictions as a Scored: labels, per-row loss, imputed count."""
     y = labelled[schema.target].to_numpy()
     if schema.task == "regression":
         y = y.astype(float)
         loss = (y - pred.astype(float)) ** 2
-    elif proba is not None and model.classes is not None:
-        onehot = np.asarray(model.classes)[None, :] == y[:, None]
+    elif proba is not None and classes is not None:
+        onehot = np.asarray(classes)[None, :] == y[:, None]
         loss = ((onehot - proba) ** 2).sum(axis=1)
     else:
         loss = (pred != y).astype(float)
-    return Scored(labelled, y, pred, proba, loss)
+    return Scored(labelled, y, pred, proba, loss, int(np.count_nonzero(imputed)))
 
 
 def metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None = None,
@@ -94,6 +118,14 @@ def metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None
         if set(np.unique(y)) <= set(classes):
             out["roc_auc"] = float(roc_auc_score(y == classes[1], proba[:, 1]))
     return out
+
+
+def metric_contributions(name: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-row terms whose mean gives the primary metric (square-rooted for RMSE): what
+    bootstraps and standard errors are computed on."""
+    if name == "accuracy":
+        return (pred == y).astype(float)
+    return (y.astype(float) - pred.astype(float)) ** 2
 
 
 def metric_value(task: str, name: str, y: np.ndarray, pred: np.ndarray) -> float:

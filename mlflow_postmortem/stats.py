@@ -34,12 +34,39 @@ def debiased_total_variation(p_counts: np.ndarray, q_counts: np.ndarray) -> floa
     return float(max(0.0, tv - noise))
 
 
+def merge_sparse(p_counts: np.ndarray, q_counts: np.ndarray, min_expected: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Bins too sparse for the chi-square approximation pooled into one.
+
+    A bin is sparse when, under one shared distribution, the smaller sample would expect fewer
+    than `min_expected` rows in it; many such bins (rare categories, a few hundred rows) make
+    the chi-square statistic and the TV noise correction unreliable, so they are summed.
+    """
+    p, q = np.asarray(p_counts, float), np.asarray(q_counts, float)
+    n_small = min(p.sum(), q.sum())
+    pooled = p + q
+    if n_small == 0 or pooled.sum() == 0:
+        return p, q
+    expected = pooled / pooled.sum() * n_small
+    sparse = expected < min_expected
+    if sparse.sum() <= 1 and (not sparse.any() or sparse.all()):
+        return p, q
+    keep_p, keep_q = p[~sparse], q[~sparse]
+    rest_p, rest_q = p[sparse].sum(), q[sparse].sum()
+    if (rest_p + rest_q) / pooled.sum() * n_small < min_expected and len(keep_p):
+        smallest = int(np.argmin(keep_p + keep_q))  # a rest bin still too thin joins the thinnest kept bin
+        keep_p[smallest] += rest_p
+        keep_q[smallest] += rest_q
+        return keep_p, keep_q
+    return np.append(keep_p, rest_p), np.append(keep_q, rest_q)
+
+
 def homogeneity_pvalue(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
-    """Chi-square test that two count vectors come from one distribution."""
-    keep = (p_counts + q_counts) > 0
-    if keep.sum() < 2 or p_counts.sum() == 0 or q_counts.sum() == 0:
+    """Chi-square test that two count vectors come from one distribution (sparse bins pooled first)."""
+    p, q = merge_sparse(p_counts, q_counts)
+    keep = (p + q) > 0
+    if keep.sum() < 2 or p.sum() == 0 or q.sum() == 0:
         return 1.0
-    table = np.vstack([p_counts[keep], q_counts[keep]]).astype(float)
+    table = np.vstack([p[keep], q[keep]])
     return float(sps.chi2_contingency(table, correction=False)[1])
 
 

@@ -8,6 +8,8 @@ from typing import Any, Callable, Literal
 import numpy as np
 import pandas as pd
 
+from .evidence import Evidence
+
 Cause = Literal[
     "healthy",
     "model_regression",
@@ -48,7 +50,20 @@ class ModelHandle:
     #: input columns from the model signature, when it has one
     features: tuple[str, ...] | None = None
     #: golden metrics recorded for this version earlier (its launch baseline), if any
-    recorded_golden: dict[str, float] | None = None
+    recorded_golden: "RecordedGolden | None" = None
+
+
+@dataclass(frozen=True)
+class RecordedGolden:
+    """A version's primary golden metric as recorded at its first healthy post-mortem, with
+    what makes it comparable: its interval, and a digest of the golden rows it was measured on."""
+
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    rows: int
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,7 @@ class Finding:
     feature: str | None
     strength: float
     confidence: float
-    evidence: dict[str, Any]
+    evidence: Evidence
     onset: Onset | None = None
     recovery: Recovery | None = None
 
@@ -109,11 +124,24 @@ class GoldenResult:
     delta_ci: tuple[float, float] | None = None
     dropped: bool = False
     note: str | None = None
+    #: fingerprint of the golden rows (see `golden.golden_digest`)
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Explains:
+    """The part of a measured production drop one cause accounts for (see `attribution`)."""
+
+    metric: str
+    #: production minus golden, in metric units, worse > 0
+    drop: float
+    accounted: float
+    share: float
 
 
 @dataclass(frozen=True)
 class CauseAssessment:
-    """One line of the ranked verdict."""
+    """One line of the ranked verdict; `evidence` is the top finding's typed evidence as JSON."""
 
     cause: str
     confidence: float
@@ -122,6 +150,7 @@ class CauseAssessment:
     mitigation: str
     recovery: Recovery | None = None
     onset: Onset | None = None
+    explains: Explains | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +191,8 @@ class Verdict:
         causes = tuple(
             CauseAssessment(c["cause"], c["confidence"], tuple(c["features"]), c["evidence"], c["mitigation"],
                             Recovery(**c["recovery"]) if c.get("recovery") else None,
-                            Onset(**{**c["onset"], "per_window": tuple(c["onset"]["per_window"])}) if c.get("onset") else None)
+                            Onset(**{**c["onset"], "per_window": tuple(c["onset"]["per_window"])}) if c.get("onset") else None,
+                            Explains(**c["explains"]) if c.get("explains") else None)
             for c in raw["causes"]
         )
         golden = dict(raw["golden"])
@@ -189,6 +219,8 @@ class Verdict:
             }
             if c.onset is not None:
                 item["onset"] = _jsonable(asdict(c.onset))
+            if c.explains is not None:
+                item["explains"] = _jsonable(asdict(c.explains))
             causes.append(item)
         production = dict(_jsonable(self.production))
         production["not_checked"] = list(self.not_checked)

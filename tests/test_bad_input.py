@@ -54,15 +54,14 @@ def test_all_nan_current_column_is_reported_as_unavailable():
 
     assert verdict.root_cause == "feature_unavailability"
     assert verdict.top.features[0] == "income"
-    assert verdict.top.evidence["null_share"]["current"] == 1.0
+    assert verdict.top.evidence["problem"] == "null" and verdict.top.evidence["current_share"] == 1.0
 
 
-def test_all_nan_reference_column_is_not_checked_and_says_why():
+def test_all_nan_reference_feature_is_a_one_line_error_naming_the_column():
     reference = world().reference.assign(visits=np.nan)
 
-    verdict = diagnose(inputs(current(), reference=reference), world().model)
-
-    assert any(item.startswith("visits: skipped (no finite values in data.reference)") for item in verdict.not_checked)
+    with pytest.raises(DataError, match=r"^data.reference: feature 'visits' has no values"):
+        inputs(current(), reference=reference)
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf])

@@ -159,4 +159,4 @@ def test_new_terms_in_a_text_column_are_label_bias_naming_the_column_and_the_ter
 
     assert verdict.root_cause == "prediction_label_bias", verdict.summary
     assert verdict.top.features[0] == "query"
-    assert set(verdict.top.evidence["top_new_terms"]) == {"chatbot", "crypto", "metaverse"}
+    assert set(verdict.top.evidence["examples"]) == {"chatbot", "crypto", "metaverse"}

@@ -140,7 +140,7 @@ def test_html_states_the_same_facts_as_the_verdict() -> None:
 
 def test_user_strings_are_escaped_in_both_formats() -> None:
     v = novel()
-    assert v.root_cause == "prediction_label_bias" and HOSTILE in v.top.evidence["unseen_examples"]
+    assert v.root_cause == "prediction_label_bias" and HOSTILE in v.top.evidence["examples"]
     features = [dict(asdict(f), feature=HOSTILE_FEATURE if f.feature == "plan" else f.feature) for f in v.features]
     links = {"<i>drift</i>": "javascript:alert(1)"}
 

@@ -27,7 +27,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
 from ..errors import ModelError, TrackingError
-from ..types import ModelHandle, Verdict
+from ..types import GoldenResult, ModelHandle, RecordedGolden, Verdict
 
 # progress bars for kilobyte artifacts drown the post-mortem's own progress lines
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -165,7 +165,9 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
     """Tag the reviewed version with the verdict, so the registry page tells the story.
 
     The version's golden metrics are recorded as its baseline only when it has none yet and
-    the golden check found no drop: a regressed version must not become its own yardstick.
+    the golden check found no drop: a regressed version must not become its own yardstick. The
+    primary metric keeps its interval, row count and a digest of the golden rows, so a later
+    comparison is unpaired but honest, and a refreshed golden set is not mistaken for a drop.
     """
     client = MlflowClient()
     uri = f"models:/{name}/{version}"
@@ -176,11 +178,19 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
             client.set_model_version_tag(name, version, RUN_ID_TAG, verdict.run_id)
         golden = verdict.golden
         if golden is not None and not golden.dropped and not any(k.startswith(GOLDEN_TAG_PREFIX) for k in tags):
-            for metric, value in golden.metrics.items():
-                if math.isfinite(value):
-                    client.set_model_version_tag(name, version, f"{GOLDEN_TAG_PREFIX}{metric}", repr(float(value)))
+            for key, value in _golden_tags(golden).items():
+                client.set_model_version_tag(name, version, key, value)
     except MlflowException as exc:
         raise TrackingError(f"could not tag {uri} in the registry at {mlflow.get_registry_uri()}: {_first_line(exc)}") from None
+
+
+def _golden_tags(golden: GoldenResult) -> dict[str, str]:
+    tags = {f"{GOLDEN_TAG_PREFIX}{metric}": repr(float(value)) for metric, value in golden.metrics.items()
+            if math.isfinite(value)}
+    tags.update({f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_low": repr(float(golden.ci_low)),
+                 f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_high": repr(float(golden.ci_high)),
+                 f"{GOLDEN_TAG_PREFIX}rows": str(golden.n_rows), f"{GOLDEN_TAG_PREFIX}digest": golden.digest or ""})
+    return tags
 
 
 def _load_sklearn(uri: str, local: str, flavor: dict[str, Any], trusted_types: tuple[str, ...]) -> Any:
@@ -228,15 +238,21 @@ def _on_features(fn: Callable[[pd.DataFrame], Any], features: tuple[str, ...] | 
     return call
 
 
-def _recorded_golden(version: RegisteredVersion) -> dict[str, float] | None:
-    golden: dict[str, float] = {}
-    for key, value in version.tags.items():
-        if key.startswith(GOLDEN_TAG_PREFIX):
-            try:
-                golden[key.removeprefix(GOLDEN_TAG_PREFIX)] = float(value)
-            except ValueError:
-                raise ModelError(f"tag {key} on {version.uri} is not a number: {value!r}") from None
-    return golden or None
+def _recorded_golden(version: RegisteredVersion) -> RecordedGolden | None:
+    """The primary golden metric recorded on the version, when it was recorded with its interval,
+    row count and golden digest (tags from before those were kept compare nothing)."""
+    tags = {k.removeprefix(GOLDEN_TAG_PREFIX): v for k, v in version.tags.items() if k.startswith(GOLDEN_TAG_PREFIX)}
+    for metric in ("accuracy", "rmse"):
+        keys = (metric, f"{metric}.ci_low", f"{metric}.ci_high", "rows", "digest")
+        if not all(tags.get(k) for k in keys):
+            continue
+        try:
+            return RecordedGolden(metric, float(tags[metric]), float(tags[f"{metric}.ci_low"]),
+                                  float(tags[f"{metric}.ci_high"]), int(tags["rows"]), tags["digest"])
+        except ValueError:
+            raise ModelError(f"tags {GOLDEN_TAG_PREFIX}{metric}* on {version.uri} are not numbers: "
+                             f"{ {k: tags[k] for k in keys[:4]} }") from None
+    return None
 
 
 def _registry_error(uri: str, exc: MlflowException) -> ModelError | TrackingError:

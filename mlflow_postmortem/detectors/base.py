@@ -4,17 +4,21 @@ Detectors run in two stages. Stage 1 checks feature integrity (unavailability,
 recalibration, skew): a feature found broken there is *explained*, and stage 2 (drift,
 relation change, novelty) skips it and scores the model on rows with the fault repaired,
 so one broken feature is not reported four times under four names.
+
+A detector is a frozen dataclass: its fields are its thresholds, with defaults, and the
+config overrides them under `detectors: {<key>: {<field>: value}}`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ..attribution import Expected
 from ..data import Schema
 from ..golden import GoldenResult
 from ..profile import CategoricalReference, FeatureProfile, NumericReference
@@ -36,17 +40,19 @@ class Context:
     current_sample: pd.DataFrame
     #: labelled current rows scored by the model (repaired after stage 1); None without labels
     scored: Scored | None
-    golden_scored: Scored | None
+    golden_scored: Scored
     golden: GoldenResult | None
-    #: serving rows joined with the training view on entity_id (columns f and f + "__training")
+    #: per current-sample row (same index), its training-view twin: columns f + "__training"
     training_pairs: pd.DataFrame | None
     #: reference value to impute per feature (median / most frequent)
     fill: dict[str, object]
     n_current: int
     #: the labels the model was trained on (reference target column)
     reference_labels: np.ndarray
-    #: per categorical feature, the unseen-category share one half of the reference shows against the other
-    natural_unseen: dict[str, float]
+    #: the model's predictions on every current-sample row, labelled or not (repaired after stage 1)
+    current_predictions: np.ndarray | None = None
+    #: what the golden set predicts for today's labelled inputs, and how (set before feature drift runs)
+    expected: Expected | None = None
     seed: int = 0
     #: feature -> cause that already explains it (filled after stage 1)
     explained: dict[str, str] = field(default_factory=dict)
@@ -71,15 +77,23 @@ class Context:
                 if f not in self.explained and f not in skipped and f in self.references]
 
 
+@dataclass(frozen=True)
 class Detector(ABC):
-    """One cause, one file. Subclasses set `cause` and `stage` and implement `detect`."""
+    """One cause, one file. Subclasses set `cause`, `stage` and `key` and implement `detect`."""
 
     cause: ClassVar[str]
     stage: ClassVar[int]
+    #: where its thresholds live under `detectors:` in the config
+    key: ClassVar[str]
 
     @abstractmethod
     def detect(self, ctx: Context) -> list[Finding]:
         """Findings for this cause; an empty list when the data shows nothing past threshold."""
+
+    @classmethod
+    def parameters(cls) -> dict[str, float | int]:
+        """Each threshold and its default."""
+        return {f.name: f.default for f in fields(cls)}
 
 
 def rng(ctx: Context, salt: int) -> np.random.Generator:

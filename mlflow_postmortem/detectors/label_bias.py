@@ -1,36 +1,49 @@
 """Prediction label bias: users bring inputs or classes the model never saw.
 
-Four signs, each compared with the rate the reference itself shows (a split of the reference
-against itself gives that natural rate): values outside the seen range, unseen categories,
+Each sign is compared with the rate the reference itself would show on fresh rows: values
+outside the seen range (the seen range of one half of the reference, counted on the other
+half), unseen categories (Good-Turing: the reference's categories seen once, over its rows),
 rows far from every training row (nearest-neighbour distance beyond the reference's own 99th
 percentile), out-of-vocabulary text terms, and labels the model has no class for.
+
+Rows beyond the seen range are novelty only while the rows inside it still look like the
+reference: when the whole distribution moved and its tail crossed the edge, that is drift.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from .. import stats
-from ..profile import NumericReference
+from ..evidence import Novelty
+from ..profile import NumericReference, numeric_reference
 from ..types import Finding
 from .base import MIN_ROWS, Context, Detector, rng
+from .data_drift import drift_tv, in_range
 
-#: rise in the share of novel rows (above the reference's own rate) that counts
-MIN_RISE = 0.03
-#: the multivariate neighbour test is noisier: it needs a bigger rise
-MIN_NEIGHBOUR_RISE = 0.1
 NEIGHBOUR_QUANTILE = 0.99
-ALPHA = 0.01
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
+@dataclass(frozen=True)
 class LabelBias(Detector):
     cause = "prediction_label_bias"
     stage = 2
+    key = "prediction_label_bias"
+
+    #: rise in the share of novel rows (above the reference's own rate) that counts
+    min_rise: float = 0.03
+    #: the multivariate neighbour test is noisier: it needs a bigger rise
+    min_neighbour_rise: float = 0.1
+    #: level of the one-sided test that the novel share rose (Benjamini-Hochberg across features)
+    fdr: float = 0.01
+    #: rows past the seen range are drift, not novelty, once the rows inside it moved this much
+    in_range_drift_tv: float = 0.1
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings = self._out_of_range(ctx) + self._unseen_labels(ctx) + self._text(ctx)
@@ -41,36 +54,44 @@ class LabelBias(Detector):
 
     def _out_of_range(self, ctx: Context) -> list[Finding]:
         """Per feature: numeric values outside the seen range, categorical values never seen."""
-        findings = []
+        tested = []
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
                 continue
             ref = ctx.references[name]
-            r, c = ref.summary, profile.overall
+            c = profile.overall
             numeric = isinstance(ref, NumericReference)
-            k_ref = r.out_of_support if numeric else 0
             k_cur = c.out_of_support if numeric else c.n_unseen
-            n_ref, n_cur = (r.n_finite, c.n_finite) if numeric else (r.n - r.n_null, c.n - c.n_null)
-            if n_cur < MIN_ROWS:
+            n_cur = c.n_finite if numeric else c.n - c.n_null
+            if n_cur < MIN_ROWS or (numeric and self._drifted_past_the_edge(ref, c)):
                 continue
-            natural = max(k_ref / max(n_ref, 1), ctx.natural_unseen.get(name, 0.0))
+            k_ref, n_ref, how = _natural(ref, ctx.reference_sample[name]) if numeric else _good_turing(ref)
+            natural = k_ref / max(n_ref, 1)
             rise = k_cur / n_cur - natural
-            if rise < MIN_RISE or stats.proportion_increase_pvalue(int(natural * n_ref), n_ref, k_cur, n_cur) > ALPHA:
+            if rise < self.min_rise:
                 continue
-            evidence = {"novel_share": k_cur / n_cur, "reference_share": natural}
-            if numeric:
-                evidence["kind"] = "outside_seen_range"
-                evidence["seen_range"] = list(ref.support)
-            else:
-                evidence["kind"] = "unseen_categories"
-                evidence["unseen_examples"] = list(c.unseen_examples)
+            p = stats.proportion_increase_pvalue(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
+            evidence = Novelty("outside_seen_range" if numeric else "unseen_categories", k_cur / n_cur, natural, p,
+                               () if numeric else tuple(c.unseen_examples),
+                               tuple(ref.support) if numeric else None, reference_rate_from=how)
             per_window = [(w.out_of_support / max(w.n_finite, 1) if numeric else w.n_unseen / max(w.n - w.n_null, 1)) - natural
                           for w in profile.windows]
-            onset = stats.onset(per_window, MIN_RISE, ctx.window_labels) if ctx.has_time else None
-            strength = rise / MIN_RISE
-            findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
-        return findings
+            onset = stats.onset(per_window, self.min_rise, ctx.window_labels) if ctx.has_time else None
+            strength = rise / self.min_rise
+            tested.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
+        qvalues = stats.benjamini_hochberg([f.evidence.p_value for f in tested])
+        return [f for f, q in zip(tested, qvalues) if q <= self.fdr]
+
+    def _drifted_past_the_edge(self, ref: NumericReference, current) -> bool:
+        """The rows inside the seen range moved too, toward the edge the others crossed."""
+        r, c = in_range(ref, ref.summary.counts), in_range(ref, current.counts)
+        if c.sum() < MIN_ROWS or drift_tv(r, c) < self.in_range_drift_tv:
+            return False
+        position = np.arange(len(r))
+        moved_up = (c @ position) / c.sum() > (r @ position) / r.sum()
+        above, below = current.counts[-1], current.counts[0]
+        return bool(moved_up == (above >= below))
 
     def _unseen_labels(self, ctx: Context) -> list[Finding]:
         schema = ctx.schema
@@ -80,11 +101,11 @@ class LabelBias(Detector):
         y = ctx.scored.y
         unseen = np.array([v not in seen for v in y])
         share = float(unseen.mean())
-        if share < MIN_RISE / 3:
+        if share < self.min_rise / 3:
             return []
-        strength = share / (MIN_RISE / 3)
-        evidence = {"kind": "unseen_labels", "unseen_label_share": share,
-                    "unseen_labels": [str(v) for v in pd.unique(y[unseen])[:5]]}
+        strength = share / (self.min_rise / 3)
+        evidence = Novelty("unseen_labels", share, 0.0, examples=tuple(str(v) for v in pd.unique(y[unseen])[:5]),
+                           reference_rate_from="the classes the model was trained on")
         return [Finding(self.cause, schema.target, strength, stats.confidence(strength), evidence)]
 
     def _text(self, ctx: Context) -> list[Finding]:
@@ -100,12 +121,12 @@ class LabelBias(Detector):
             cur_tokens = _tokens(ctx.current_sample[name])
             share = _oov_share(cur_tokens, vocab)
             rise = share - natural
-            if rise < MIN_RISE:
+            if rise < self.min_rise:
                 continue
             new_terms = pd.Series([t for doc in cur_tokens for t in doc if t not in vocab]).value_counts()
-            evidence = {"kind": "out_of_vocabulary_terms", "oov_token_share": share, "reference_oov_share": natural,
-                        "top_new_terms": new_terms.index[:10].tolist()}
-            strength = rise / MIN_RISE
+            evidence = Novelty("out_of_vocabulary_terms", share, natural, examples=tuple(new_terms.index[:10]),
+                               reference_rate_from=f"one half of {len(ref_tokens)} reference texts against the other")
+            strength = rise / self.min_rise
             findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence))
         return findings
 
@@ -132,15 +153,44 @@ class LabelBias(Detector):
         novel = dist[:, 0] > threshold
         share = float(novel.mean())
         rise = share - (1 - NEIGHBOUR_QUANTILE)
-        if rise < MIN_NEIGHBOUR_RISE:
+        if rise < self.min_neighbour_rise:
             return None
         contrib = np.abs(cur_z[novel] - fit[idx[novel, 0]]).mean(axis=0) - np.abs(cur_z[~novel] - fit[idx[~novel, 0]]).mean(axis=0) \
             if (~novel).any() else np.abs(cur_z[novel] - fit[idx[novel, 0]]).mean(axis=0)
         order = np.argsort(-contrib)
-        evidence = {"kind": "far_from_training_rows", "novel_share": share, "expected_share": 1 - NEIGHBOUR_QUANTILE,
-                    "distance_threshold": threshold, "features_by_contribution": [cols[i] for i in order[:5]]}
-        strength = rise / MIN_NEIGHBOUR_RISE
+        leading = [cols[i] for i in order[:2]]
+        if all(self._drifted_past_the_edge(ctx.references[f], ctx.profiles[f].overall) for f in leading):
+            return None  # the features that make rows far are drifting as a whole: drift's finding
+        evidence = Novelty("far_from_training_rows", share, 1 - NEIGHBOUR_QUANTILE,
+                           features_by_contribution=tuple(cols[i] for i in order[:5]),
+                           reference_rate_from=f"nearest-neighbour distances within {len(ref_z)} reference rows")
+        strength = rise / self.min_neighbour_rise
         return Finding(self.cause, cols[order[0]], strength, stats.confidence(strength), evidence)
+
+
+def _natural(ref: NumericReference, sample: pd.Series) -> tuple[int, int, str]:
+    """Rows outside the seen range of one half of the reference sample, counted on the other half.
+
+    The reference's own rows lie inside its range by construction; fresh rows from the same
+    distribution do not always, more so for a heavy tail. The half-sample range is narrower
+    than the full one, so the rate errs high (conservative), and it is tested with the half's size.
+    """
+    values = sample.to_numpy(float)
+    values = values[np.isfinite(values)]
+    half = len(values) // 2
+    if half < MIN_ROWS:
+        return 0, max(ref.summary.n_finite, 1), "the reference's own rows (too few to split)"
+    lo, hi = numeric_reference(ref.name, values[:half]).support
+    rest = values[half:]
+    return int(np.count_nonzero((rest < lo) | (rest > hi))), len(rest), \
+        f"the seen range of {half} reference rows, counted on {len(rest)} others"
+
+
+def _good_turing(ref) -> tuple[int, int, str]:
+    """Good-Turing: the chance a fresh row shows a category the reference lacks is about the
+    share of reference rows whose category occurs only once."""
+    n = int(ref.summary.n - ref.summary.n_null)
+    return ref.singletons, max(n, 1), f"Good-Turing: {ref.singletons} categories seen once in {n} reference rows"
 
 
 def _tokens(texts: pd.Series) -> list[list[str]]:

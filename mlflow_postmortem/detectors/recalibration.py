@@ -1,40 +1,48 @@
-"""Feature recalibration: the feature's unit, scale or encoding changed while its shape did not.
+"""Feature recalibration: the feature's unit, scale, definition or encoding changed.
 
-Numeric: the current quantiles are an affine image (a*x + b) of the reference quantiles, with
-a unit-like factor or a move out of the range the model saw. Categorical (or integer codes):
-the category frequencies are the reference's, reassigned to other codes.
+Only evidence specific to a redefinition counts, since a smooth shift or a wider spread of a
+bell-shaped feature is drift, and calling it a unit change triggers the wrong fix. Mapped
+back through the change, production must look like the reference again, and the change must
+be one of:
+- a real unit conversion or a power of ten (`units.UNITS`), at its exact factor and offset;
+- the reference standardised, min-max or robust scaled (served normalised instead of raw);
+- a monotone redefinition: log, log10, log2, log1p, square root, or their inverses;
+- a new value grid: continuous values rounded, truncated or bucketed onto evenly spaced codes;
+- any affine map, but only when it arrives as a step that moves the bulk of values out of range;
+- categorical (or integer) codes whose frequency profile is the reference's under other codes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 from .. import stats
-from ..profile import QUANTILE_LEVELS, CategoricalReference, NumericReference
+from ..evidence import CodesPermuted, Redefinition, Rescale
+from ..transforms import REDEFINITIONS
+from ..profile import DISCRETE_MAX_VALUES, QUANTILE_LEVELS, CategoricalReference, NumericReference
 from ..types import Finding
+from ..units import UNITS
 from .base import Context, Detector
 
-#: per-window total variation that marks a window as changed
-WINDOW_TV = 0.15
-#: |log(scale)| of a unit change (x1.5 or more), or share of rows moved out of the seen range
-MIN_LOG_SCALE = np.log(1.5)
-MIN_OUT_OF_RANGE = 0.5
-#: after undoing the change (inverse rescale, or codes matched by rank) the distribution must
-#: match the reference this closely (debiased total variation)
-MAX_SHAPE_TV = 0.08
-MIN_RAW_TV = 0.2
-#: (scale, offset) of common unit changes: powers of ten (cents, grams, milli-), time, Celsius to
-#: Fahrenheit, inches, pounds, miles; with their inverses
-_UNITS = [(10.0**k, 0.0) for k in range(1, 7)] + [(60.0, 0.0), (3600.0, 0.0), (24.0, 0.0), (1.8, 32.0),
-                                                 (2.54, 0.0), (2.20462, 0.0), (1.60934, 0.0)]
-KNOWN_UNITS = _UNITS + [(1 / a, -b / a) for a, b in _UNITS]
-#: how far (in log scale) a fitted scale may be from a known unit for the unit to be tried
-UNIT_WINDOW = 0.5
-
-
+@dataclass(frozen=True)
 class Recalibration(Detector):
     cause = "feature_recalibration"
     stage = 1
+    key = "feature_recalibration"
+
+    #: per-window total variation that marks a window as changed
+    window_tv: float = 0.15
+    #: the raw change a recalibration must make (total variation before undoing it)
+    min_raw_tv: float = 0.2
+    #: after undoing the change the distribution must match the reference this closely (debiased TV)
+    max_shape_tv: float = 0.08
+    #: an arbitrary rescale counts only as a step that moves this share of values out of range
+    bulk_out_of_range: float = 0.5
+    #: how far (|log| of the ratio) a fitted scale may be from a known unit for the unit to be tried
+    unit_window: float = 0.4
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings = []
@@ -45,7 +53,7 @@ class Recalibration(Detector):
             ref = ctx.references[name]
             finding = None
             if isinstance(ref, NumericReference):  # integer codes can be rescaled too (1..5 -> 100..500)
-                finding = self._affine(name, ref, profile, ctx)
+                finding = self._numeric(name, ref, profile, ctx)
             if finding is None and (isinstance(ref, CategoricalReference) or ref.discrete):
                 finding = self._permuted(name, ref, profile, ctx)
             if finding is not None:
@@ -56,13 +64,14 @@ class Recalibration(Detector):
         """Windows whose distribution changed; without time, the whole period."""
         per_window = [stats.total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
         if not ctx.has_time:
-            return [0], per_window
+            return ([0] if stats.total_variation(_counts(ref.summary), _counts(profile.overall)) >= self.window_tv
+                    else []), per_window
         # fit on the fully changed windows only: a window straddling the onset is a mixture
         top = max(per_window, default=0.0)
-        changed = [i for i, tv in enumerate(per_window) if tv >= max(WINDOW_TV, 0.8 * top)]
+        changed = [i for i, tv in enumerate(per_window) if tv >= max(self.window_tv, 0.8 * top)]
         return changed, per_window
 
-    def _affine(self, name, ref: NumericReference, profile, ctx: Context) -> Finding | None:
+    def _numeric(self, name, ref: NumericReference, profile, ctx: Context) -> Finding | None:
         changed, per_window = self._affected(ref, profile, ctx)
         if not changed:
             return None
@@ -73,39 +82,106 @@ class Recalibration(Detector):
         values = values[np.isfinite(values)]
         if len(values) < 20:
             return None
-        fit = _fit_affine(ref, values)
-        if fit is None:
+        ref_counts = _counts(ref.summary)
+        raw = ref.bin_counts(values)
+        raw_tv = stats.total_variation(ref_counts, raw.astype(float))
+        if raw_tv < self.min_raw_tv:
             return None
-        ref_q = ref.summary.quantiles
-        ref_counts = np.asarray(ref.summary.counts, float)
         grid = np.unique(ctx.reference_sample[name].to_numpy(float))
         grid = grid[np.isfinite(grid)]
 
-        def shape(a: float, b: float) -> float:
-            """Mapped back through (a, b), does current look like the reference?"""
-            return stats.debiased_total_variation(ref_counts, ref.bin_counts(_snap((values - b) / a, grid)).astype(float))
+        def shape(inverse: Callable[[np.ndarray], np.ndarray]) -> float:
+            """Mapped back through `inverse`, does current look like the reference?"""
+            with np.errstate(all="ignore"):
+                back = inverse(values)
+            return stats.debiased_total_variation(ref_counts, ref.bin_counts(_snap(back, grid)).astype(float))
 
-        a, b = fit
-        shape_tv = shape(a, b)
-        # a fit of x99.25 + 42 that is really dollars to cents: name the unit change when it fits as
-        # well (quantiles of a lumpy feature can put the fitted scale a third away from the true one)
-        units = [(shape(ua, ub), ua, ub) for ua, ub in KNOWN_UNITS if abs(np.log(ua / a)) < UNIT_WINDOW]
-        if units and min(units)[0] <= shape_tv + 0.01:
-            shape_tv, a, b = min(units)
-        raw = ref.bin_counts(values)
+        onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
+        common = dict(raw_tv=raw_tv, windows_changed=len(changed))
         out = float((raw[0] + raw[-1]) / len(values))
-        log_scale = abs(float(np.log(a)))
-        if shape_tv > MAX_SHAPE_TV or not (log_scale >= MIN_LOG_SCALE or out >= MIN_OUT_OF_RANGE):
+        medians = (float(np.median(ref.summary.quantiles)), float(np.median(values)))
+
+        def rescale(a: float, b: float, specific: str, unit: str | None) -> tuple[float, Rescale]:
+            tv = shape(lambda v: (v - b) / a)
+            return tv, Rescale("affine", a, b, specific, unit, tv, raw_tv, out, len(changed), *medians)
+
+        candidates: list[tuple[float, Rescale | Redefinition]] = []
+        fit = _fit_affine(ref, values)
+        if fit is not None:
+            a, b = fit
+            candidates += [rescale(ua, ub, "a known unit conversion" if "10^" not in unit else "a power of ten", unit)
+                           for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window]
+        candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
+        candidates += self._redefinitions(ref, values, shape, common)
+        grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)
+        if grid_change is not None:
+            candidates.append(grid_change)
+        specific = [c for c in candidates if c[0] <= self.max_shape_tv]
+        best = min(specific, key=lambda c: c[0]) if specific else None
+        if fit is not None and onset is not None and onset.pattern == "step" and out >= self.bulk_out_of_range:
+            free = rescale(*fit, "a step that moved the bulk of values out of the seen range", None)
+            if free[0] <= self.max_shape_tv and (best is None or free[0] + 0.01 < best[0]):
+                best = free
+        if best is None:
             return None
-        strength = max(log_scale / MIN_LOG_SCALE, out / MIN_OUT_OF_RANGE)
-        evidence = {
-            "transform": "affine", "scale": float(a), "offset": float(b), "shape_tv_after_inverse": shape_tv,
-            "raw_tv": stats.total_variation(ref_counts, raw.astype(float)), "out_of_range_share": out,
-            "windows_changed": len(changed), "reference_median": float(np.median(ref_q)),
-            "current_median": float(np.median(values)),
-        }
-        onset = stats.onset(per_window, WINDOW_TV, ctx.window_labels) if ctx.has_time else None
+        evidence = best[1]
+        scale = getattr(evidence, "scale", 1.0)
+        strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(scale))) / np.log(1.5) if scale > 0 else 1.0,
+                       out / self.bulk_out_of_range)
         return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+    def _redefinitions(self, ref: NumericReference, values: np.ndarray, shape, common) -> list:
+        out = []
+        lo = ref.summary.minimum
+        for label, (_, inverse, domain) in REDEFINITIONS.items():
+            if not lo > domain:
+                continue
+            tv = shape(inverse)
+            out.append((tv, Redefinition(label, f"values are the {label} of the reference's", tv,
+                                         distinct_values=(ref.summary.distinct, int(len(np.unique(values)))), **common)))
+        return out
+
+    def _grid(self, ref: NumericReference, values: np.ndarray, reference_rows: np.ndarray, common):
+        """Continuous values now on a few evenly spaced codes: rounded, truncated or bucketed.
+
+        The current codes' cumulative shares pin where each code boundary falls in the
+        reference; a linear map of the reference onto the codes, rounded or floored, must then
+        reproduce the current distribution.
+        """
+        codes, counts = np.unique(values, return_counts=True)
+        m = len(codes)
+        reference_rows = reference_rows[np.isfinite(reference_rows)]
+        if not 4 <= m <= 2 * DISCRETE_MAX_VALUES or len(reference_rows) < 2 * m:
+            return None
+        # as many reference rows as current ones show at least twice as many distinct values
+        same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
+        step = float(np.min(np.diff(codes)))
+        if (len(np.unique(same_size)) < 2 * m or step <= 0
+                or not np.allclose(codes / step, np.round(codes / step), atol=1e-6)):
+            return None
+        bucket_codes = np.allclose(codes, np.arange(m) + codes[0]) and codes[0] in (0.0, 1.0)
+        reference_rows = np.sort(reference_rows)
+        cum = np.cumsum(counts)[:-1] / counts.sum()
+        boundaries = np.quantile(reference_rows, cum)
+        if np.ptp(boundaries) <= 0:
+            return None
+        best = None
+        for mode, targets in (("floor", codes[1:]), ("round", (codes[:-1] + codes[1:]) / 2)):
+            a, b = np.polyfit(boundaries, targets, 1)
+            if a <= 0:
+                continue
+            predicted = np.bincount(np.searchsorted(targets, a * reference_rows + b, side="right"), minlength=m)[:m]
+            tv = stats.debiased_total_variation(predicted.astype(float), counts.astype(float))
+            unit_kept = bool(np.isclose(a, 1.0, rtol=0.02) and abs(b) <= step)
+            if not (unit_kept or bucket_codes):
+                continue  # a shifted or rescaled grid is drift of a discrete feature, not a new grid
+            if best is None or tv < best[0]:
+                what = "rounded" if mode == "round" else "truncated"
+                description = (f"values {what} to a grid of step {step:.4g}" if unit_kept else
+                               f"values bucketed onto {m} codes of step {step:.4g} ({mode} of {a:.4g} * x {b:+.4g})")
+                best = (tv, Redefinition(f"grid_{mode}", description, tv, distinct_values=(ref.summary.distinct, m),
+                                         scale=float(a), offset=float(b), step=step, **common))
+        return best
 
     def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
         changed, per_window = self._affected(ref, profile, ctx)
@@ -120,13 +196,27 @@ class Recalibration(Detector):
         seen = slice(None, -1) if isinstance(ref, CategoricalReference) else slice(1, -1)
         raw_tv = stats.total_variation(_counts(ref.summary)[seen], sum(_counts(w) for w in windows)[seen])
         mapping = _rank_mapping(ref, windows)
-        if raw_tv < MIN_RAW_TV or shape_tv > MAX_SHAPE_TV or len(mapping) < 2:
+        if raw_tv < self.min_raw_tv or shape_tv > self.max_shape_tv or len(mapping) < 2:
             return None
-        strength = raw_tv / MIN_RAW_TV
-        evidence = {"transform": "codes_permuted", "raw_tv": raw_tv, "shape_tv": float(shape_tv),
-                    "mapping": mapping, "windows_changed": len(changed)}
-        onset = stats.onset(per_window, WINDOW_TV, ctx.window_labels) if ctx.has_time else None
+        strength = raw_tv / self.min_raw_tv
+        evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(map(tuple, mapping)), len(changed))
+        onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
         return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+
+def _normalisations(ref) -> list[tuple[float, float, str]]:
+    """(scale, offset, what) of the reference served normalised: z-scores, min-max, median/IQR."""
+    out = []
+    if ref.std > 0:
+        out.append((1 / ref.std, -ref.mean / ref.std, "standardised with the reference's mean and sd"))
+    if ref.maximum > ref.minimum:
+        span = ref.maximum - ref.minimum
+        out.append((1 / span, -ref.minimum / span, "min-max scaled to the reference's range"))
+    q = dict(zip(np.round(QUANTILE_LEVELS, 2), ref.quantiles))
+    iqr = q[0.75] - q[0.25]
+    if iqr > 0:
+        out.append((1 / iqr, -ref.median / iqr, "robust scaled with the reference's median and IQR"))
+    return out
 
 
 def _fit_affine(ref: NumericReference, values: np.ndarray) -> tuple[float, float] | None:
@@ -179,7 +269,7 @@ def _rank_mapping(ref, windows) -> list[list]:
     """Pairs [current code, reference code] matched by frequency rank: the repair that undoes the permutation."""
     cur = sum(_counts(w) for w in windows)
     if isinstance(ref, CategoricalReference):
-        labels, cur_counts, ref_counts = list(ref.categories), cur[:-1], _counts(ref.summary)[:-1]
+        labels, cur_counts, ref_counts = list(ref.categories), cur[:len(ref.categories)], _counts(ref.summary)[:len(ref.categories)]
     else:
         labels, cur_counts, ref_counts = [float(v) for v in ref.values], cur[1:-1], _counts(ref.summary)[1:-1]
     pairs = zip(np.argsort(-cur_counts, kind="stable"), np.argsort(-ref_counts, kind="stable"))

@@ -1,59 +1,75 @@
 """Training-serving skew: serving computes a feature differently from the training pipeline.
 
-With a training view, the same entity's serving and training values are compared directly.
-Without one, the best available sign is a shape-preserving change that is already there in
-the first window and stays flat: reported with lower confidence, since a recalibration that
+With a training view, each serving row is compared with the training pipeline's value for the
+same entity at that time (the view's row at or before the serving time, when the view has the
+timestamp column). Without one, the best available sign is a change specific to a pipeline
+difference (a unit, a normalisation, a new grid: what recalibration recognises) that is there
+from the first window and stays flat: reported with a lower score, since a recalibration that
 predates the log looks the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..evidence import Mismatch, SkewWithoutView as NoViewEvidence
 from ..types import Finding
 from .base import Context, Detector
 
-#: share of paired rows whose serving value differs from training
-MIN_MISMATCH = 0.02
-#: confidence discount when there is no training view to pair rows with
-NO_VIEW_FACTOR = 0.6
 TRAINING_SUFFIX = "__training"
 
 
+@dataclass(frozen=True)
 class Skew(Detector):
     cause = "training_serving_skew"
     stage = 1
+    key = "training_serving_skew"
+
+    #: share of paired rows whose serving value differs from training
+    min_mismatch: float = 0.02
 
     def detect(self, ctx: Context) -> list[Finding]:
         """Serving vs training values of the same entities; needs a training view."""
         pairs = ctx.training_pairs
         if pairs is None:
             return []
+        join = "entity_id and time (the view's row at or before each serving time)" \
+            if ctx.schema.timestamp and ctx.schema.timestamp in pairs.attrs.get("joined_on", ()) else "entity_id"
         findings = []
         for name in ctx.unexplained():
-            if name not in pairs.columns or name + TRAINING_SUFFIX not in pairs.columns:
+            if name + TRAINING_SUFFIX not in pairs.columns:
                 continue
-            serving, training = pairs[name], pairs[name + TRAINING_SUFFIX]
+            serving, training = ctx.current_sample.loc[pairs.index, name], pairs[name + TRAINING_SUFFIX]
             differs = _differs(serving, training)
-            share = float(differs.mean())
-            if share < MIN_MISMATCH:
+            share = float(differs.mean()) if len(differs) else 0.0
+            if share < self.min_mismatch:
                 continue
-            evidence = {"paired_rows": int(len(pairs)), "mismatch_share": share, "join": "entity_id"}
-            evidence.update(_describe(serving[differs], training[differs]))
-            per_window = pd.Series(differs.to_numpy()).groupby(pairs["_window"].to_numpy()).mean()
-            onset = (stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0).tolist(),
-                                 MIN_MISMATCH, ctx.window_labels) if ctx.has_time else None)
-            strength = share / MIN_MISMATCH
+            evidence = Mismatch(int(len(pairs)), share, join, **_describe(serving[differs], training[differs]))
+            onset = None
+            if ctx.has_time:
+                windows = ctx.current_sample.loc[pairs.index, "_window"].to_numpy()
+                per_window = pd.Series(differs.to_numpy()).groupby(windows).mean()
+                onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0).tolist(),
+                                    self.min_mismatch, ctx.window_labels)
+            strength = share / self.min_mismatch
             findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
         return findings
 
+
+@dataclass(frozen=True)
 class SkewWithoutView(Detector):
-    """Without a training view: a recalibration-like change present in every window, flat."""
+    """Without a training view: a specific redefinition present in every window, flat."""
 
     cause = "training_serving_skew"
     stage = 1
+    key = "training_serving_skew"
+
+    #: score discount when there is no training view to pair rows with
+    no_view_factor: float = 0.6
 
     def detect(self, ctx: Context) -> list[Finding]:
         if ctx.training_pairs is not None:
@@ -62,11 +78,10 @@ class SkewWithoutView(Detector):
         for f in ctx.findings:
             if f.cause != "feature_recalibration" or f.onset is None or f.onset.pattern != "from_start":
                 continue
-            evidence = dict(f.evidence, training_view=False,
-                            why="shape-preserving difference from the first window on, flat over time; "
-                                "no training view to confirm, so confidence is reduced")
-            findings.append(Finding(self.cause, f.feature, f.strength,
-                                    stats.confidence(f.strength, NO_VIEW_FACTOR), evidence, f.onset, f.recovery))
+            if not hasattr(f.evidence, "shape_tv_after_inverse"):
+                continue  # permuted codes from the first row on are an encoding, not a pipeline difference
+            findings.append(replace(f, cause=self.cause, confidence=stats.confidence(f.strength, self.no_view_factor),
+                                    evidence=NoViewEvidence(f.evidence)))
         return findings
 
 
@@ -82,7 +97,7 @@ def _differs(serving: pd.Series, training: pd.Series) -> pd.Series:
 
 def _describe(serving: pd.Series, training: pd.Series) -> dict:
     """How serving differs: an affine relation, rounding, or missing values where training had some."""
-    out: dict = {"examples": [[_plain(a), _plain(b)] for a, b in list(zip(serving, training))[:3]]}
+    out: dict = {"examples": tuple((_plain(a), _plain(b)) for a, b in list(zip(serving, training))[:3])}
     if pd.api.types.is_numeric_dtype(serving) and pd.api.types.is_numeric_dtype(training):
         both = serving.notna() & training.notna()
         out["null_in_serving_only"] = int((serving.isna() & training.notna()).sum())

@@ -2,118 +2,155 @@
 
 "Stuck" is tested as a mixture: current = (1 - e) * reference + e * (one value). The excess e
 of the current top value over its reference share estimates the rows stuck on it, and the
-other rows must still look like the reference. Data drift moves mass between many values and
-fails that second test; a default, a placeholder or a frozen feed passes it.
+other rows must still look like the reference. A real value growing more common (the rarest
+category, the most common answer) fits that mixture too, so the value must also read as a
+default: a placeholder (0, -1, "unknown", a sentinel outside the seen range) or the
+reference's mean or median that the reference itself rarely holds, or one value taking over
+a whole window (a frozen feed).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from .. import stats
+from ..evidence import Unusable
 from ..profile import CategoricalSummary, NumericReference, NumericSummary
 from ..types import Finding
 from .base import Context, Detector
 
-#: absolute rise in the share of unusable rows (null, inf, default, frozen) that counts
-MIN_SHARE_RISE = 0.05
-ALPHA = 0.01
-#: the rows not stuck must match the reference this closely (debiased total variation)
-MAX_REST_TV = 0.05
-#: an unseen category counts as a default only if it reads like one, or has taken over
+#: category names that read as "no value"
 PLACEHOLDERS = {"", "unknown", "none", "null", "nan", "n/a", "na", "missing", "default", "-1", "0", "?", "other"}
-COLLAPSED = 0.5
+NUMERIC_PLACEHOLDERS = (0.0, -1.0)
 #: fewer rows than this left beside the stuck value and the rest is not tested (a full collapse)
 MIN_REST_ROWS = 30
 
 
+@dataclass(frozen=True)
 class Unavailability(Detector):
     cause = "feature_unavailability"
     stage = 1
+    key = "feature_unavailability"
+
+    #: absolute rise in the share of unusable rows (null, inf, default) that counts
+    min_share_rise: float = 0.05
+    #: false-discovery rate across features
+    fdr: float = 0.01
+    #: the rows not stuck must match the reference this closely (debiased total variation)
+    max_rest_tv: float = 0.05
+    #: a value holding this share of a window's rows has taken over (a frozen feed or a full outage)
+    collapsed: float = 0.9
+    #: a placeholder or the reference's mean is a default only where the reference rarely holds it
+    rare_in_reference: float = 0.05
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings, tested = [], []
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
-                findings.append(Finding(self.cause, name, 10.0, 0.99,
-                                        {"column_absent": True, "detail": f"column {name!r} is missing from current data"}))
+                findings.append(Finding(self.cause, name, 10.0, 0.99, Unusable("absent", 0.0, 1.0, 1.0, 0.0)))
                 continue
             tested.append(self._assess(name, ctx.references[name], profile, ctx))
-        # many features are tested at once: control the false discovery rate across them
         qvalues = stats.benjamini_hochberg([p for _, p in tested])
         for (finding, _), q in zip(tested, qvalues):
-            if finding is not None and q <= ALPHA:
-                finding.evidence["q_value"] = q
-                findings.append(finding)
+            if finding is not None and q <= self.fdr:
+                findings.append(replace(finding, evidence=replace(finding.evidence, q_value=q)))
         return findings
 
     def _assess(self, name, ref, profile, ctx: Context) -> tuple[Finding | None, float]:
         """The feature's strongest sign of unusable values, and its p-value (1.0 when none)."""
         r, c = ref.summary, profile.overall
-        kinds = {
-            "null": (_missing(r), _missing(c), [_missing(w) for w in profile.windows]),
-            "default": _stuck_counts(name, ref, r, c, profile.windows, ctx),
-        }
-        best_kind, best_rise, evidence = None, 0.0, {}
-        for kind, (ref_k, cur_k, per_window) in kinds.items():
-            rise = cur_k / max(c.n, 1) - ref_k / max(r.n, 1)
-            evidence[f"{kind}_share"] = {"reference": ref_k / max(r.n, 1), "current": cur_k / max(c.n, 1)}
-            p = stats.proportion_increase_pvalue(int(ref_k), r.n, int(cur_k), c.n)
-            if rise >= MIN_SHARE_RISE and p <= ALPHA and rise > best_rise:
-                best_kind, best_rise = kind, rise
-                evidence["p_value"] = p
-                shares = [k / max(w.n, 1) - ref_k / max(r.n, 1) for k, w in zip(per_window, profile.windows)]
-        if best_kind is None:
+        kinds = {"null": (_missing(r), _missing(c), [_missing(w) for w in profile.windows], None, None)}
+        stuck = self._stuck(name, ref, r, c, profile.windows, ctx)
+        if stuck is not None:
+            kinds["default"] = stuck
+        best = None
+        for kind, (ref_k, cur_k, per_window, value, because) in kinds.items():
+            ref_share, cur_share = ref_k / max(r.n, 1), cur_k / max(c.n, 1)
+            rise = cur_share - ref_share
+            p = stats.proportion_increase_pvalue(int(round(ref_k)), r.n, int(cur_k), c.n)
+            if rise >= self.min_share_rise and p <= self.fdr and (best is None or rise > best[0].share_rise):
+                shares = [k / max(w.n, 1) - ref_share for k, w in zip(per_window, profile.windows)]
+                infinite = c.n_inf if isinstance(c, NumericSummary) else 0
+                best = (Unusable(kind, ref_share, cur_share, rise, p, default_value=value, default_because=because,
+                                 infinite_values=infinite), shares)
+        if best is None:
             return None, 1.0
-        evidence["kind"] = best_kind
-        evidence["share_rise"] = best_rise
-        if best_kind == "default":
-            evidence["default_value"] = c.top_value
-        if isinstance(c, NumericSummary) and c.n_inf:
-            evidence["infinite_values"] = c.n_inf
-        strength = best_rise / MIN_SHARE_RISE
-        onset = stats.onset(shares, MIN_SHARE_RISE, ctx.window_labels) if ctx.has_time else None
-        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset), evidence["p_value"]
+        evidence, shares = best
+        strength = evidence.share_rise / self.min_share_rise
+        onset = stats.onset(shares, self.min_share_rise, ctx.window_labels) if ctx.has_time else None
+        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset), evidence.p_value
+
+    def _stuck(self, name, ref, r, c, windows, ctx: Context):
+        """(reference rows, current rows, per-window rows, value, why it is a default) for the
+        current top value, when the current data reads as the reference plus rows stuck on a
+        default-like value; None otherwise."""
+        n_cur = c.n - _missing(c)
+        if c.top_value is None or c.top_count == 0 or n_cur <= 0:
+            return None
+        value = c.top_value
+        numeric = isinstance(ref, NumericReference)
+        if numeric:
+            sample = ctx.reference_sample[name].to_numpy(float)
+            sample = sample[np.isfinite(sample)]
+            p_ref = float(np.mean(np.isclose(sample, value))) if len(sample) else 0.0
+            slot = int(np.flatnonzero(ref.bin_counts(np.array([value], dtype=float)))[0])
+        else:
+            known = value in ref.categories
+            p_ref = float(r.counts[ref.categories.get_loc(value)] / max(r.n - r.n_null, 1)) if known else 0.0
+            slot = ref.categories.get_loc(value) if known else len(r.counts) - 1
+        p_cur = c.top_count / n_cur
+        if (p_cur - p_ref) / max(1 - p_ref, 1e-9) < self.min_share_rise:
+            return None
+        per_window = [_count_of(w, value) for w in windows]
+        because = self._default_because(ref, value, p_ref, per_window, windows)
+        if because is None:
+            return None  # a real value growing more common: drift, not a default
+        rest_cur = np.asarray(c.counts, float).copy()
+        rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)
+        rest_ref = np.asarray(r.counts, float).copy()
+        rest_ref[slot] = max(rest_ref[slot] - p_ref * rest_ref.sum(), 0.0)
+        # an effect size, not a p-value: on a million rows any seasonal wobble of the rest is "significant"
+        if rest_cur.sum() >= MIN_REST_ROWS and stats.debiased_total_variation(rest_ref, rest_cur) > self.max_rest_tv:
+            return None  # the other values moved too: a shift of the distribution, not a stuck value
+        n_ref = r.n - _missing(r)
+        # counts on the scale of each summary's own n, as the caller divides by it
+        return p_ref * n_ref * r.n / max(n_ref, 1), c.top_count, per_window, value, because
+
+    def _default_because(self, ref, value, p_ref: float, per_window: list[int], windows) -> str | None:
+        """Why `value` reads as a default rather than a real value, or None when it does not.
+
+        On a feature of many values, one exact value taking a share of rows is itself specific:
+        drift moves mass across values, not onto one. On a categorical or few-valued feature a
+        value growing is ordinary drift, unless the value is a placeholder the reference rarely
+        holds, or it takes a window over.
+        """
+        taken = [k / max(w.n - _missing(w), 1) for k, w in zip(per_window, windows)]
+        if p_ref < 0.5 and max(taken, default=0.0) >= self.collapsed:
+            return f"holds {max(taken):.0%} of a window's rows"
+        numeric = isinstance(ref, NumericReference)
+        named = self._placeholder(ref, value) if p_ref < self.rare_in_reference else None
+        if numeric and not ref.discrete:
+            return named or f"one exact value of a feature with {ref.summary.distinct:,} distinct values"
+        return named
+
+    def _placeholder(self, ref, value) -> str | None:
+        if not isinstance(ref, NumericReference):
+            return f"placeholder {value!r}" if str(value).strip().lower() in PLACEHOLDERS else None
+        if any(value == v for v in NUMERIC_PLACEHOLDERS):
+            return f"placeholder {value:g}"
+        if not ref.support[0] <= value <= ref.support[1]:
+            return "a sentinel outside the seen range"
+        for label, stat in (("the reference mean", ref.summary.mean), ("the reference median", ref.summary.median)):
+            if np.isclose(value, stat, rtol=1e-6, atol=1e-9):
+                return f"{label}, an imputation default"
+        return None
 
 
 def _missing(s: NumericSummary | CategoricalSummary) -> int:
     return s.n_null + (s.n_inf if isinstance(s, NumericSummary) else 0)
-
-
-def _stuck_counts(name, ref, r, c, windows, ctx: Context):
-    """(reference rows, current rows, per-window rows) on the current top value, when the
-    current data reads as the reference plus rows stuck on that value; zeros otherwise."""
-    none = 0, 0, [0] * len(windows)
-    n_cur = c.n - _missing(c)
-    if c.top_value is None or c.top_count == 0 or n_cur <= 0:
-        return none
-    value = c.top_value
-    if isinstance(ref, NumericReference):
-        sample = ctx.reference_sample[name].to_numpy(float)
-        sample = sample[np.isfinite(sample)]
-        p_ref = float(np.mean(np.isclose(sample, value))) if len(sample) else 0.0
-        slot = int(np.flatnonzero(ref.bin_counts(np.array([value], dtype=float)))[0])
-    else:
-        p_ref = float(r.counts[ref.categories.get_loc(value)] / max(r.n - r.n_null, 1)) if value in ref.categories else 0.0
-        slot = ref.categories.get_loc(value) if value in ref.categories else len(r.counts) - 1
-    p_cur = c.top_count / n_cur
-    excess = (p_cur - p_ref) / max(1 - p_ref, 1e-9)
-    if excess < MIN_SHARE_RISE:
-        return none
-    novel_label = isinstance(c, CategoricalSummary) and value not in ref.categories
-    if novel_label and value.strip().lower() not in PLACEHOLDERS and excess < COLLAPSED:
-        return none  # a new category with a real name is novelty (label bias), not a default
-    rest_cur = np.asarray(c.counts, float).copy()
-    rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)
-    rest_ref = np.asarray(r.counts, float).copy()
-    rest_ref[slot] = max(rest_ref[slot] - p_ref * rest_ref.sum(), 0.0)
-    # an effect size, not a p-value: on a million rows any seasonal wobble of the rest is "significant"
-    if rest_cur.sum() >= MIN_REST_ROWS and stats.debiased_total_variation(rest_ref, rest_cur) > MAX_REST_TV:
-        return none  # the other values moved too: that is a shift of the distribution, not a stuck value
-    n_ref = r.n - _missing(r)
-    # counts on the scale of each summary's own n, as the caller divides by it
-    return (p_ref * n_ref * r.n / max(n_ref, 1), c.top_count, [_count_of(w, value) for w in windows])
 
 
 def _count_of(window, value) -> int:

@@ -1,0 +1,182 @@
+"""Label-prior shift: the class balance (or the target's level) moved while P(x | y) held.
+
+The current target shares come from the labels where production has them; without labels,
+from black-box shift estimation (Lipton et al., 2018): the golden set's confusion matrix C
+(predicted by true class) maps the class shares q to the predicted shares mu = C q, so the
+shares solve C q = mu. Regression targets are cut into the reference's quantile bins first.
+
+A moved target alone does not make a prior shift: the relation may have changed instead. So
+the reference is reweighted class by class to the new shares, and every feature's current
+distribution must match that mixture (P(x | y) held), and the mixture must predict some
+movement (an uninformative mixture explains nothing). When it does, the features it explains
+are this finding's, not separate drifts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .. import stats
+from ..evidence import PriorShift
+from ..profile import NumericReference
+from ..types import Finding
+from .base import MIN_ROWS, Context, Detector
+from .data_drift import drift_tv, in_range
+
+#: the mixture must move at least one feature's distribution this much to count as explaining anything
+MIN_PREDICTED_TV = 0.05
+
+
+@dataclass(frozen=True)
+class LabelShift(Detector):
+    cause = "data_drift"
+    stage = 2
+    key = "label_shift"
+
+    #: total variation between reference and current target shares
+    min_tv: float = 0.1
+    #: level of the test that the target (or prediction) shares moved
+    alpha: float = 0.01
+    #: drift left on any feature once the reference is reweighted to the new shares
+    max_residual_tv: float = 0.05
+    #: quantile bins a regression target is cut into
+    target_bins: int = 5
+
+    def detect(self, ctx: Context) -> list[Finding]:
+        classes = _Classes.of(ctx, self.target_bins)
+        if classes is None:
+            return []
+        ref_shares = classes.shares(ctx.reference_labels)
+        labelled = ctx.scored_raw is not None and len(ctx.scored_raw.y) >= MIN_ROWS
+        if labelled:
+            cur_counts = classes.counts(ctx.scored_raw.y)
+            p = stats.homogeneity_pvalue(classes.counts(ctx.reference_labels), cur_counts)
+            cur_shares, how = cur_counts / cur_counts.sum(), "from production labels"
+        else:
+            if ctx.current_predictions is None or len(ctx.current_predictions) < MIN_ROWS:
+                return []
+            gold = ctx.golden_scored
+            predicted_golden, predicted_current = classes.counts(gold.pred), classes.counts(ctx.current_predictions)
+            p = stats.homogeneity_pvalue(predicted_golden, predicted_current)
+            cur_shares = _bbse(classes.index(gold.pred), classes.index(gold.y), predicted_current, len(classes.labels))
+            if cur_shares is None:
+                return []
+            how = "estimated without labels from the golden confusion matrix (BBSE)"
+        tv = stats.total_variation(ref_shares, cur_shares)
+        if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha:
+            return []
+        residual, predicted, explained = self._mixture(ctx, classes, cur_shares)
+        if predicted < MIN_PREDICTED_TV or residual > self.max_residual_tv:
+            return []
+        evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
+        strength = tv / self.min_tv
+        return [Finding(self.cause, ctx.schema.target, strength, stats.confidence(strength), evidence)]
+
+    def golden_weights(self, ctx: Context, evidence: PriorShift) -> np.ndarray:
+        """Weights giving the golden rows the current target shares of a prior shift."""
+        classes = _Classes.of(ctx, self.target_bins)
+        index = classes.index(ctx.golden_scored.y)
+        shares = np.array([evidence.current_shares.get(label, 0.0) for label in classes.labels])
+        golden = np.bincount(index[index >= 0], minlength=len(shares)) / max((index >= 0).sum(), 1)
+        ratio = np.divide(shares, golden, out=np.zeros_like(shares), where=golden > 0)
+        return np.where(index >= 0, ratio[np.maximum(index, 0)], 0.0)
+
+    def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray) -> tuple[float, float, list[str]]:
+        """(largest residual drift, largest predicted drift, features that moved) of the
+        reference reweighted class by class to `shares`, against the current profiles."""
+        sample = ctx.reference_sample
+        y = classes.index(sample[ctx.schema.target].to_numpy())
+        known = y >= 0
+        ref_shares = np.bincount(y[known], minlength=len(classes.labels)) / max(known.sum(), 1)
+        weights = np.divide(shares, ref_shares, out=np.zeros_like(shares), where=ref_shares > 0)[np.maximum(y, 0)] * known
+        residual, predicted, moved = 0.0, 0.0, []
+        for name in ctx.unexplained():
+            profile = ctx.profiles[name]
+            if not profile.present:
+                continue
+            ref = ctx.references[name]
+            slots = _slots(ref, sample[name])
+            valid = slots >= 0
+            n_slots = len(ref.summary.counts)
+            plain = np.bincount(slots[valid], minlength=n_slots).astype(float)
+            mixed = np.bincount(slots[valid], weights=weights[valid], minlength=n_slots)
+            mixed *= plain.sum() / max(mixed.sum(), 1e-12)
+            r, m, c = in_range(ref, plain), in_range(ref, mixed), in_range(ref, profile.overall.counts)
+            predicted = max(predicted, drift_tv(r, m))
+            residual = max(residual, drift_tv(m, c))
+            if drift_tv(r, c) > 0:
+                moved.append(name)
+        return residual, predicted, moved
+
+
+def _slots(ref, values: pd.Series) -> np.ndarray:
+    """Each row's slot in the reference summary's counts (numeric: below, bins, above; categorical:
+    the category, other seen, unseen); -1 for a missing value."""
+    if isinstance(ref, NumericReference):
+        v = values.to_numpy(float)
+        lo, hi = ref.support
+        slot = np.searchsorted(ref.edges, v, side="left") + 1
+        slot = np.where(v < lo, 0, np.where(v > hi, len(ref.edges) + 2, slot))
+        return np.where(np.isfinite(v), slot, -1).astype(int)
+    codes = ref.codes(values)
+    return np.where(codes == -1, len(ref.summary.counts) - 1, codes).astype(int)
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """Target values as class indices: the classes themselves, or a regression target's quantile bins."""
+
+    labels: tuple[str, ...]
+    edges: np.ndarray | None
+
+    @classmethod
+    def of(cls, ctx: Context, target_bins: int) -> "_Classes | None":
+        y = ctx.reference_labels
+        if len(y) < MIN_ROWS:
+            return None
+        if ctx.schema.task == "classification":
+            labels = tuple(sorted({str(v) for v in y}))
+            return cls(labels, None) if len(labels) >= 2 else None
+        edges = np.unique(np.quantile(y.astype(float), np.linspace(0, 1, target_bins + 1)[1:-1]))
+        if len(edges) == 0:
+            return None
+        names = [f"<= {edges[0]:.4g}", *[f"({a:.4g}, {b:.4g}]" for a, b in zip(edges[:-1], edges[1:])], f"> {edges[-1]:.4g}"]
+        return cls(tuple(names), edges)
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        if self.edges is not None:
+            return np.searchsorted(self.edges, np.asarray(values, float), side="left")
+        lookup = {label: i for i, label in enumerate(self.labels)}
+        return np.array([lookup.get(str(v), -1) for v in values], dtype=int)
+
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        idx = self.index(values)
+        return np.bincount(idx[idx >= 0], minlength=len(self.labels)).astype(float)
+
+    def shares(self, values: np.ndarray) -> np.ndarray:
+        counts = self.counts(values)
+        return counts / max(counts.sum(), 1)
+
+    def named(self, shares: np.ndarray) -> dict[str, float]:
+        return {label: float(s) for label, s in zip(self.labels, shares)}
+
+
+def _bbse(predicted: np.ndarray, true: np.ndarray, current_predicted: np.ndarray, k: int) -> np.ndarray | None:
+    """Class shares q >= 0, summing to 1, that best solve C q = mu (C: P(predicted i | true j))."""
+    known = (predicted >= 0) & (true >= 0)
+    joint = np.zeros((k, k))
+    np.add.at(joint, (predicted[known], true[known]), 1.0)
+    totals = joint.sum(axis=0)
+    if (totals == 0).any():
+        return None
+    conditional = joint / totals
+    mu = current_predicted / max(current_predicted.sum(), 1)
+    # nonnegative least squares with the shares' sum pinned to 1 by a heavily weighted extra row
+    system = np.vstack([conditional, 100.0 * np.ones(k)])
+    target = np.append(mu, 100.0)
+    q, _ = optimize.nnls(system, target)
+    return q / q.sum() if q.sum() > 0 else None

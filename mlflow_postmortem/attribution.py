@@ -7,7 +7,7 @@
 - G': the golden rows with unusable features as unusable as in production (imputed): what the
   missing values cost, where the truth is known.
 - E: what the golden set predicts for today's inputs: those rows reweighted to the current mix
-  (by class shares for a prior shift, by a domain classifier on the drifted features otherwise).
+  (by class shares for a prior shift, by the model's score otherwise: `stratified_estimate`).
   G' to E is what data drift alone costs.
 - S: production on labelled rows inside the seen range, after stage-1 repairs. E to S is a
   changed relation between inputs and target (feature drift, or concept drift when global).
@@ -26,14 +26,14 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from .scoring import Scored, metric_contributions, primary_metric
 
-#: bounded rows for the domain classifier that reweights golden rows toward current inputs
-MAX_DOMAIN_ROWS = 10_000
-#: importance weights are clipped here, so a handful of golden rows cannot carry the estimate
-MAX_WEIGHT = 20.0
+#: strata of the model's score for E, and the golden rows a stratum needs to stand alone
+STRATA = 10
+MIN_STRATUM_ROWS = 10
+#: production rows may fall in thin strata (too few golden rows there) up to this share before E says little
+MAX_THIN_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -103,29 +103,48 @@ def gap(worse: MetricEstimate, better: MetricEstimate) -> Gap:
     return Gap(worse.metric, float(amount), (float(amount - 1.96 * se), float(amount + 1.96 * se)), p, float(relative))
 
 
-def covariate_weights(reference: pd.DataFrame, current: pd.DataFrame, golden: pd.DataFrame, features: list[str],
-                      categorical: set[str], seed: int) -> np.ndarray:
-    """Importance weights that make golden rows look like current rows on `features`.
+def score_of(scored: Scored) -> np.ndarray:
+    """A one-number summary of each prediction: the top class probability (the predicted class
+    without probabilities), or the predicted value for regression."""
+    if scored.proba is not None:
+        return scored.proba.max(axis=1)
+    pred = np.asarray(scored.pred)
+    return pred.astype(float) if pred.dtype.kind in "fiu" else pd.factorize(pred, sort=True)[0].astype(float)
 
-    A small gradient-boosted classifier tells reference rows from current ones; its odds on
-    each golden row are the density ratio (golden is drawn like the reference). Clipped, so a
-    few golden rows in a region production now crowds cannot carry the whole estimate.
+
+def stratified_estimate(metric: str, golden_contributions: np.ndarray, golden_scores: np.ndarray,
+                        current_scores: np.ndarray) -> tuple[MetricEstimate, float]:
+    """What the golden rows predict for rows scored like `current_scores`, and the share of those
+    rows in strata with too few golden rows to say.
+
+    Moved inputs change where the model's scores fall; given the score, a model whose relation
+    to the target still holds errs as it did on golden rows (the premise of confidence-based
+    performance estimation). So golden rows are grouped by score, and each group's metric
+    counts as often as production lands there: no density ratio to estimate, and a shift across
+    many features is one dimension here.
     """
-    rng = np.random.default_rng([seed, 31])
-    ref = reference.iloc[rng.permutation(len(reference))[:MAX_DOMAIN_ROWS]]
-    cur = current.iloc[rng.permutation(len(current))[:MAX_DOMAIN_ROWS]]
-    x = pd.concat([ref[features], cur[features], golden[features]], ignore_index=True)
-    encoded = pd.DataFrame({f: (pd.factorize(x[f].astype(str))[0].astype(float) if f in categorical
-                                else pd.to_numeric(x[f], errors="coerce")) for f in features})
-    n_ref, n_cur = len(ref), len(cur)
-    y = np.r_[np.zeros(n_ref), np.ones(n_cur)]
-    model = HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1, early_stopping=True,
-                                           random_state=seed,
-                                           categorical_features=[f in categorical for f in features] or None)
-    model.fit(encoded.iloc[: n_ref + n_cur], y)
-    p = np.clip(model.predict_proba(encoded.iloc[n_ref + n_cur:])[:, 1], 1e-6, 1 - 1e-6)
-    weights = p / (1 - p) * n_ref / n_cur
-    return np.clip(weights / weights.mean(), 0.0, MAX_WEIGHT)
+    edges = np.unique(np.quantile(current_scores, np.linspace(0, 1, STRATA + 1)[1:-1]))
+    g_bin = np.searchsorted(edges, golden_scores, side="right")
+    c_bin = np.searchsorted(edges, current_scores, side="right")
+    k = len(edges) + 1
+    share = np.bincount(c_bin, minlength=k) / len(c_bin)
+    rows = np.bincount(g_bin, minlength=k)
+    sums = np.bincount(g_bin, weights=golden_contributions, minlength=k)
+    squares = np.bincount(g_bin, weights=golden_contributions**2, minlength=k)
+    thin = rows < MIN_STRATUM_ROWS
+    # a thin stratum borrows its neighbours' golden rows rather than being dropped
+    for b in np.flatnonzero(thin & (share > 0)):
+        lo, hi = b, b
+        while rows[lo:hi + 1].sum() < MIN_STRATUM_ROWS and (lo > 0 or hi < k - 1):
+            lo, hi = max(lo - 1, 0), min(hi + 1, k - 1)
+        sums[b], squares[b], rows[b] = sums[lo:hi + 1].sum(), squares[lo:hi + 1].sum(), rows[lo:hi + 1].sum()
+    means = np.divide(sums, rows, out=np.zeros(k), where=rows > 0)
+    variances = np.divide(squares, rows, out=np.zeros(k), where=rows > 0) - means**2
+    mean = float(np.sum(share * means))
+    se = float(np.sqrt(np.sum(share**2 * np.maximum(variances, 0) / np.maximum(rows - 1, 1))))
+    effective = float(1 / np.sum(share**2 / np.maximum(rows, 1))) if rows.any() else 0.0
+    value = mean if metric == "accuracy" else float(np.sqrt(mean))
+    return MetricEstimate(metric, value, mean, se, effective), float(share[thin].sum())
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,14 @@ class Expected:
     estimate: MetricEstimate
     how: str
     golden_broken: float
+    #: share of production rows scored where golden rows are too few to predict them
+    thin_share: float = 0.0
+
+    @property
+    def reliable(self) -> bool:
+        """Inputs that moved where few golden rows are leave little to predict them with: a gap to
+        production then says nothing about a changed relation."""
+        return self.thin_share <= MAX_THIN_SHARE
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .detectors import MIN_ROWS, Context, configured, golden_thresholds
 from .detectors.data_drift import drift_tv, in_range, out_share
 from .detectors.feature_drift import FeatureDrift, seen_rows
 from .detectors.label_shift import LabelShift
-from .evidence import Drift, PriorShift, Unusable
+from .evidence import PriorShift
 from .golden import evaluate_golden
 from .profile import (CategoricalReference, FeatureProfile, NumericReference, categorical_reference, numeric_reference,
                       profile_feature, window_bounds)
@@ -76,17 +76,18 @@ def diagnose(
     for detector in stage_1 if insufficient is None else stage_1[:1]:
         run(detector)
     findings[:] = _with_recoveries(findings, ctx, model)
+    golden_intact = ctx.golden_scored
     _repair(ctx, findings, model)
 
     if insufficient is None:
         for detector in stage_2:
             if isinstance(detector, FeatureDrift):
-                ctx.expected = expected_metric(ctx, findings, _label_shift(stage_2), model)
+                ctx.expected = expected_metric(ctx, findings, _label_shift(stage_2))
             run(detector)
 
     say("ranking causes")
-    production = _production(ctx, schema, drop_test)
-    attributed = attribute(ctx, findings, _label_shift(stage_2), model) if production.get("dropped") else None
+    production = _production(ctx, golden_intact, drop_test)
+    attributed = attribute(ctx, findings, _label_shift(stage_2)) if production.get("dropped") else None
     verdict = build_verdict(findings, golden=ctx.golden, production=production,
                             model={"name": model.name, "version": str(model.version)},
                             not_checked=ctx.not_checked, insufficient=insufficient, attribution=attributed)
@@ -211,8 +212,8 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
     out = []
     for f in findings:
         if f.recovery is None and f.feature in ctx.references:
-            if isinstance(f.evidence, Unusable):
-                degraded = recovery.degrade(ctx.golden_scored.frame, [f], ctx.fill, ctx.seed)
+            if recovery.lossy(f):
+                degraded = recovery.degrade(ctx.golden_scored.frame, [f], ctx.fill, ctx.current_sample, ctx.seed)
                 f = replace(f, recovery=recovery.golden_cost(model, ctx.golden_scored, degraded, ctx.scored_raw, f,
                                                              ctx.schema, ctx.fill))
             else:
@@ -226,7 +227,12 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
 
 def _repair(ctx: Context, findings: list[Finding], model: ModelHandle) -> None:
     """Stage-2 detectors see production with every stage-1 fault undone, once per feature
-    (a recalibration also read as skew is one fault)."""
+    (a recalibration also read as skew is one fault), and golden rows with the lossy ones
+    applied, so a loss compared across the two is compared like for like."""
+    lossy = [f for f in findings if recovery.lossy(f) and f.feature in ctx.references]
+    if lossy:
+        degraded = recovery.degrade(ctx.golden_scored.frame, lossy, ctx.fill, ctx.current_sample, ctx.seed)
+        ctx.golden_scored = score(model, degraded, ctx.schema, ctx.fill)
     repaired, done = ctx.current_sample, set()
     for f in findings:
         if f.feature in ctx.references and f.feature not in done:
@@ -243,36 +249,28 @@ def _label_shift(stage: tuple) -> LabelShift:
     return next((d for d in stage if isinstance(d, LabelShift)), LabelShift())
 
 
-def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShift,
-                    model: ModelHandle) -> attribution.Expected | None:
+def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShift) -> attribution.Expected | None:
     """What the golden set predicts for today's labelled inputs (see `attribution`)."""
     if ctx.scored is None:
         return None
     task = ctx.schema.task
     metric, _ = primary_metric(task)
-    golden = ctx.golden_scored
-    unusable = [f for f in findings if isinstance(f.evidence, Unusable)]
-    if unusable:
-        golden = score(model, recovery.degrade(golden.frame, unusable, ctx.fill, ctx.seed), ctx.schema, ctx.fill)
+    golden = ctx.golden_scored  # lossy stage-1 faults already applied (`_repair`)
     contributions = attribution.contributions(task, golden)
-    broken = attribution.MetricEstimate.of(metric, contributions)
+    broken = attribution.MetricEstimate.of(metric, contributions).value
     prior = [f for f in findings if isinstance(f.evidence, PriorShift)]
-    drifted = sorted({f.feature for f in findings if isinstance(f.evidence, Drift)})
     if prior:
         weights = label_shift.golden_weights(ctx, prior[0].evidence)
-        how = "golden rows reweighted to the current target shares"
-    elif drifted:
-        current = ctx.scored.frame[seen_rows(ctx, ctx.scored.frame)]
-        weights = attribution.covariate_weights(ctx.reference_sample, current, golden.frame, drifted,
-                                                set(ctx.schema.categorical), ctx.seed)
-        how = f"golden rows reweighted to the current mix of {', '.join(drifted)}"
-    else:
-        return attribution.Expected(broken, "golden rows as they are (no input drift found)", broken.value)
-    return attribution.Expected(attribution.MetricEstimate.of(metric, contributions, weights), how, broken.value)
+        estimate = attribution.MetricEstimate.of(metric, contributions, weights)
+        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", broken)
+    current = attribution.score_of(ctx.scored)[seen_rows(ctx, ctx.scored.frame)]
+    if len(current) == 0:
+        return None
+    estimate, thin = attribution.stratified_estimate(metric, contributions, attribution.score_of(golden), current)
+    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", broken, thin)
 
 
-def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift,
-              model: ModelHandle) -> attribution.Attribution | None:
+def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift) -> attribution.Attribution | None:
     """Each cause's part of the drop from the golden set to production (see `attribution`)."""
     if ctx.scored is None or ctx.scored_raw is None:
         return None
@@ -283,27 +281,34 @@ def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift,
         c = attribution.contributions(task, scored)
         return attribution.MetricEstimate.of(metric, c if mask is None else c[mask]).value
 
-    golden = value(ctx.golden_scored)
-    expected = ctx.expected or expected_metric(ctx, findings, label_shift, model)
+    golden = ctx.golden.value if ctx.golden is not None else value(ctx.golden_scored)
+    expected = ctx.expected or expected_metric(ctx, findings, label_shift)
     served, repaired = value(ctx.scored_raw), value(ctx.scored)
     seen = seen_rows(ctx, ctx.scored.frame)
     seen_value = value(ctx.scored, seen) if seen.any() else repaired
+    # inputs too far from the golden rows to predict: the move and any change of relation are one step
+    expected_value = expected.estimate.value if expected.reliable else seen_value
     worse = lambda a, b: attribution.worse_by(task, a, b)  # noqa: E731
-    steps = {"feature_unavailability": worse(expected.golden_broken, golden),
-             "data_drift": worse(expected.estimate.value, expected.golden_broken),
-             "feature_drift": worse(seen_value, expected.estimate.value),
+    steps = {"data_drift": worse(expected_value, expected.golden_broken),
+             "feature_drift": worse(seen_value, expected_value),
              "prediction_label_bias": worse(repaired, seen_value)}
     causes = {f.cause for f in findings}
+    if "prediction_label_bias" not in causes and "data_drift" in causes:
+        # rows past the seen range with no novelty finding are where drift carried the inputs
+        steps["data_drift"] += steps.pop("prediction_label_bias")
     accounted = {cause: amount for cause, amount in steps.items() if cause in causes}
-    repaired_here = [f for f in findings if f.recovery is not None and f.cause in
-                     ("feature_recalibration", "training_serving_skew") and f.feature in ctx.references]
-    gains: dict[str, float] = {}
-    for f in repaired_here:
-        gains[f.cause] = gains.get(f.cause, 0.0) + max(attribution.worse_by(task, f.recovery.before, f.recovery.after), 0)
-    total_gain = sum(gains.values())
-    for cause, gain in gains.items():  # the joint repair's effect, split as the single repairs would
-        accounted[cause] = worse(served, repaired) * gain / total_gain
-    return attribution.Attribution(metric, golden, expected.estimate.value, seen_value, repaired, served,
+    # stage-1 faults: lossy ones cost G -> G' (measured on golden rows), the others R -> O (undone on production)
+    fixed = [f for f in findings if f.recovery is not None and f.feature in ctx.references]
+    for part, step in ((worse(expected.golden_broken, golden), [f for f in fixed if recovery.lossy(f)]),
+                       (worse(served, repaired), [f for f in fixed if not recovery.lossy(f)])):
+        gains: dict[str, float] = {}
+        for f in step:
+            gains[f.cause] = gains.get(f.cause, 0.0) + max(attribution.worse_by(task, f.recovery.before,
+                                                                                 f.recovery.after), 0.0)
+        total = sum(gains.values())
+        for cause, gain in gains.items():  # the joint effect, split as the single repairs would
+            accounted[cause] = accounted.get(cause, 0.0) + part * (gain / total if total > 0 else 1 / len(gains))
+    return attribution.Attribution(metric, golden, expected_value, seen_value, repaired, served,
                                    worse(served, golden), accounted, expected.how)
 
 
@@ -362,7 +367,7 @@ def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.Dat
     return pairs.set_index("_row")[list(renamed.values())], note
 
 
-def _production(ctx: Context, schema, drop_test: attribution.DropTest) -> dict:
+def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.DropTest) -> dict:
     """Production metric on labelled rows as served, overall and per window, and whether it
     dropped below the golden set (clearly and materially)."""
     out: dict = {"rows": ctx.n_current, "windows": list(ctx.window_labels)}
@@ -370,11 +375,11 @@ def _production(ctx: Context, schema, drop_test: attribution.DropTest) -> dict:
     if scored is None or len(scored.y) == 0:
         out["labelled"] = False
         return out
-    task = schema.task
+    task = ctx.schema.task
     name, _ = primary_metric(task)
     contributions = attribution.contributions(task, scored)
     production = attribution.MetricEstimate.of(name, contributions)
-    golden = attribution.MetricEstimate.of(name, attribution.contributions(task, ctx.golden_scored))
+    golden = attribution.MetricEstimate.of(name, attribution.contributions(task, golden_scored))
     windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
     out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=production.value,
                golden_value=golden.value,

@@ -74,33 +74,50 @@ def estimate(model: ModelHandle, before: Scored, repaired: pd.DataFrame, how: st
                     metric_value(schema.task, name, after.y, after.pred), how, len(before.y))
 
 
-def degrade(golden: pd.DataFrame, findings: list[Finding], fill: dict[str, object], seed: int) -> pd.DataFrame:
-    """Golden rows with each unusable feature as unusable as production has it (imputed, as the
-    repaired production rows are): a missing value cannot be repaired, only valued.
+def lossy(finding: Finding) -> bool:
+    """A fault no repair of the served values can undo: values that are missing, or coarsened
+    onto a grid (a repair can only value them, not restore them)."""
+    ev = finding.evidence
+    change = getattr(ev, "change", ev)
+    return isinstance(ev, Unusable) or str(getattr(change, "transform", "")).startswith("grid_")
 
-    Scoring these rows tells what the missing values cost on rows where the truth is known, and
-    gives later steps a like-for-like yardstick.
+
+def degrade(golden: pd.DataFrame, findings: list[Finding], fill: dict[str, object], current: pd.DataFrame,
+            seed: int) -> pd.DataFrame:
+    """Golden rows with each lossy fault applied as production has it (missing values imputed,
+    as the repaired production rows are; coarsened values on the same grid), at its rate.
+
+    Scoring these rows tells what the fault costs on rows where the truth is known, and gives
+    later steps a like-for-like yardstick.
     """
     out = golden.copy()
     rng = np.random.default_rng([seed, 41])
     for f in findings:
         ev = f.evidence
-        if not isinstance(ev, Unusable) or f.feature not in fill or f.feature not in out.columns:
+        if not lossy(f) or f.feature not in fill or f.feature not in out.columns:
             continue
-        share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
-        rows = rng.random(len(out)) < min(max(share, 0.0), 1.0)
-        out.loc[rows, f.feature] = fill[f.feature]
+        if isinstance(ev, Unusable):
+            share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
+            rows = rng.random(len(out)) < min(max(share, 0.0), 1.0)
+            out.loc[rows, f.feature] = fill[f.feature]
+            continue
+        as_json = ev.to_dict()
+        there, back = transforms.forward(as_json), transforms.inverse(as_json)
+        rows = rng.random(len(out)) < float(_affected_rows(current, f).mean())
+        with np.errstate(all="ignore"):
+            out.loc[rows, f.feature] = back(there(out.loc[rows, f.feature].to_numpy(float)))
     return out
 
 
 def golden_cost(model: ModelHandle, golden: Scored, degraded: pd.DataFrame, served: Scored, finding: Finding,
                 schema: Schema, fill: dict[str, object]) -> Recovery:
-    """What restoring an unusable feature would give back: its cost on the golden rows (intact
-    against as unusable as in production), added to the production metric as served."""
+    """What fixing a lossy fault would give back: its cost on the golden rows (intact against as
+    broken as in production), added to the production metric as served."""
     name, higher = primary_metric(schema.task)
     intact = metric_value(schema.task, name, golden.y, golden.pred)
     broken = score(model, degraded, schema, fill)
     lost = intact - metric_value(schema.task, name, broken.y, broken.pred)
     before = metric_value(schema.task, name, served.y, served.pred)
-    return Recovery(name, before, before + lost, f"{finding.feature} restored: its missing values cost {abs(lost):.4g} "
+    what = "missing values" if isinstance(finding.evidence, Unusable) else "coarsened values"
+    return Recovery(name, before, before + lost, f"{finding.feature} restored: its {what} cost {abs(lost):.4g} "
                     f"{name} on the golden rows at the production rate", len(served.y))

@@ -23,6 +23,8 @@ class Scored:
     loss: np.ndarray
     #: rows whose missing values were imputed because the model refuses them (0: scored as given)
     imputed_rows: int = 0
+    #: the classes `proba`'s columns stand for
+    classes: tuple | None = None
 
 
 def primary_metric(task: str) -> tuple[str, bool]:
@@ -96,7 +98,7 @@ def scored_rows(labelled: pd.DataFrame, pred: np.ndarray, proba: np.ndarray | No
         loss = ((onehot - proba) ** 2).sum(axis=1)
     else:
         loss = (pred != y).astype(float)
-    return Scored(labelled, y, pred, proba, loss, int(np.count_nonzero(imputed)))
+    return Scored(labelled, y, pred, proba, loss, int(np.count_nonzero(imputed)), classes)
 
 
 def metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None = None,

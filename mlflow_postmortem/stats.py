@@ -100,6 +100,16 @@ def benjamini_hochberg(pvalues: list[float]) -> list[float]:
     return out.tolist()
 
 
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n: honest at 0 or n successes, unlike k/n +- z*se."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def confidence(strength: float, factor: float = 1.0) -> float:
     """Map effect/threshold to [0, 1): 0.5 at the threshold, 0.75 at twice it, capped at 0.99."""
     if not np.isfinite(strength) or strength <= 0:

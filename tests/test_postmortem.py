@@ -205,8 +205,8 @@ def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri
     result = run_cli("run", str(config), "--experiment", "pm-bad-data", "--output", str(tmp_path / "v.json"))
 
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].endswith("target column 'label' is absent from data.golden (columns: "
-                                                           + result.stderr.split("(columns: ")[-1].strip())
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"target column 'label' is absent from data.golden ({tmp_path / 'golden.csv'}) (columns: " in last
     client = MlflowClient()
     runs = client.search_runs([client.get_experiment_by_name("pm-bad-data").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]

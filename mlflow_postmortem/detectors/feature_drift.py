@@ -110,6 +110,11 @@ class FeatureDrift(Detector):
         metric, _ = primary_metric(task)
         scored = ctx.scored
         production = attribution.MetricEstimate.of(metric, attribution.contributions(task, scored)[seen])
+        if ctx.expected is not None and not ctx.expected.reliable:
+            ctx.not_checked.append(f"feature_drift (global): {ctx.expected.thin_share:.0%} of production rows are "
+                                   "scored where the golden set has too few rows to tell a changed relation from moved "
+                                   "inputs")
+            return None
         expected = (ctx.expected.estimate if ctx.expected is not None
                     else attribution.MetricEstimate.of(metric, attribution.contributions(task, ctx.golden_scored)))
         g = attribution.gap(production, expected)

@@ -70,8 +70,16 @@ class LabelShift(Detector):
         if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha:
             return []
         residual, predicted, explained = self._mixture(ctx, classes, cur_shares)
-        if predicted < MIN_PREDICTED_TV or residual > self.max_residual_tv:
+        if residual > self.max_residual_tv:
             return []
+        if labelled:
+            # labels in hand: P(x | y) held iff, class by class, the model scores production rows
+            # as it scores golden rows of that class (flipped labels would drag them apart)
+            conditional = _class_conditional_shift(ctx, classes)
+            if conditional > self.max_residual_tv:
+                return []
+        elif predicted < MIN_PREDICTED_TV:
+            return []  # without labels, a mixture that moves nothing cannot be told from noise
         evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
         strength = tv / self.min_tv
         return [Finding(self.cause, ctx.schema.target, strength, stats.confidence(strength), evidence)]
@@ -111,6 +119,41 @@ class LabelShift(Detector):
             if drift_tv(r, c) > 0:
                 moved.append(name)
         return residual, predicted, moved
+
+
+def _class_conditional_shift(ctx: Context, classes: "_Classes") -> float:
+    """Drift of the model's score within each class, golden rows against production rows
+    (debiased TV on golden score quantile bins), averaged over classes by production rows."""
+    golden, current = ctx.golden_scored, ctx.scored_raw
+    g_class, c_class = classes.index(golden.y), classes.index(current.y)
+    g_score, c_score = _own_class_score(golden, g_class, classes), _own_class_score(current, c_class, classes)
+    total, weight = 0.0, 0
+    for k in range(len(classes.labels)):
+        g, c = g_score[g_class == k], c_score[c_class == k]
+        if len(g) < MIN_ROWS or len(c) < MIN_ROWS:
+            continue
+        edges = np.unique(np.quantile(g, np.linspace(0, 1, 11)[1:-1]))
+        counts = [np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1).astype(float)
+                  for v in (g, c)]
+        total += len(c) * drift_tv(*counts)
+        weight += len(c)
+    return total / weight if weight else 0.0
+
+
+def _own_class_score(scored, index: np.ndarray, classes: "_Classes") -> np.ndarray:
+    """Per row, the model's probability for the row's own class (its prediction for regression
+    bins, or 1/0 for a right or wrong class without probabilities)."""
+    if classes.edges is not None:
+        return np.asarray(scored.pred, float)
+    if scored.proba is None or scored.classes is None:
+        return (classes.index(scored.pred) == index).astype(float)
+    model_classes = [str(v) for v in scored.classes]
+    column = {label: model_classes.index(label) for label in classes.labels if label in model_classes}
+    cols = np.array([column.get(classes.labels[k], -1) if k >= 0 else -1 for k in index])
+    out = np.zeros(len(index))
+    ok = cols >= 0
+    out[ok] = scored.proba[np.flatnonzero(ok), cols[ok]]
+    return out
 
 
 def _slots(ref, values: pd.Series) -> np.ndarray:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
 from .. import stats
 from ..evidence import CodesPermuted, Redefinition, Rescale
@@ -41,6 +43,8 @@ class Recalibration(Detector):
     max_shape_tv: float = 0.08
     #: an arbitrary rescale counts only as a step that moves this share of values out of range
     bulk_out_of_range: float = 0.5
+    #: reassigned codes must move at least this much mass (debiased TV; their rows' profiles decide the rest)
+    min_recoded_tv: float = 0.1
     #: how far (|log| of the ratio) a fitted scale may be from a known unit for the unit to be tried
     unit_window: float = 0.4
 
@@ -61,28 +65,39 @@ class Recalibration(Detector):
         return findings
 
     def _affected(self, ref, profile, ctx):
-        """Windows whose distribution changed; without time, the whole period."""
+        """Windows whose distribution changed, and each window's TV; without time, the whole period.
+
+        A step changes every window from its onset on; otherwise the fully changed windows are
+        the ones near the largest change (a window straddling the onset is a mixture)."""
         per_window = [stats.total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
         if not ctx.has_time:
             return ([0] if stats.total_variation(_counts(ref.summary), _counts(profile.overall)) >= self.window_tv
                     else []), per_window
-        # fit on the fully changed windows only: a window straddling the onset is a mixture
         top = max(per_window, default=0.0)
-        changed = [i for i, tv in enumerate(per_window) if tv >= max(self.window_tv, 0.8 * top)]
-        return changed, per_window
+        if top < self.window_tv:
+            return [], per_window
+        onset = stats.onset(per_window, self.window_tv, ctx.window_labels)
+        if onset.pattern == "from_start":
+            return list(range(len(per_window))), per_window
+        if onset.pattern == "step" and onset.window_index is not None:
+            return list(range(onset.window_index, len(per_window))), per_window
+        return [i for i, tv in enumerate(per_window) if tv >= max(self.window_tv, 0.8 * top)], per_window
 
     def _numeric(self, name, ref: NumericReference, profile, ctx: Context) -> Finding | None:
         changed, per_window = self._affected(ref, profile, ctx)
         if not changed:
             return None
-        rows = ctx.current_sample
-        if ctx.has_time:
-            rows = rows[rows["_window"].isin(changed)]
-        values = rows[name].to_numpy(float)
-        values = values[np.isfinite(values)]
+        values = ctx.current_sample[name].to_numpy(float)  # in time order
+        start = _change_point(values, ref) if ctx.has_time and len(changed) < len(per_window) else 0
+        values, before = values[start:], values[:start]  # the rows after the change, not whole windows
+        values, before = values[np.isfinite(values)], before[np.isfinite(before)]
         if len(values) < 20:
             return None
         ref_counts = _counts(ref.summary)
+        # undone, the change must leave production as it was just before it (which may have drifted too)
+        tolerance = self.max_shape_tv
+        if len(before) >= 50:
+            tolerance += stats.debiased_total_variation(ref_counts, ref.bin_counts(before).astype(float))
         raw = ref.bin_counts(values)
         raw_tv = stats.total_variation(ref_counts, raw.astype(float))
         if raw_tv < self.min_raw_tv:
@@ -116,11 +131,11 @@ class Recalibration(Detector):
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)
         if grid_change is not None:
             candidates.append(grid_change)
-        specific = [c for c in candidates if c[0] <= self.max_shape_tv]
+        specific = [c for c in candidates if c[0] <= tolerance]
         best = min(specific, key=lambda c: c[0]) if specific else None
         if fit is not None and onset is not None and onset.pattern == "step" and out >= self.bulk_out_of_range:
             free = rescale(*fit, "a step that moved the bulk of values out of the seen range", None)
-            if free[0] <= self.max_shape_tv and (best is None or free[0] + 0.01 < best[0]):
+            if free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
                 best = free
         if best is None:
             return None
@@ -184,24 +199,89 @@ class Recalibration(Detector):
         return best
 
     def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
+        """Codes reassigned: each current code matched to the reference code whose rows it now
+        carries (by their profile on the other features, and by frequency); the match must
+        undo the change and beat leaving every code as it is."""
         changed, per_window = self._affected(ref, profile, ctx)
         if not changed:
             return None
         windows = [profile.windows[i] for i in changed] if ctx.has_time else [profile.overall]
-        ref_shares, cur_shares = _sorted_shares(ref, ref.summary), _sorted_shares(ref, *windows)
-        if len(ref_shares) < 3:
+        if isinstance(ref, CategoricalReference):
+            labels, slots = list(ref.categories), slice(0, len(ref.categories))
+        else:
+            labels, slots = [float(v) for v in ref.values], slice(1, -1)
+        ref_counts, cur_counts = _counts(ref.summary)[slots], sum(_counts(w) for w in windows)[slots]
+        raw_tv = stats.debiased_total_variation(ref_counts, cur_counts)
+        if len(labels) < 3 or raw_tv < self.min_recoded_tv:
             return None  # two codes swapped cannot be told from a change in their mix
-        k = max(len(ref_shares), len(cur_shares))
-        shape_tv = 0.5 * np.abs(np.pad(ref_shares, (0, k - len(ref_shares))) - np.pad(cur_shares, (0, k - len(cur_shares)))).sum()
-        seen = slice(None, -1) if isinstance(ref, CategoricalReference) else slice(1, -1)
-        raw_tv = stats.total_variation(_counts(ref.summary)[seen], sum(_counts(w) for w in windows)[seen])
-        mapping = _rank_mapping(ref, windows)
-        if raw_tv < self.min_raw_tv or shape_tv > self.max_shape_tv or len(mapping) < 2:
+        rows = ctx.current_sample[ctx.current_sample["_window"].isin(changed)] if ctx.has_time else ctx.current_sample
+        others = [f for f in ctx.schema.numeric if f != name and f in rows.columns][:8]
+        target = ctx.schema.target
+        if ctx.schema.task == "regression" and target in rows.columns and rows[target].notna().any():
+            others.append(target)  # a row keeps its target whatever code it is filed under
+        back, explained = _match_codes(name, labels, ref_counts, cur_counts, ctx.reference_sample, rows, others)
+        moved = [(labels[c], labels[r]) for c, r in enumerate(back) if c != r and cur_counts[c] > 0]
+        mapped = np.bincount(back, weights=cur_counts, minlength=len(labels))
+        shape_tv = stats.debiased_total_variation(ref_counts, mapped)
+        if len(moved) < 2 or shape_tv > self.max_shape_tv or not explained:
             return None
-        strength = raw_tv / self.min_raw_tv
-        evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(map(tuple, mapping)), len(changed))
+        strength = raw_tv / self.min_recoded_tv
+        evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(moved), len(changed))
         onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
         return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+
+
+def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np.ndarray, reference, current,
+                 others: list[str]) -> tuple[np.ndarray, bool]:
+    """For each current code, the reference code it maps back to (an assignment), and whether
+    that explains the codes' rows clearly better than the identity.
+
+    The rows behind a reassigned code keep their profile on the other features, so the
+    assignment matches profiles (standardised per-code means) and frequencies. With no other
+    feature to tell by, frequencies alone decide and the identity test is skipped.
+    """
+    k = len(labels)
+    ref_share, cur_share = ref_counts / max(ref_counts.sum(), 1), cur_counts / max(cur_counts.sum(), 1)
+    cost = np.abs(cur_share[:, None] - ref_share[None, :]) / max(float(ref_share.max()), 1e-12)
+    if not others:
+        return linear_sum_assignment(cost)[1], True
+    scale = reference[others].std().replace(0, 1.0)
+    index = pd.Index(labels)
+
+    def profiles(frame: pd.DataFrame) -> np.ndarray:
+        keys = frame[name].to_numpy()
+        keys = keys.astype(str) if isinstance(labels[0], str) else keys.astype(float)
+        means = (frame[others] / scale).groupby(keys).mean()
+        return means.reindex(index).to_numpy(float)
+
+    ref_profile, cur_profile = profiles(reference), profiles(current)
+    distance = np.nanmean(np.abs(cur_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
+    distance = np.where(np.isnan(distance), np.nanmax(distance, initial=1.0) * 2, distance)
+    back = linear_sum_assignment(cost + distance)[1]
+    weight = cur_counts / max(cur_counts.sum(), 1)
+    identity = float(np.sum(weight * distance[np.arange(k), np.arange(k)]))
+    matched = float(np.sum(weight * distance[np.arange(k), back]))
+    return back, matched < 0.5 * identity
+
+
+def _change_point(values: np.ndarray, ref: NumericReference) -> int:
+    """The row (in time order) where the feature's values stop looking like the reference.
+
+    Each value becomes its position in the reference (its reference CDF, 0 or 1 out of range);
+    unchanged rows spread those evenly, changed ones do not. The split maximising the CUSUM of
+    the positions (a level change) or of their distance from the middle (a spread change)
+    marks the change, so a window that straddles it does not blur the fit.
+    """
+    finite = np.isfinite(values)
+    grid = np.sort(np.concatenate(([ref.support[0]], ref.edges, [ref.support[1]])))
+    u = np.where(finite, np.searchsorted(grid, np.where(finite, values, 0.0)) / len(grid), 0.5)
+    best, at = 0.0, 0
+    for signal in (u, np.abs(u - 0.5)):
+        walk = np.abs(np.cumsum(signal - signal.mean()))
+        k = int(np.argmax(walk))
+        if walk[k] > best:
+            best, at = float(walk[k]), k + 1
+    return at if at < len(values) - 20 else 0
 
 
 def _normalisations(ref) -> list[tuple[float, float, str]]:
@@ -252,25 +332,3 @@ def _snap(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 def _counts(summary) -> np.ndarray:
     return np.asarray(summary.counts, dtype=float)
-
-
-def _sorted_shares(ref, *summaries) -> np.ndarray:
-    """Category (or discrete value) frequencies, high to low: the distribution's shape without its labels."""
-    if isinstance(ref, CategoricalReference):
-        shares = [s.sorted_shares for s in summaries]
-        k = max(len(s) for s in shares)
-        return np.mean([np.pad(s, (0, k - len(s))) for s in shares], axis=0)
-    counts = sum(_counts(s) for s in summaries)[1:-1]
-    shares = np.sort(counts / max(counts.sum(), 1))[::-1]
-    return shares[shares > 0]
-
-
-def _rank_mapping(ref, windows) -> list[list]:
-    """Pairs [current code, reference code] matched by frequency rank: the repair that undoes the permutation."""
-    cur = sum(_counts(w) for w in windows)
-    if isinstance(ref, CategoricalReference):
-        labels, cur_counts, ref_counts = list(ref.categories), cur[:len(ref.categories)], _counts(ref.summary)[:len(ref.categories)]
-    else:
-        labels, cur_counts, ref_counts = [float(v) for v in ref.values], cur[1:-1], _counts(ref.summary)[1:-1]
-    pairs = zip(np.argsort(-cur_counts, kind="stable"), np.argsort(-ref_counts, kind="stable"))
-    return [[labels[c], labels[r]] for c, r in pairs if cur_counts[c] > 0 and c != r]

@@ -73,6 +73,8 @@ class Drill:
     #: the dataset and the rows current was sampled from, for injectors that resample or retrain
     source: Dataset | None = field(default=None, repr=False)
     pool: pd.DataFrame | None = field(default=None, repr=False)
+    #: a compound drill's second cause: both must be named in the verdict's top two
+    also_expected: tuple[str, ...] = ()
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -126,16 +128,29 @@ class Split:
 _SPLITS: dict[tuple[int, int], tuple[Dataset, Split]] = {}
 
 
+#: a time-ordered dataset is cut into this many contiguous blocks of time before the split
+TIME_BLOCKS = 40
+
+
 def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
-    """Reference min(50k, 45%), golden min(5k, 15%), the rest is the production pool; cached."""
+    """Reference min(50k, 45%), golden min(5k, 15%), the rest is the production pool; cached.
+
+    A dataset with a time column is never shuffled row by row: its time-sorted rows are cut
+    into TIME_BLOCKS contiguous blocks and whole blocks go to reference, golden or pool, so the
+    production pool keeps its order and the autocorrelation of real time (a week of storms
+    stays together) while no period is left out of training, which would be a drift of its own.
+    """
     key = (id(dataset), seed)
     if key not in _SPLITS:
-        frame = dataset.frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-        n = len(frame)
+        n = len(dataset.frame)
         n_ref, n_gold = min(50_000, int(0.45 * n)), min(5_000, int(0.15 * n))
         if n_gold < 30 or n - n_ref - n_gold < 30:
             raise DataError(f"dataset {dataset.name!r}: {n} rows are too few to split for a drill")
-        reference, golden, pool = frame[:n_ref], frame[n_ref:n_ref + n_gold], frame[n_ref + n_gold:]
+        if dataset.timestamp:
+            reference, golden, pool = _blocked_split(dataset.frame, n_ref, n_gold, seed)
+        else:
+            frame = dataset.frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+            reference, golden, pool = frame[:n_ref], frame[n_ref:n_ref + n_gold], frame[n_ref + n_gold:]
         columns = list(dataset.features) + [dataset.target]
         reference, golden = reference[columns].reset_index(drop=True), golden[columns].reset_index(drop=True)
         model = _models.fit(dataset, reference, seed=seed)
@@ -144,6 +159,23 @@ def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
         # the dataset is kept in the value so its id cannot be reused while the split is cached
         _SPLITS[key] = (dataset, Split(reference, golden, pool.reset_index(drop=True), model, baseline))
     return _SPLITS[key][1]
+
+
+def _blocked_split(frame: pd.DataFrame, n_ref: int, n_gold: int, seed: int) -> tuple[pd.DataFrame, ...]:
+    """Whole blocks of time to reference (45%), golden (15%) and pool (the rest); the first two
+    are then subsampled to their caps, the pool keeps every row in time order."""
+    rng = np.random.default_rng([seed, 2])
+    block = np.arange(len(frame)) * TIME_BLOCKS // len(frame)
+    order = rng.permutation(TIME_BLOCKS)
+    cut_ref, cut_gold = int(round(0.45 * TIME_BLOCKS)), int(round(0.6 * TIME_BLOCKS))
+    roles = np.empty(TIME_BLOCKS, dtype=object)
+    roles[order[:cut_ref]], roles[order[cut_ref:cut_gold]], roles[order[cut_gold:]] = "reference", "golden", "pool"
+    role = roles[block]
+    reference = frame[role == "reference"]
+    golden = frame[role == "golden"]
+    reference = reference.sample(n=min(n_ref, len(reference)), random_state=seed)
+    golden = golden.sample(n=min(n_gold, len(golden)), random_state=seed)
+    return reference, golden, frame[role == "pool"]
 
 
 def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, split_seed: int = 0) -> Drill:
@@ -179,7 +211,8 @@ def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, spl
         expected_cause="healthy", feature=(), variant="none", magnitude=0.0, onset="from_start", share=0.0,
         n_rows=n_rows, seed=seed,
         frames=Frames(split.reference, split.golden, current, training_view_of(current, ds.features, seed)),
-        models=models, timestamp=timestamp, info={"resampled": bool(resampled), "pool_rows": len(split.pool)},
+        models=models, timestamp=timestamp,
+        info={"resampled": bool(resampled), "pool_rows": len(split.pool), "split_seed": split_seed},
         source=ds, pool=split.pool,
     )
 

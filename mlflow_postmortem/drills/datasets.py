@@ -161,9 +161,17 @@ DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
 }
 
 
+def all_datasets() -> dict[str, tuple[Callable[[], Dataset], str]]:
+    """The datasets drills tune on (`DATASETS`) and those held out to evaluate them (`EVAL_DATASETS`)."""
+    from .eval_datasets import EVAL_DATASETS
+
+    return {**DATASETS, **EVAL_DATASETS}
+
+
 @lru_cache(maxsize=None)
 def load_dataset(name: str) -> Dataset:
     """A built-in dataset by name (cached: drills share one copy)."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r} (built in: {', '.join(DATASETS)})")
-    return DATASETS[name][0]()
+    known = all_datasets()
+    if name not in known:
+        raise DataError(f"unknown dataset {name!r} (built in: {', '.join(known)})")
+    return known[name][0]()

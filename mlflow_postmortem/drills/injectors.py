@@ -9,6 +9,7 @@ serving unless the fault is a training/serving disagreement.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -19,12 +20,14 @@ from . import models as _models
 from .base import Drill, Models, affected_rows, split_dataset, time_position, training_view_of
 
 NUMERIC_VARIANTS = {
-    "feature_recalibration": ("scale", "c_to_f"),
+    "data_drift": ("shift", "beyond_range", "spread"),
+    "feature_recalibration": ("scale", "c_to_f", "log", "log10", "bucket", "coarse_grid"),
     "feature_unavailability": ("nulls", "default_zero", "default_minus_one", "default_mean", "stale", "dropped"),
-    "training_serving_skew": ("affine", "round", "truncate", "null_fill"),
+    "training_serving_skew": ("affine", "round", "truncate", "null_fill", "decimals", "lagged"),
     "prediction_label_bias": ("out_of_range",),
 }
 CATEGORICAL_VARIANTS = {
+    "data_drift": ("scores", "rarest"),
     "feature_recalibration": ("permute",),
     "feature_unavailability": ("nulls", "default_mode", "stale", "dropped"),
     "prediction_label_bias": ("unseen_category",),
@@ -142,31 +145,47 @@ def _score(drill: Drill, estimator: Any, frame: pd.DataFrame) -> float:
     return round(float(np.sqrt(np.mean((pred - y) ** 2))), 4)
 
 
-def data_drift(drill: Drill, *, feature: str, magnitude: float = 1.0, onset: str = "ramp",
-               share: float = 1.0, seed: int | None = None) -> Drill:
-    """Covariate shift inside the reference's support, P(y|x) intact.
+def data_drift(drill: Drill, *, feature: str | None = None, variant: str | None = None, magnitude: float = 1.0,
+               onset: str = "ramp", share: float = 1.0, labelled: bool = True, seed: int | None = None) -> Drill:
+    """Covariate shift of real rows, P(y|x) intact: affected rows are replaced by real rows of the
+    production pool drawn with weights that favour some values of the feature.
 
-    Affected rows are replaced by real rows drawn from the production pool with weights
-    exp(magnitude * z(feature)) (numeric) or exp(magnitude * score(category)) with category
-    scores spread over [-1, 1]. The pool is restricted to rows inside the reference's range on
-    every feature (and its 1%-99% quantiles on the drifted one), so nothing is novel.
+    Variants: shift (weights exp(magnitude * z), numeric), spread (exp(magnitude * |z|): heavier
+    tails, a wider distribution), beyond_range (shift, but drawing from the whole pool, so the
+    tail reaches past what the reference saw), scores (categorical: exp(magnitude * score) with
+    category scores spread over [-1, 1]), rarest (categorical: the reference's rarest category
+    weighted exp(magnitude * 2), so it grows steadily with a ramp). Except for beyond_range the
+    pool is restricted to rows inside the reference's range on every feature (and its 1%-99%
+    quantiles on the drifted one), so nothing is novel. Variant prior_shift (no feature): see
+    `prior_shift`.
     """
+    if variant == "prior_shift":
+        return prior_shift(drill, magnitude=magnitude, onset=onset, share=share, labelled=labelled, seed=seed)
+    if feature is None:
+        raise DataError(f"data_drift variant {variant or 'shift'!r} needs a feature")
     kind = _kind(drill, feature)
+    variant = _variant(drill, "data_drift", feature, variant)
     rng = _rng(drill, seed, 3)
     reference, pool = drill.frames.reference, drill.pool
     if pool is None:
         raise DataError(f"drill {drill.name!r} has no production pool to resample from")
     inside = np.ones(len(pool), dtype=bool)
-    for f in drill.numeric:
-        lo, hi = reference[f].min(), reference[f].max()
-        inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
+    if variant != "beyond_range":
+        for f in drill.numeric:
+            lo, hi = reference[f].min(), reference[f].max()
+            inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
     for f in drill.categorical:
         inside &= pool[f].isin(reference[f].dropna().unique()).to_numpy()
     if kind == "numeric":
-        lo, hi = reference[feature].quantile([0.01, 0.99])
-        inside &= pool[feature].between(lo, hi).to_numpy()
+        if variant != "beyond_range":
+            lo, hi = reference[feature].quantile([0.01, 0.99])
+            inside &= pool[feature].between(lo, hi).to_numpy()
         mean, sd = _reference_stats(drill, feature)
-        score = ((pool[feature].astype(float) - mean) / sd).fillna(0.0).to_numpy()
+        z = ((pool[feature].astype(float) - mean) / sd).fillna(0.0).to_numpy()
+        score = np.abs(z) if variant == "spread" else z
+    elif variant == "rarest":
+        counts = reference[feature].value_counts()
+        score = (pool[feature] == counts.index[-1]).to_numpy(dtype=float) * 2.0
     else:
         cats = rng.permutation(np.asarray(sorted(reference[feature].dropna().unique(), key=str), dtype=object))
         scores = dict(zip(cats, np.linspace(-1.0, 1.0, len(cats)) if len(cats) > 1 else [1.0]))
@@ -183,19 +202,65 @@ def data_drift(drill: Drill, *, feature: str, magnitude: float = 1.0, onset: str
     current.loc[mask, columns] = pool.iloc[picked][columns].to_numpy()
     current = current.astype(drill.frames.current.dtypes.to_dict())
     view = None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
-    return drill.with_fault(cause="data_drift", feature=(feature,), variant=kind, magnitude=magnitude,
+    return drill.with_fault(cause="data_drift", feature=(feature,), variant=variant, magnitude=magnitude,
                             onset=onset, share=share, current=current, training_view=view,
                             info={"rows_affected": k})
 
 
-def feature_drift(drill: Drill, *, feature: str, magnitude: float = 0.5, onset: str = "step",
+def prior_shift(drill: Drill, *, magnitude: float = 3.0, onset: str = "ramp", share: float = 1.0,
+                labelled: bool = True, seed: int | None = None) -> Drill:
+    """The class balance (regression: the target's upper half) moves while P(x | y) holds.
+
+    Affected rows are replaced by real pool rows drawn with class weights: the reference's
+    minority class (or the rows above the reference's median target) weighted `magnitude`
+    times. With labelled=False the labels are removed from production, so the shift must be
+    estimated from the model's predictions (variant suffix `_unlabelled`). Expected verdict:
+    data_drift naming the target.
+    """
+    rng = _rng(drill, seed, 9)
+    reference, pool = drill.frames.reference, drill.pool
+    if pool is None:
+        raise DataError(f"drill {drill.name!r} has no production pool to resample from")
+    y = pool[drill.target]
+    if drill.task == "classification":
+        favoured = (y == reference[drill.target].value_counts().index[-1]).to_numpy()
+    else:
+        favoured = (y > reference[drill.target].median()).to_numpy()
+    inside = np.ones(len(pool), dtype=bool)
+    for f in drill.numeric:
+        lo, hi = reference[f].min(), reference[f].max()
+        inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
+    for f in drill.categorical:
+        inside &= pool[f].isin(reference[f].dropna().unique()).to_numpy()
+    candidates = np.flatnonzero(inside)
+    weights = np.where(favoured[candidates], magnitude, 1.0)
+    mask = _mask(drill, onset, share, rng)
+    k = int(mask.sum())
+    picked = rng.choice(candidates, size=k, replace=k > len(candidates) // 3, p=weights / weights.sum())
+    current = drill.frames.current.copy()
+    columns = [*drill.features, drill.target]
+    current.loc[mask, columns] = pool.iloc[picked][columns].to_numpy()
+    current = current.astype(drill.frames.current.dtypes.to_dict())
+    if not labelled:
+        current = current.drop(columns=[drill.target])
+    view = None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
+    return drill.with_fault(cause="data_drift", feature=(drill.target,),
+                            variant="prior_shift" + ("" if labelled else "_unlabelled"), magnitude=magnitude,
+                            onset=onset, share=share, current=current, training_view=view, info={"rows_affected": k})
+
+
+def feature_drift(drill: Drill, *, feature: str | None = None, magnitude: float = 0.5, onset: str = "step",
                   share: float = 1.0, seed: int | None = None) -> Drill:
     """The feature's relation to the target changes; P(x) stays put.
 
     Classification (label_flip): in the feature's upper half (numeric: above the reference
     median; categorical: a random half of the categories) labels flip to another class with
     probability `magnitude`. Regression (target_shift): y += magnitude * sd(y) * z(feature).
+    Without a feature the change is global (concept drift, no feature to blame): labels flip
+    with probability `magnitude` everywhere, or y += magnitude * sd(y).
     """
+    if feature is None:
+        return _global_concept_drift(drill, magnitude=magnitude, onset=onset, share=share, seed=seed)
     kind = _kind(drill, feature)
     rng = _rng(drill, seed, 4)
     reference = drill.frames.reference
@@ -228,24 +293,62 @@ def feature_drift(drill: Drill, *, feature: str, magnitude: float = 0.5, onset: 
                             onset=onset, share=share, current=current, info=info)
 
 
+def _global_concept_drift(drill: Drill, *, magnitude: float, onset: str, share: float, seed: int | None) -> Drill:
+    rng = _rng(drill, seed, 10)
+    current = drill.frames.current.copy()
+    mask = _mask(drill, onset, share, rng)
+    y = current[drill.target].to_numpy()
+    if drill.task == "classification":
+        flip = mask & (rng.random(len(current)) < magnitude)
+        classes = np.asarray(sorted(drill.frames.reference[drill.target].unique()))
+        others = np.array([rng.choice(classes[classes != v]) for v in y[flip]], dtype=classes.dtype)
+        y = y.copy()
+        y[flip] = others
+        current[drill.target] = y
+        variant, info = "global_label_flip", {"labels_flipped": int(flip.sum())}
+    else:
+        shift = magnitude * float(drill.frames.reference[drill.target].std())
+        current[drill.target] = y.astype(float) + np.where(mask, shift, 0.0)
+        variant, info = "global_target_shift", {"rows_affected": int(mask.sum())}
+    return drill.with_fault(cause="feature_drift", variant=variant, magnitude=magnitude, onset=onset, share=share,
+                            current=current, info=info)
+
+
 def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = None,
                           magnitude: float = 100.0, onset: str = "step", share: float = 1.0,
                           seed: int | None = None) -> Drill:
     """A unit, scale or encoding change of the whole column, usually in one step.
 
-    Variants: scale (x * magnitude: 100, 1000, 1/60...), c_to_f (x * 1.8 + 32), permute
-    (categorical codes mapped onto each other). The training view gets the same change: the
-    feature's owners changed the feature itself, not one pipeline.
+    Variants: scale (x * magnitude: 100, 1000, 1/60...), c_to_f (x * 1.8 + 32), log (natural
+    log, log1p where the feature reaches zero), log10, bucket (the value replaced by its bucket
+    number, 0 to 9, of ten equal-width buckets over the reference's 1%-99% range), coarse_grid
+    (rounded to multiples of magnitude * sd), permute (categorical codes mapped onto each
+    other). The training view gets the same change: the feature's owners changed the feature
+    itself, not one pipeline.
     """
     variant = _variant(drill, "feature_recalibration", feature, variant)
     rng = _rng(drill, seed, 5)
     mask = _mask(drill, onset, share, rng)
     current = drill.frames.current.copy()
     x = current[feature]
+    reference = drill.frames.reference[feature].astype(float) if variant != "permute" else None
     if variant == "scale":
         new = x.astype(float) * magnitude
     elif variant == "c_to_f":
         new, magnitude = x.astype(float) * 1.8 + 32.0, 1.8
+    elif variant in ("log", "log10"):
+        low = float(reference.min())
+        if low <= (0 if variant == "log10" else -1):
+            raise DataError(f"feature_recalibration {variant}: {feature!r} reaches {low:g}, outside the log's domain")
+        log = np.log10 if variant == "log10" else (np.log if low > 0 else np.log1p)
+        new, magnitude = pd.Series(log(x.astype(float).clip(lower=low)), index=x.index), 1.0
+    elif variant == "bucket":
+        lo, hi = reference.quantile([0.01, 0.99])
+        new = pd.Series(np.clip(np.floor((x.astype(float) - lo) / ((hi - lo) / 10)), 0, 9), index=x.index)
+        magnitude = 10.0
+    elif variant == "coarse_grid":
+        step = magnitude * float(reference.std())
+        new = np.round(x.astype(float) / step) * step
     else:
         cats = list(rng.permutation(np.asarray(sorted(drill.frames.reference[feature].dropna().unique(), key=str),
                                                dtype=object)))
@@ -308,12 +411,15 @@ def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = N
     Variants: affine (serving standardises with the reference mean and sd, training does not;
     magnitude records the slope 1/sd), round / truncate (to a grid of magnitude * sd, default
     1), null_fill (the value is missing upstream: training imputes the reference mean, serving
-    fills `magnitude`, default 0). The training view keeps the training pipeline's values; with
-    training_view=False the drill has none (variant gets a `_no_view` suffix).
+    fills `magnitude`, default 0), decimals (serving rounds to `magnitude` decimals, default 0,
+    where training keeps full precision), lagged (serving reads the entity's previous event:
+    the value of the row before it in time, a lagged aggregate). The training view keeps the
+    training pipeline's values; with training_view=False the drill has none (variant gets a
+    `_no_view` suffix).
     """
     variant = _variant(drill, "training_serving_skew", feature, variant)
     if magnitude is None:
-        magnitude = 0.0 if variant == "null_fill" else 1.0
+        magnitude = 0.0 if variant in ("null_fill", "decimals") else 1.0
     rng = _rng(drill, seed, 7)
     mask = _mask(drill, "from_start", share, rng)
     current = drill.frames.current.copy()
@@ -326,6 +432,10 @@ def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = N
         served = np.round(x / (magnitude * sd)) * magnitude * sd
     elif variant == "truncate":
         served = np.floor(x / (magnitude * sd)) * magnitude * sd
+    elif variant == "decimals":
+        served = np.round(x, int(magnitude))
+    elif variant == "lagged":
+        served = x.shift(1).fillna(x)
     else:
         served, trained = pd.Series(magnitude, index=x.index), pd.Series(mean, index=x.index)
     current[feature] = np.where(mask, served, x)
@@ -404,3 +514,15 @@ def inject(drill: Drill, cause: str, **params: Any) -> Drill:
     if cause not in INJECTORS:
         raise DataError(f"unknown cause {cause!r} (known: {', '.join(INJECTORS)})")
     return INJECTORS[cause](drill, **params)
+
+
+def compound(drill: Drill, first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]]) -> Drill:
+    """Two faults at once (the second injected into the first's log): both must be named in the
+    verdict's top two. Inject a fault that resamples rows (data drift) first, so the second is
+    not overwritten on the rows it replaces."""
+    one = inject(drill, first[0], **first[1])
+    two = inject(one, second[0], **second[1])
+    name = f"{drill.dataset}/compound/{one.expected_cause}+{two.expected_cause}/{one.variant}+{two.variant}/" \
+           f"{'+'.join(one.feature) or '-'}+{'+'.join(two.feature) or '-'}/n{drill.n_rows}/s{drill.seed}"
+    return replace(two, name=name, expected_cause=one.expected_cause, also_expected=(two.expected_cause,),
+                   feature=tuple(dict.fromkeys(one.feature + two.feature)), variant=f"{one.variant}+{two.variant}")

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mlflow_postmortem.adapters import mlflow as adapter
 from mlflow_postmortem.errors import ModelError, TrackingError
-from mlflow_postmortem.types import GoldenResult, Verdict
+from mlflow_postmortem.types import GoldenResult, RecordedGolden, Verdict
 from support import HGB_TYPES, RF_TYPES, Dataset, free_port, register, tracking
 
 
@@ -107,24 +107,38 @@ def test_previous_version_skips_deleted_versions(tracking_uri: str, diabetes: Da
     assert adapter.previous_version_uri(f"models:/{name}/3") == f"models:/{name}/1"
 
 
-def test_recorded_golden_metrics_come_from_version_tags(tracking_uri: str, diabetes: Dataset) -> None:
+RECORDED = {"postmortem.golden.accuracy": "0.91", "postmortem.golden.accuracy.ci_low": "0.88",
+            "postmortem.golden.accuracy.ci_high": "0.94", "postmortem.golden.rows": "400",
+            "postmortem.golden.digest": "0123456789abcdef", "postmortem.golden.roc_auc": "0.95"}
+
+
+def test_recorded_golden_metric_comes_back_with_its_interval_rows_and_digest(tracking_uri: str, diabetes: Dataset) -> None:
     X, y = diabetes.xy()
     version = register("pm-recorded", LogisticRegression(max_iter=200), X, y > y.median())
     client = MlflowClient()
-    client.set_model_version_tag("pm-recorded", version, "postmortem.golden.roc_auc", "0.91")
-    client.set_model_version_tag("pm-recorded", version, "postmortem.root_cause", "healthy")
+    for key, value in {**RECORDED, "postmortem.root_cause": "healthy"}.items():
+        client.set_model_version_tag("pm-recorded", version, key, value)
 
     handle = adapter.load_model_handle(f"models:/pm-recorded/{version}")
 
-    assert handle.recorded_golden == {"roc_auc": 0.91}
+    assert handle.recorded_golden == RecordedGolden("accuracy", 0.91, 0.88, 0.94, 400, "0123456789abcdef")
+
+
+def test_golden_tags_without_an_interval_are_no_baseline(tracking_uri: str, diabetes: Dataset) -> None:
+    X, y = diabetes.xy()
+    version = register("pm-legacy-tags", LogisticRegression(max_iter=200), X, y > y.median())
+    MlflowClient().set_model_version_tag("pm-legacy-tags", version, "postmortem.golden.accuracy", "0.91")
+
+    assert adapter.load_model_handle(f"models:/pm-legacy-tags/{version}").recorded_golden is None
 
 
 def test_non_numeric_golden_tag_is_named(tracking_uri: str, diabetes: Dataset) -> None:
     X, y = diabetes.xy()
     version = register("pm-bad-tag", LogisticRegression(max_iter=200), X, y > y.median())
-    MlflowClient().set_model_version_tag("pm-bad-tag", version, "postmortem.golden.roc_auc", "high")
+    for key, value in {**RECORDED, "postmortem.golden.accuracy": "high"}.items():
+        MlflowClient().set_model_version_tag("pm-bad-tag", version, key, value)
 
-    with pytest.raises(ModelError, match="postmortem.golden.roc_auc .*'high'"):
+    with pytest.raises(ModelError, match="postmortem.golden.accuracy.* are not numbers: .*'high'"):
         adapter.load_model_handle(f"models:/pm-bad-tag/{version}")
 
 
@@ -138,6 +152,8 @@ def test_record_tags_writes_root_cause_and_golden_baseline_once(tracking_uri: st
     tags = MlflowClient().get_model_version("pm-tagging", version).tags
     assert tags["postmortem.root_cause"] == "healthy"
     assert float(tags["postmortem.golden.roc_auc"]) == 0.9
+    assert (float(tags["postmortem.golden.roc_auc.ci_low"]), float(tags["postmortem.golden.roc_auc.ci_high"])) == (0.85, 0.95)
+    assert tags["postmortem.golden.rows"] == "100" and tags["postmortem.golden.digest"] == "feedfacecafebeef"
 
 
 def test_regressed_version_does_not_become_its_own_golden_baseline(tracking_uri: str, diabetes: Dataset) -> None:
@@ -178,6 +194,7 @@ def test_model_registered_through_a_server_loads_back(mlflow_server_uri: str, ca
 
 
 def _verdict(root_cause: str, *, roc_auc: float, dropped: bool) -> Verdict:
-    golden = GoldenResult(metric="roc_auc", higher_is_better=True, value=roc_auc, ci_low=roc_auc - 0.05,
-                          ci_high=roc_auc + 0.05, n_rows=100, metrics={"roc_auc": roc_auc}, dropped=dropped)
+    golden = GoldenResult(metric="roc_auc", higher_is_better=True, value=roc_auc, ci_low=round(roc_auc - 0.05, 2),
+                          ci_high=round(roc_auc + 0.05, 2), n_rows=100, metrics={"roc_auc": roc_auc}, dropped=dropped,
+                          digest="feedfacecafebeef")
     return Verdict(root_cause=root_cause, causes=(), golden=golden, production={}, model={})

@@ -164,38 +164,44 @@ class Recalibration(Detector):
         reproduce the current distribution.
         """
         codes, counts = np.unique(values, return_counts=True)
+        frequent = codes[counts >= max(2, 0.005 * len(values))]
+        if len(frequent) < 2:
+            return None
+        step = float(np.min(np.diff(frequent)))
+        on_grid = np.abs(values / step - np.round(values / step)) <= 1e-6
+        if step <= 0 or on_grid.mean() < 0.98:
+            return None
+        codes, counts = np.unique(values[on_grid], return_counts=True)  # a few stragglers from before the change go
         m = len(codes)
         reference_rows = reference_rows[np.isfinite(reference_rows)]
         if not 4 <= m <= 2 * DISCRETE_MAX_VALUES or len(reference_rows) < 2 * m:
             return None
         # as many reference rows as current ones show at least twice as many distinct values
         same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
-        step = float(np.min(np.diff(codes)))
-        if (len(np.unique(same_size)) < 2 * m or step <= 0
-                or not np.allclose(codes / step, np.round(codes / step), atol=1e-6)):
+        if len(np.unique(same_size)) < 2 * m:
             return None
-        bucket_codes = np.allclose(codes, np.arange(m) + codes[0]) and codes[0] in (0.0, 1.0)
-        reference_rows = np.sort(reference_rows)
-        cum = np.cumsum(counts)[:-1] / counts.sum()
-        boundaries = np.quantile(reference_rows, cum)
-        if np.ptp(boundaries) <= 0:
-            return None
+        bucket_codes = bool(np.allclose(codes, np.arange(m) + codes[0]) and codes[0] in (0.0, 1.0))
+        # the same unit on a coarser grid: code = snap(x / step) * step; or, for bucket numbers
+        # (step 1), code = snap(a * x + b) with the map that puts each code boundary where the
+        # codes' cumulative shares say it falls in the reference
+        candidates = [("round", 1.0, 0.0), ("floor", 1.0, 0.0)]
+        if bucket_codes and np.ptp(boundaries := np.quantile(reference_rows, np.cumsum(counts)[:-1] / counts.sum())) > 0:
+            for mode, targets in (("floor", codes[1:]), ("round", (codes[:-1] + codes[1:]) / 2)):
+                a, b = np.polyfit(boundaries, targets, 1)
+                if a > 0:
+                    candidates.append((mode, float(a), float(b)))
         best = None
-        for mode, targets in (("floor", codes[1:]), ("round", (codes[:-1] + codes[1:]) / 2)):
-            a, b = np.polyfit(boundaries, targets, 1)
-            if a <= 0:
-                continue
-            predicted = np.bincount(np.searchsorted(targets, a * reference_rows + b, side="right"), minlength=m)[:m]
-            tv = stats.debiased_total_variation(predicted.astype(float), counts.astype(float))
-            unit_kept = bool(np.isclose(a, 1.0, rtol=0.02) and abs(b) <= step)
-            if not (unit_kept or bucket_codes):
-                continue  # a shifted or rescaled grid is drift of a discrete feature, not a new grid
+        for mode, a, b in candidates:
+            unit_kept = (a, b) == (1.0, 0.0)
+            snap = np.floor if mode == "floor" else np.round
+            mapped = snap(reference_rows / step) if unit_kept else np.clip(snap(a * reference_rows + b), codes[0], codes[-1])
+            tv = _code_tv(np.round(mapped).astype(np.int64), np.round(codes / step).astype(np.int64), counts)
             if best is None or tv < best[0]:
                 what = "rounded" if mode == "round" else "truncated"
                 description = (f"values {what} to a grid of step {step:.4g}" if unit_kept else
-                               f"values bucketed onto {m} codes of step {step:.4g} ({mode} of {a:.4g} * x {b:+.4g})")
+                               f"values bucketed onto {m} codes ({mode} of {a:.4g} * x {b:+.4g})")
                 best = (tv, Redefinition(f"grid_{mode}", description, tv, distinct_values=(ref.summary.distinct, m),
-                                         scale=float(a), offset=float(b), step=step, **common))
+                                         scale=a, offset=b, step=step if unit_kept else 1.0, **common))
         return best
 
     def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
@@ -262,6 +268,15 @@ def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np
     identity = float(np.sum(weight * distance[np.arange(k), np.arange(k)]))
     matched = float(np.sum(weight * distance[np.arange(k), back]))
     return back, matched < 0.5 * identity
+
+
+def _code_tv(predicted: np.ndarray, observed: np.ndarray, counts: np.ndarray) -> float:
+    """Debiased TV between the codes the reference would get and the codes production has."""
+    labels, predicted_counts = np.unique(predicted, return_counts=True)
+    union = np.union1d(labels, observed)
+    p = np.bincount(np.searchsorted(union, labels), weights=predicted_counts, minlength=len(union))
+    q = np.bincount(np.searchsorted(union, observed), weights=counts, minlength=len(union))
+    return stats.debiased_total_variation(p, q.astype(float))
 
 
 def _change_point(values: np.ndarray, ref: NumericReference) -> int:

@@ -321,7 +321,7 @@ def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = N
 
     Variants: scale (x * magnitude: 100, 1000, 1/60...), c_to_f (x * 1.8 + 32), log (natural
     log, log1p where the feature reaches zero), log10, bucket (the value replaced by its bucket
-    number, 0 to 9, of ten equal-width buckets over the reference's 1%-99% range), coarse_grid
+    number among `magnitude` (default 10) equal-width buckets over the reference's 1%-99% range), coarse_grid
     (rounded to multiples of magnitude * sd), permute (categorical codes mapped onto each
     other). The training view gets the same change: the feature's owners changed the feature
     itself, not one pipeline.
@@ -343,9 +343,10 @@ def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = N
         log = np.log10 if variant == "log10" else (np.log if low > 0 else np.log1p)
         new, magnitude = pd.Series(log(x.astype(float).clip(lower=low)), index=x.index), 1.0
     elif variant == "bucket":
+        buckets = int(magnitude) if magnitude >= 2 and magnitude != 100.0 else 10
         lo, hi = reference.quantile([0.01, 0.99])
-        new = pd.Series(np.clip(np.floor((x.astype(float) - lo) / ((hi - lo) / 10)), 0, 9), index=x.index)
-        magnitude = 10.0
+        new = pd.Series(np.clip(np.floor((x.astype(float) - lo) / ((hi - lo) / buckets)), 0, buckets - 1), index=x.index)
+        magnitude = float(buckets)
     elif variant == "coarse_grid":
         step = magnitude * float(reference.std())
         new = np.round(x.astype(float) / step) * step

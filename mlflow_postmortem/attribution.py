@@ -86,21 +86,49 @@ class Gap:
         return self.relative >= min_relative_rmse_rise
 
 
-def gap(worse: MetricEstimate, better: MetricEstimate) -> Gap:
-    """The gap between two independent estimates, tested on the mean contribution's scale."""
+def gap(worse: MetricEstimate, better: MetricEstimate, p_value: float) -> Gap:
+    """The gap between two independent estimates, its 95% interval (delta method for RMSE), and
+    the p-value of a test that `worse` is worse (`worse_pvalue`)."""
     higher = worse.metric == "accuracy"
-    se_mean = float(np.hypot(worse.se, better.se))
-    diff_mean = (better.mean - worse.mean) if higher else (worse.mean - better.mean)
-    p = float(sps.norm.sf(diff_mean / se_mean)) if se_mean > 0 else (0.0 if diff_mean > 0 else 1.0)
     if higher:
-        amount, se = better.value - worse.value, se_mean
+        amount, se = better.value - worse.value, float(np.hypot(worse.se, better.se))
         relative = amount
     else:
         amount = worse.value - better.value
         # delta method: se of sqrt(m) is se(m) / (2 sqrt(m))
         se = float(np.hypot(worse.se / (2 * max(worse.value, 1e-12)), better.se / (2 * max(better.value, 1e-12))))
         relative = worse.value / better.value - 1 if better.value > 0 else float("inf")
-    return Gap(worse.metric, float(amount), (float(amount - 1.96 * se), float(amount + 1.96 * se)), p, float(relative))
+    return Gap(worse.metric, float(amount), (float(amount - 1.96 * se), float(amount + 1.96 * se)), p_value,
+               float(relative))
+
+
+def worse_pvalue(metric: str, worse: np.ndarray, better: np.ndarray, worse_strata: np.ndarray | None = None,
+                 better_strata: np.ndarray | None = None) -> float:
+    """One-sided rank test that the per-row results `worse` are worse than `better` (fewer
+    correct, larger squared errors): Wilcoxon rank-sum, stratified (van Elteren) when strata
+    are given.
+
+    Ranks, not means: squared errors have tails heavy enough that a z-test on their means
+    rejects too often when nothing changed; a rank test holds its level whatever the tail.
+    """
+    worse, better = np.asarray(worse, float), np.asarray(better, float)
+    if worse_strata is None or better_strata is None:
+        worse_strata, better_strata = np.zeros(len(worse), int), np.zeros(len(better), int)
+    numerator, variance = 0.0, 0.0
+    for stratum in np.intersect1d(worse_strata, better_strata):
+        x, y = worse[worse_strata == stratum], better[better_strata == stratum]
+        n, m = len(x), len(y)
+        total = n + m
+        ranks = sps.rankdata(np.concatenate([x, y]))
+        _, ties = np.unique(ranks, return_counts=True)
+        spread = total + 1 - float(np.sum(ties**3 - ties)) / (total * (total - 1)) if total > 1 else 0.0
+        weight = 1.0 / (total + 1)
+        numerator += weight * (ranks[:n].sum() - n * (total + 1) / 2)
+        variance += weight**2 * n * m * spread / 12
+    if variance <= 0:
+        return 1.0
+    z = numerator / np.sqrt(variance)
+    return float(sps.norm.sf(-z if metric == "accuracy" else z))
 
 
 def score_of(scored: Scored) -> np.ndarray:
@@ -112,10 +140,16 @@ def score_of(scored: Scored) -> np.ndarray:
     return pred.astype(float) if pred.dtype.kind in "fiu" else pd.factorize(pred, sort=True)[0].astype(float)
 
 
-def stratified_estimate(metric: str, golden_contributions: np.ndarray, golden_scores: np.ndarray,
-                        current_scores: np.ndarray) -> tuple[MetricEstimate, float]:
-    """What the golden rows predict for rows scored like `current_scores`, and the share of those
-    rows in strata with too few golden rows to say.
+def strata(golden_scores: np.ndarray, current_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each golden and current row's stratum: deciles of the current scores."""
+    edges = np.unique(np.quantile(current_scores, np.linspace(0, 1, STRATA + 1)[1:-1]))
+    return np.searchsorted(edges, golden_scores, side="right"), np.searchsorted(edges, current_scores, side="right")
+
+
+def stratified_estimate(metric: str, golden_contributions: np.ndarray, g_bin: np.ndarray,
+                        c_bin: np.ndarray) -> tuple[MetricEstimate, float]:
+    """What the golden rows predict for current rows in strata `c_bin` (golden rows in `g_bin`),
+    and the share of those rows in strata with too few golden rows to say.
 
     Moved inputs change where the model's scores fall; given the score, a model whose relation
     to the target still holds errs as it did on golden rows (the premise of confidence-based
@@ -123,10 +157,7 @@ def stratified_estimate(metric: str, golden_contributions: np.ndarray, golden_sc
     counts as often as production lands there: no density ratio to estimate, and a shift across
     many features is one dimension here.
     """
-    edges = np.unique(np.quantile(current_scores, np.linspace(0, 1, STRATA + 1)[1:-1]))
-    g_bin = np.searchsorted(edges, golden_scores, side="right")
-    c_bin = np.searchsorted(edges, current_scores, side="right")
-    k = len(edges) + 1
+    k = int(max(g_bin.max(initial=0), c_bin.max(initial=0))) + 1
     share = np.bincount(c_bin, minlength=k) / len(c_bin)
     rows = np.bincount(g_bin, minlength=k)
     sums = np.bincount(g_bin, weights=golden_contributions, minlength=k)
@@ -150,13 +181,21 @@ def stratified_estimate(metric: str, golden_contributions: np.ndarray, golden_sc
 @dataclass(frozen=True)
 class Expected:
     """E: the metric the golden set predicts for today's inputs, how it was weighted, and the
-    golden metric with unusable features as broken as in production (before any weighting)."""
+    golden metric with lossy faults applied as in production (before any weighting)."""
 
     estimate: MetricEstimate
     how: str
     golden_broken: float
     #: share of production rows scored where golden rows are too few to predict them
     thin_share: float = 0.0
+    #: golden rows' results and strata, and production's strata, for the test that production is worse
+    golden_rows: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    golden_strata: np.ndarray | None = None
+    current_strata: np.ndarray | None = None
+
+    def worse_pvalue(self, production_rows: np.ndarray) -> float:
+        return worse_pvalue(self.estimate.metric, production_rows, self.golden_rows, self.current_strata,
+                            self.golden_strata)
 
     @property
     def reliable(self) -> bool:

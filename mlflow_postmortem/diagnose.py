@@ -15,7 +15,7 @@ import pandas as pd
 from . import attribution, recovery, stats
 from .data import Inputs
 from .detectors import MIN_ROWS, Context, configured, golden_thresholds
-from .detectors.data_drift import drift_tv, in_range, out_share
+from .detectors.data_drift import drift_tv, drift_counts, out_share
 from .detectors.feature_drift import FeatureDrift, seen_rows
 from .detectors.label_shift import LabelShift
 from .evidence import PriorShift
@@ -133,12 +133,12 @@ def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:
         if not profile.present:
             rows.append(FeatureStat(name, kind, present=False))
             continue
-        seen = in_range(ref, ref.summary.counts)
+        seen = drift_counts(ref, ref.summary.counts)
         c = profile.overall
         missing = c.n_null + getattr(c, "n_inf", 0)
         rows.append(FeatureStat(
-            name, kind, present=True, drift_tv=drift_tv(seen, in_range(ref, c.counts)),
-            per_window_tv=tuple(drift_tv(seen, in_range(ref, w.counts)) for w in profile.windows),
+            name, kind, present=True, drift_tv=drift_tv(seen, drift_counts(ref, c.counts)),
+            per_window_tv=tuple(drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows),
             null_share=missing / max(c.n, 1), novel_share=out_share(ref, c),
         ))
     return tuple(rows)
@@ -174,11 +174,12 @@ def build_context(
             + (f" and baseline v{baseline.version}" if baseline else ""))
         golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed, **(materiality or {}))
     scored, predictions = _score_current(model, current_sample, schema, fill, labelled=inputs.has_labels)
-    pairs, join_note = training_pairs(current_sample, inputs)
+    pairs, join, join_note = training_pairs(current_sample, inputs)
     ctx = Context(
         schema=schema, references=references, profiles=profiles, window_labels=labels,
         reference_sample=reference_sample, current_sample=current_sample, scored=scored,
-        golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs, fill=fill,
+        golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs,
+        training_join=join, fill=fill,
         n_current=n, reference_labels=ref[schema.target].dropna().to_numpy(), current_predictions=predictions,
         seed=seed,
     )
@@ -259,15 +260,21 @@ def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShi
     contributions = attribution.contributions(task, golden)
     broken = attribution.MetricEstimate.of(metric, contributions).value
     prior = [f for f in findings if isinstance(f.evidence, PriorShift)]
+    seen = seen_rows(ctx, ctx.scored.frame)
     if prior:
         weights = label_shift.golden_weights(ctx, prior[0].evidence)
         estimate = attribution.MetricEstimate.of(metric, contributions, weights)
-        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", broken)
-    current = attribution.score_of(ctx.scored)[seen_rows(ctx, ctx.scored.frame)]
-    if len(current) == 0:
-        return None
-    estimate, thin = attribution.stratified_estimate(metric, contributions, attribution.score_of(golden), current)
-    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", broken, thin)
+        g_strata, c_strata = label_shift.classes_of(ctx, golden.y), label_shift.classes_of(ctx, ctx.scored.y[seen])
+        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", broken, 0.0,
+                                    contributions, g_strata, c_strata)
+    current = attribution.score_of(ctx.scored)[seen]
+    if len(current) == 0:  # every labelled row is novel: nothing to weight golden rows toward
+        return attribution.Expected(attribution.MetricEstimate.of(metric, contributions), "golden rows as they are",
+                                    broken, thin_share=1.0, golden_rows=contributions)
+    g_strata, c_strata = attribution.strata(attribution.score_of(golden), current)
+    estimate, thin = attribution.stratified_estimate(metric, contributions, g_strata, c_strata)
+    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", broken, thin,
+                                contributions, g_strata, c_strata)
 
 
 def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift) -> attribution.Attribution | None:
@@ -332,9 +339,9 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
     return fill
 
 
-def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.DataFrame | None, str | None]:
-    """Each sampled serving row's twin in the training view (indexed like the sample), and a note
-    on rows that could not be paired.
+def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.DataFrame | None, str, str | None]:
+    """Each sampled serving row's twin in the training view (indexed like the sample), how they
+    were joined, and a note on rows that could not be paired.
 
     With the config's timestamp in the view, the twin is the entity's latest view row at or
     before the serving time (point in time: a feature that legitimately changes per entity is
@@ -342,7 +349,7 @@ def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.Dat
     """
     view, key, ts = inputs.training_view, inputs.schema.entity_id, inputs.schema.timestamp
     if view is None or key is None:
-        return None, None
+        return None, "", None
     cols = [f for f in inputs.schema.features if f in view.columns]
     renamed = {f: f + TRAINING_SUFFIX for f in cols}
     serving = current_sample[[key]].assign(_row=current_sample.index)
@@ -356,6 +363,7 @@ def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.Dat
         unpaired = len(serving) - len(pairs)
         note = (f"training_serving_skew: {unpaired} sampled serving rows have no training-view row at or before "
                 f"their time, and were not compared") if unpaired else None
+        join = "entity_id and time (the view's row at or before each serving time)"
     else:
         counts = view[key].value_counts()
         ambiguous = counts[counts > 1].index
@@ -364,7 +372,8 @@ def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.Dat
         note = (f"training_serving_skew: {len(ambiguous)} entities have several training-view rows and the view has "
                 f"no {ts or 'timestamp'!r} column to pick the one in force; they were not compared"
                 ) if len(ambiguous) else None
-    return pairs.set_index("_row")[list(renamed.values())], note
+        join = "entity_id"
+    return pairs.set_index("_row")[list(renamed.values())], join, note
 
 
 def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.DropTest) -> dict:
@@ -393,9 +402,15 @@ def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.Drop
                                "that imputes would")
     # the whole log, and its most recent half (a drop that started mid-log), each at half the level
     recent = windows >= (len(ctx.window_labels) + 1) // 2 if len(ctx.window_labels) > 1 else np.zeros(len(windows), bool)
-    gaps = [("whole log", attribution.gap(production, golden))]
+    golden_rows = attribution.contributions(task, golden_scored)
+
+    def against_golden(rows: np.ndarray) -> attribution.Gap:
+        return attribution.gap(attribution.MetricEstimate.of(name, rows), golden,
+                               attribution.worse_pvalue(name, rows, golden_rows))
+
+    gaps = [("whole log", against_golden(contributions))]
     if 0 < recent.sum() < len(windows):
-        gaps.append(("most recent half", attribution.gap(attribution.MetricEstimate.of(name, contributions[recent]), golden)))
+        gaps.append(("most recent half", against_golden(contributions[recent])))
     where, gap = max(gaps, key=lambda item: (drop_test.dropped(item[1], len(gaps)), -item[1].p_value))
     out["drop"] = {"where": where, "amount": gap.amount, "ci": list(gap.ci), "p_value": gap.p_value,
                    "relative": gap.relative}

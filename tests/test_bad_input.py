@@ -120,3 +120,25 @@ def test_integer_codes_read_as_floats_with_gaps_match_the_reference_codes():
 
     assert set(data.current["tier"].dropna()) == {"1", "2"}
     assert data.current["tier"].isna().sum() == 10
+
+
+def test_mixed_type_reference_column_is_a_one_line_error_naming_file_and_column():
+    reference = world().reference.astype({"income": object})
+    reference.loc[reference.index[:40], "income"] = "unknown"
+
+    with pytest.raises(DataError, match=r"^data.reference \(/data/train.csv\): column 'income' mixes numbers and text "
+                                        r"\(40 of 4000 values are not numbers, e.g. 'unknown'\)"):
+        build_inputs(reference, world().golden, current(), task="classification", target="label", features=FEATURES,
+                     sources={"reference": "/data/train.csv"})
+
+
+@pytest.mark.parametrize(("task", "target", "expected"), [
+    ("regression", lambda frame: frame["label"], r"task is 'regression' but target 'y' .* has only 2 distinct values \(0, 1\)"),
+    ("classification", lambda frame: frame["income"], r"task is 'classification' but target 'y' .* non-integer values"),
+], ids=["regression-on-labels", "classification-on-amounts"])
+def test_a_task_that_does_not_fit_the_target_is_a_one_line_error(task, target, expected):
+    w = world()
+    frames = [frame.assign(y=target(frame)) for frame in (w.reference, w.golden, current())]
+
+    with pytest.raises(DataError, match=expected):
+        build_inputs(*frames, task=task, target="y", features=FEATURES)

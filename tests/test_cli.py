@@ -97,6 +97,18 @@ def _target_absent_from_golden(tmp_path: Path, write: Callable[..., Path], datas
     return [str(write(data=data))]
 
 
+def _mixed_type_reference_column(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    reference = pd.read_parquet(dataset.reference).astype({"mean_radius": object})
+    reference.loc[reference.index[:5], "mean_radius"] = "unknown"
+    reference.to_csv(tmp_path / "reference.csv", index=False)
+    data = {"reference": str(tmp_path / "reference.csv"), "golden": str(dataset.golden), "current": str(dataset.current)}
+    return [str(write(data=data))]
+
+
+def _regression_on_a_class_label(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
+    return [str(write(task="regression"))]
+
+
 def _model_not_in_registry(tmp_path: Path, write: Callable[..., Path], dataset: Dataset) -> list[str]:
     return [str(write(model="models:/pm-cancer/9"))]
 
@@ -110,6 +122,9 @@ def _unreachable_tracking_server(tmp_path: Path, write: Callable[..., Path], dat
     (_malformed_yaml, r"broken.yaml is not valid YAML \(line \d+\)"),
     (_unknown_key, "unknown key 'modle'"),
     (_target_absent_from_golden, "target column 'label' is absent from data.golden"),
+    (_mixed_type_reference_column, r"data.reference \(.*reference.csv\): column 'mean_radius' mixes numbers and text "
+                                   r"\(5 of \d+ values are not numbers, e.g. 'unknown'\)"),
+    (_regression_on_a_class_label, r"task is 'regression' but target 'label' in data.reference \(.*\) has only 2"),
     (_model_not_in_registry, "model URI models:/pm-cancer/9 not found in the registry at sqlite:///"),
     (_unreachable_tracking_server, r"tracking server http://127.0.0.1:\d+ is not reachable: Connection refused"),
 ], ids=lambda v: v.__name__.strip("_") if callable(v) else "")

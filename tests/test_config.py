@@ -85,3 +85,32 @@ def test_mitigation_section_errors_name_the_key(tmp_path: Path, section: str, ex
 
     with pytest.raises(ConfigError, match=expected):
         load_config(path)
+
+
+@pytest.mark.parametrize(("detectors", "expected"), [
+    ("detectors: [data_drift]\n", "key 'detectors' must be a mapping"),
+    ("detectors:\n  data_drifts: {min_tv: 0.2}\n", r"unknown detector 'detectors.data_drifts' \(known: .*data_drift"),
+    ("detectors:\n  data_drift: {min_tvs: 0.2}\n", r"unknown threshold 'detectors.data_drift.min_tvs' \(known: fdr, min_tv\)"),
+    ("detectors:\n  data_drift: {min_tv: high}\n", "'detectors.data_drift.min_tv' must be a number >= 0, got 'high'"),
+    ("detectors:\n  feature_drift: {permutations: 99.5}\n", "'detectors.feature_drift.permutations' must be a whole number"),
+], ids=["not-a-mapping", "unknown-detector", "unknown-threshold", "not-a-number", "not-whole"])
+def test_detector_overrides_are_validated_with_the_key_named(tmp_path: Path, detectors: str, expected: str) -> None:
+    path = tmp_path / "pm.yaml"
+    path.write_text(VALID + detectors)
+
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)
+
+
+def test_detector_overrides_reach_the_detectors(tmp_path: Path) -> None:
+    from mlflow_postmortem.detectors import configured
+
+    path = tmp_path / "pm.yaml"
+    path.write_text(VALID + "detectors:\n  data_drift: {min_tv: 0.25}\n  production_drop: {alpha: 0.001}\n")
+
+    config = load_config(path)
+    stage_1, stage_2, drop_test = configured(config.detectors)
+
+    assert next(d for d in stage_2 if d.key == "data_drift").min_tv == 0.25
+    assert drop_test.alpha == 0.001
+    assert next(d for d in stage_1 if d.key == "feature_recalibration").max_shape_tv == 0.08  # defaults stay

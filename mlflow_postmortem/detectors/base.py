@@ -44,6 +44,8 @@ class Context:
     golden: GoldenResult | None
     #: per current-sample row (same index), its training-view twin: columns f + "__training"
     training_pairs: pd.DataFrame | None
+    #: how serving rows were paired with the training view (entity, or entity and time)
+    training_join: str
     #: reference value to impute per feature (median / most frequent)
     fill: dict[str, object]
     n_current: int

@@ -1,9 +1,9 @@
 """Data drift: P(X) moved.
 
 Effect size is the debiased total variation between reference and current over the
-reference's own bins (bins too sparse for the sample size pooled), counting values inside the
-seen range; rows beyond it are reported beside it, since drift can carry a feature past what
-the model saw. A feature drifts when the effect passes its threshold and the chi-square
+reference's own bins (bins too sparse for the sample size pooled), counting numeric values
+inside the seen range; rows beyond it are reported beside it, since drift can carry a feature
+past what the model saw. Categories the reference holds rarely, or never, share one bin. A feature drifts when the effect passes its threshold and the chi-square
 p-value survives Benjamini-Hochberg across all features.
 """
 
@@ -38,7 +38,7 @@ class DataDrift(Detector):
             if not profile.present:
                 continue
             ref = ctx.references[name]
-            r, c = in_range(ref, ref.summary.counts), in_range(ref, profile.overall.counts)
+            r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, profile.overall.counts)
             if c.sum() < MIN_ROWS:
                 continue
             candidates.append((name, ref, profile, drift_tv(r, c), stats.homogeneity_pvalue(r, c)))
@@ -50,8 +50,8 @@ class DataDrift(Detector):
             evidence = _evidence(ref, profile.overall, tv, p, q)
             onset = None
             if ctx.has_time:
-                seen = in_range(ref, ref.summary.counts)
-                per_window = [drift_tv(seen, in_range(ref, w.counts)) for w in profile.windows]
+                seen = drift_counts(ref, ref.summary.counts)
+                per_window = [drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows]
                 onset = stats.onset(per_window, self.min_tv, ctx.window_labels)
             strength = tv / self.min_tv
             findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
@@ -63,11 +63,11 @@ def _evidence(ref, current, tv: float, p: float, q: float) -> Drift:
     if isinstance(ref, NumericReference):
         std = ref.summary.std or 1.0
         return Drift(tv, p, q, out, (current.mean - ref.summary.mean) / std, ref.summary.mean, current.mean)
-    r, c = in_range(ref, ref.summary.counts), in_range(ref, current.counts)
+    r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, current.counts)
     r_share, c_share = r / max(r.sum(), 1), c / max(c.sum(), 1)
     grown = int(np.argmax(c_share - r_share))
-    label = str(ref.categories[grown]) if grown < len(ref.categories) else "(other reference categories)"
-    return Drift(tv, p, q, out, grown_category=label, grown_shares=(float(r_share[grown]), float(c_share[grown])))
+    return Drift(tv, p, q, out, grown_category=seen_labels(ref)[grown],
+                 grown_shares=(float(r_share[grown]), float(c_share[grown])))
 
 
 def drift_tv(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -77,10 +77,36 @@ def drift_tv(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
     return stats.debiased_total_variation(*stats.merge_sparse(reference_counts, current_counts))
 
 
-def in_range(ref, counts: np.ndarray) -> np.ndarray:
-    """Counts over the seen bins: numeric drops the out-of-range slots, categorical the unseen slot."""
+#: a category the reference holds fewer times than this is pooled with the other rare ones: picking
+#: categories by how often the reference happens to hold them biases their expected share down
+MIN_CATEGORY_ROWS = 100
+
+
+def drift_counts(ref, counts: np.ndarray) -> np.ndarray:
+    """Counts over the seen bins. Numeric drops the out-of-range slots. Categorical keeps each
+    frequent category and pools the rest (rare and unseen) into one last bin (`seen_labels`):
+    a category the reference holds once is, to a fresh sample, about as likely to be missing as
+    one it never held, so comparing only "seen" rows would fault a healthy long tail."""
     counts = np.asarray(counts, dtype=float)
-    return counts[1:-1] if isinstance(ref, NumericReference) else counts[:-1]
+    if isinstance(ref, NumericReference):
+        return counts[1:-1]
+    rare = np.append(_rare(ref), True)  # the unseen slot joins the pool
+    return np.append(counts[~rare], counts[rare].sum())
+
+
+def seen_labels(ref) -> list[str]:
+    """What each bin of `drift_counts` stands for."""
+    if isinstance(ref, NumericReference):
+        return [f"bin {i}" for i in range(len(ref.edges) + 1)]
+    names = [*map(str, ref.categories), "(other reference categories)"]
+    return [n for n, r in zip(names, _rare(ref)) if not r] + ["(rare or unseen categories)"]
+
+
+def _rare(ref) -> np.ndarray:
+    counts = np.asarray(ref.summary.counts[:-1], dtype=float)
+    rare = counts < MIN_CATEGORY_ROWS
+    rare[-1] = True  # the "other seen" slot always joins the rare pool
+    return rare
 
 
 def out_share(ref, summary) -> float:

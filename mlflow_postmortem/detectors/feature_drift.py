@@ -109,15 +109,19 @@ class FeatureDrift(Detector):
         task = ctx.schema.task
         metric, _ = primary_metric(task)
         scored = ctx.scored
-        production = attribution.MetricEstimate.of(metric, attribution.contributions(task, scored)[seen])
+        rows = attribution.contributions(task, scored)[seen]
+        production = attribution.MetricEstimate.of(metric, rows)
         if ctx.expected is not None and not ctx.expected.reliable:
             ctx.not_checked.append(f"feature_drift (global): {ctx.expected.thin_share:.0%} of production rows are "
                                    "scored where the golden set has too few rows to tell a changed relation from moved "
                                    "inputs")
             return None
-        expected = (ctx.expected.estimate if ctx.expected is not None
-                    else attribution.MetricEstimate.of(metric, attribution.contributions(task, ctx.golden_scored)))
-        g = attribution.gap(production, expected)
+        if ctx.expected is not None:
+            g = attribution.gap(production, ctx.expected.estimate, ctx.expected.worse_pvalue(rows))
+        else:
+            golden_rows = attribution.contributions(task, ctx.golden_scored)
+            g = attribution.gap(production, attribution.MetricEstimate.of(metric, golden_rows),
+                                attribution.worse_pvalue(metric, rows, golden_rows))
         if g.p_value > self.fdr or not g.material(self.min_accuracy_drop, self.min_relative_rmse_rise):
             return None
         golden_value = attribution.MetricEstimate.of(metric, attribution.contributions(task, ctx.golden_scored)).value

@@ -24,7 +24,7 @@ from ..evidence import Novelty
 from ..profile import NumericReference, numeric_reference
 from ..types import Finding
 from .base import MIN_ROWS, Context, Detector, rng
-from .data_drift import drift_tv, in_range
+from .data_drift import drift_tv, drift_counts
 
 NEIGHBOUR_QUANTILE = 0.99
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -85,7 +85,7 @@ class LabelBias(Detector):
 
     def _drifted_past_the_edge(self, ref: NumericReference, current) -> bool:
         """The rows inside the seen range moved too, toward the edge the others crossed."""
-        r, c = in_range(ref, ref.summary.counts), in_range(ref, current.counts)
+        r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, current.counts)
         if c.sum() < MIN_ROWS or drift_tv(r, c) < self.in_range_drift_tv:
             return False
         position = np.arange(len(r))

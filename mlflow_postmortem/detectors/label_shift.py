@@ -7,9 +7,10 @@ shares solve C q = mu. Regression targets are cut into the reference's quantile 
 
 A moved target alone does not make a prior shift: the relation may have changed instead. So
 the reference is reweighted class by class to the new shares, and every feature's current
-distribution must match that mixture (P(x | y) held), and the mixture must predict some
-movement (an uninformative mixture explains nothing). When it does, the features it explains
-are this finding's, not separate drifts.
+distribution must match that mixture. With labels, the model must also score each class's
+production rows as it scores that class's golden rows (P(x | y) held); without, the mixture
+must account for most of how the features moved. When it does, the features it explains are
+this finding's, not separate drifts.
 """
 
 from __future__ import annotations
@@ -25,11 +26,7 @@ from ..evidence import PriorShift
 from ..profile import NumericReference
 from ..types import Finding
 from .base import MIN_ROWS, Context, Detector
-from .data_drift import drift_tv, in_range
-
-#: the mixture must move at least one feature's distribution this much to count as explaining anything
-MIN_PREDICTED_TV = 0.05
-
+from .data_drift import drift_tv, drift_counts
 
 @dataclass(frozen=True)
 class LabelShift(Detector):
@@ -69,20 +66,23 @@ class LabelShift(Detector):
         tv = stats.total_variation(ref_shares, cur_shares)
         if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha:
             return []
-        residual, predicted, explained = self._mixture(ctx, classes, cur_shares)
+        residual, moved, left, explained = self._mixture(ctx, classes, cur_shares)
         if residual > self.max_residual_tv:
             return []
         if labelled:
             # labels in hand: P(x | y) held iff, class by class, the model scores production rows
             # as it scores golden rows of that class (flipped labels would drag them apart)
-            conditional = _class_conditional_shift(ctx, classes)
-            if conditional > self.max_residual_tv:
+            if _class_conditional_shift(ctx, classes) > self.max_residual_tv:
                 return []
-        elif predicted < MIN_PREDICTED_TV:
-            return []  # without labels, a mixture that moves nothing cannot be told from noise
+        elif left > 0.5 * moved:
+            return []  # without labels, the new shares must account for most of how the features moved
         evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
         strength = tv / self.min_tv
         return [Finding(self.cause, ctx.schema.target, strength, stats.confidence(strength), evidence)]
+
+    def classes_of(self, ctx: Context, y: np.ndarray) -> np.ndarray:
+        """Each label's class index (a regression target's quantile bin)."""
+        return _Classes.of(ctx, self.target_bins).index(y)
 
     def golden_weights(self, ctx: Context, evidence: PriorShift) -> np.ndarray:
         """Weights giving the golden rows the current target shares of a prior shift."""
@@ -93,15 +93,16 @@ class LabelShift(Detector):
         ratio = np.divide(shares, golden, out=np.zeros_like(shares), where=golden > 0)
         return np.where(index >= 0, ratio[np.maximum(index, 0)], 0.0)
 
-    def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray) -> tuple[float, float, list[str]]:
-        """(largest residual drift, largest predicted drift, features that moved) of the
-        reference reweighted class by class to `shares`, against the current profiles."""
+    def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray) -> tuple[float, float, float, list[str]]:
+        """The reference reweighted class by class to `shares`, against the current profiles:
+        the largest residual drift on any feature, the features' total drift from the reference
+        and what the mixture leaves of it, and the features that moved."""
         sample = ctx.reference_sample
         y = classes.index(sample[ctx.schema.target].to_numpy())
         known = y >= 0
         ref_shares = np.bincount(y[known], minlength=len(classes.labels)) / max(known.sum(), 1)
         weights = np.divide(shares, ref_shares, out=np.zeros_like(shares), where=ref_shares > 0)[np.maximum(y, 0)] * known
-        residual, predicted, moved = 0.0, 0.0, []
+        largest, moved, left, names = 0.0, 0.0, 0.0, []
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
@@ -113,12 +114,12 @@ class LabelShift(Detector):
             plain = np.bincount(slots[valid], minlength=n_slots).astype(float)
             mixed = np.bincount(slots[valid], weights=weights[valid], minlength=n_slots)
             mixed *= plain.sum() / max(mixed.sum(), 1e-12)
-            r, m, c = in_range(ref, plain), in_range(ref, mixed), in_range(ref, profile.overall.counts)
-            predicted = max(predicted, drift_tv(r, m))
-            residual = max(residual, drift_tv(m, c))
-            if drift_tv(r, c) > 0:
-                moved.append(name)
-        return residual, predicted, moved
+            r, m, c = drift_counts(ref, plain), drift_counts(ref, mixed), drift_counts(ref, profile.overall.counts)
+            residual, drift = drift_tv(m, c), drift_tv(r, c)
+            largest, moved, left = max(largest, residual), moved + drift, left + residual
+            if drift > 0:
+                names.append(name)
+        return largest, moved, left, names
 
 
 def _class_conditional_shift(ctx: Context, classes: "_Classes") -> float:

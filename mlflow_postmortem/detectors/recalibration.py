@@ -124,8 +124,12 @@ class Recalibration(Detector):
         fit = _fit_affine(ref, values)
         if fit is not None:
             a, b = fit
-            candidates += [rescale(ua, ub, "a known unit conversion" if "10^" not in unit else "a power of ten", unit)
-                           for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window]
+            # a conversion by a factor alone (miles to km) needs a magnitude, which is never negative;
+            # powers of ten (percent, cents) and conversions with an offset (degrees) need not
+            magnitude = ref.summary.minimum >= 0
+            candidates += [rescale(ua, ub, "a power of ten" if "10^" in unit else "a known unit conversion", unit)
+                           for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
+                           and ("10^" in unit or ub != 0 or magnitude)]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
         candidates += self._redefinitions(ref, values, shape, common)
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)

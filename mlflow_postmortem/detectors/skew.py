@@ -37,8 +37,6 @@ class Skew(Detector):
         pairs = ctx.training_pairs
         if pairs is None:
             return []
-        join = "entity_id and time (the view's row at or before each serving time)" \
-            if ctx.schema.timestamp and ctx.schema.timestamp in pairs.attrs.get("joined_on", ()) else "entity_id"
         findings = []
         for name in ctx.unexplained():
             if name + TRAINING_SUFFIX not in pairs.columns:
@@ -48,7 +46,7 @@ class Skew(Detector):
             share = float(differs.mean()) if len(differs) else 0.0
             if share < self.min_mismatch:
                 continue
-            evidence = Mismatch(int(len(pairs)), share, join, **_describe(serving[differs], training[differs]))
+            evidence = Mismatch(int(len(pairs)), share, ctx.training_join, **_describe(serving[differs], training[differs]))
             onset = None
             if ctx.has_time:
                 windows = ctx.current_sample.loc[pairs.index, "_window"].to_numpy()

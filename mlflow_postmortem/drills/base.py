@@ -128,17 +128,20 @@ class Split:
 _SPLITS: dict[tuple[int, int], tuple[Dataset, Split]] = {}
 
 
-#: a time-ordered dataset is cut into this many contiguous blocks of time before the split
-TIME_BLOCKS = 40
+#: a time-ordered dataset is cut into this many contiguous blocks of time, grouped into periods
+TIME_BLOCKS = 200
+TIME_PERIODS = 10
 
 
 def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
     """Reference min(50k, 45%), golden min(5k, 15%), the rest is the production pool; cached.
 
     A dataset with a time column is never shuffled row by row: its time-sorted rows are cut
-    into TIME_BLOCKS contiguous blocks and whole blocks go to reference, golden or pool, so the
-    production pool keeps its order and the autocorrelation of real time (a week of storms
-    stays together) while no period is left out of training, which would be a drift of its own.
+    into TIME_BLOCKS contiguous blocks and whole blocks go to reference, golden or pool, in the
+    same proportions within each of TIME_PERIODS stretches of time. The production pool keeps
+    its order and the autocorrelation of real time (a week of storms stays together), while
+    every period is in training as much as in production: a period missing from training would
+    be a drift of its own, not a fault-free baseline.
     """
     key = (id(dataset), seed)
     if key not in _SPLITS:
@@ -162,15 +165,14 @@ def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
 
 
 def _blocked_split(frame: pd.DataFrame, n_ref: int, n_gold: int, seed: int) -> tuple[pd.DataFrame, ...]:
-    """Whole blocks of time to reference (45%), golden (15%) and pool (the rest); the first two
-    are then subsampled to their caps, the pool keeps every row in time order."""
+    """Whole blocks of time to reference (45%), golden (15%) and pool (40%) within each period;
+    reference and golden are then subsampled to their caps, the pool keeps every row in order."""
     rng = np.random.default_rng([seed, 2])
-    block = np.arange(len(frame)) * TIME_BLOCKS // len(frame)
-    order = rng.permutation(TIME_BLOCKS)
-    cut_ref, cut_gold = int(round(0.45 * TIME_BLOCKS)), int(round(0.6 * TIME_BLOCKS))
-    roles = np.empty(TIME_BLOCKS, dtype=object)
-    roles[order[:cut_ref]], roles[order[cut_ref:cut_gold]], roles[order[cut_gold:]] = "reference", "golden", "pool"
-    role = roles[block]
+    per_period = TIME_BLOCKS // TIME_PERIODS
+    roles = np.array(["reference"] * round(0.45 * per_period) + ["golden"] * round(0.15 * per_period), dtype=object)
+    roles = np.concatenate([roles, np.full(per_period - len(roles), "pool", dtype=object)])
+    block_roles = np.concatenate([rng.permutation(roles) for _ in range(TIME_PERIODS)])
+    role = block_roles[np.arange(len(frame)) * TIME_BLOCKS // len(frame)]
     reference = frame[role == "reference"]
     golden = frame[role == "golden"]
     reference = reference.sample(n=min(n_ref, len(reference)), random_state=seed)

@@ -131,6 +131,36 @@ def worse_pvalue(metric: str, worse: np.ndarray, better: np.ndarray, worse_strat
     return float(sps.norm.sf(-z if metric == "accuracy" else z))
 
 
+def log_parts(windows: np.ndarray, n_windows: int) -> list[tuple[str, np.ndarray]]:
+    """The whole log and, with time windows, its most recent half: a drop that started mid-log
+    shows in the second at full strength. Each is tested at half the level."""
+    parts = [("whole log", np.ones(len(windows), dtype=bool))]
+    recent = windows >= (n_windows + 1) // 2 if n_windows > 1 else np.zeros(len(windows), dtype=bool)
+    if 0 < recent.sum() < len(windows):
+        parts.append(("most recent half", recent))
+    return parts
+
+
+def clustered_pvalue(metric: str, worse: np.ndarray, windows: np.ndarray, better: MetricEstimate) -> float:
+    """One-sided z-test that production (`worse`, per-row results with their time window) is
+    worse than `better`, with production's standard error taken from the spread between its
+    time windows when that is larger than the rows' own.
+
+    Production rows are not independent: a stormy week makes every flight in it late. Rows in
+    one window share that luck; windows mostly do not. A test that counts rows as independent
+    would read one hard week as a drop. With fewer than four windows there is no spread to read
+    and this test does not constrain (p = 0).
+    """
+    ids = np.unique(windows)
+    if len(ids) < 4:
+        return 0.0
+    means = np.array([worse[windows == w].mean() for w in ids])
+    own = MetricEstimate.of(metric, worse)
+    se = float(np.hypot(max(own.se, means.std(ddof=1) / np.sqrt(len(ids))), better.se))
+    diff = (better.mean - own.mean) if metric == "accuracy" else (own.mean - better.mean)
+    return float(sps.norm.sf(diff / se)) if se > 0 else (0.0 if diff > 0 else 1.0)
+
+
 def score_of(scored: Scored) -> np.ndarray:
     """A one-number summary of each prediction: the top class probability (the predicted class
     without probabilities), or the predicted value for regression."""
@@ -193,9 +223,17 @@ class Expected:
     golden_strata: np.ndarray | None = None
     current_strata: np.ndarray | None = None
 
-    def worse_pvalue(self, production_rows: np.ndarray) -> float:
-        return worse_pvalue(self.estimate.metric, production_rows, self.golden_rows, self.current_strata,
-                            self.golden_strata)
+    @classmethod
+    def unweighted(cls, metric: str, golden_rows: np.ndarray, how: str = "golden rows as they are",
+                   thin_share: float = 0.0) -> "Expected":
+        estimate = MetricEstimate.of(metric, golden_rows)
+        return cls(estimate, how, estimate.value, thin_share, golden_rows)
+
+    def worse_pvalue(self, production_rows: np.ndarray, mask: np.ndarray | None = None) -> float:
+        """Production rows (those of `mask`, when given) against the golden rows, stratum by stratum."""
+        strata = self.current_strata if self.current_strata is None or mask is None else self.current_strata[mask]
+        rows = production_rows if mask is None else production_rows[mask]
+        return worse_pvalue(self.estimate.metric, rows, self.golden_rows, strata, self.golden_strata)
 
     @property
     def reliable(self) -> bool:

@@ -269,8 +269,7 @@ def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShi
                                     contributions, g_strata, c_strata)
     current = attribution.score_of(ctx.scored)[seen]
     if len(current) == 0:  # every labelled row is novel: nothing to weight golden rows toward
-        return attribution.Expected(attribution.MetricEstimate.of(metric, contributions), "golden rows as they are",
-                                    broken, thin_share=1.0, golden_rows=contributions)
+        return attribution.Expected.unweighted(metric, contributions, thin_share=1.0)
     g_strata, c_strata = attribution.strata(attribution.score_of(golden), current)
     estimate, thin = attribution.stratified_estimate(metric, contributions, g_strata, c_strata)
     return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", broken, thin,
@@ -390,8 +389,9 @@ def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.Drop
     production = attribution.MetricEstimate.of(name, contributions)
     golden = attribution.MetricEstimate.of(name, attribution.contributions(task, golden_scored))
     windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
+    half = 1.96 * production.se if name == "accuracy" else 1.96 * production.se / (2 * max(production.value, 1e-12))
     out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=production.value,
-               golden_value=golden.value,
+               ci=[production.value - half, production.value + half], golden_value=golden.value,
                within_golden_ci=bool(ctx.golden.ci_low <= production.value <= ctx.golden.ci_high) if ctx.golden else None,
                per_window=[attribution.MetricEstimate.of(name, contributions[windows == w]).value
                            if (windows == w).any() else None for w in range(len(ctx.window_labels))])
@@ -400,17 +400,16 @@ def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.Drop
         ctx.not_checked.append(f"production metric: {scored.imputed_rows} labelled rows have missing values the model "
                                "refuses; they were scored with the reference's typical values, as a serving system "
                                "that imputes would")
-    # the whole log, and its most recent half (a drop that started mid-log), each at half the level
-    recent = windows >= (len(ctx.window_labels) + 1) // 2 if len(ctx.window_labels) > 1 else np.zeros(len(windows), bool)
     golden_rows = attribution.contributions(task, golden_scored)
 
-    def against_golden(rows: np.ndarray) -> attribution.Gap:
-        return attribution.gap(attribution.MetricEstimate.of(name, rows), golden,
-                               attribution.worse_pvalue(name, rows, golden_rows))
+    def against_golden(mask: np.ndarray) -> attribution.Gap:
+        rows = contributions[mask]
+        # both a rank test (heavy tails) and a window-clustered z-test (autocorrelated logs) must reject
+        p = max(attribution.worse_pvalue(name, rows, golden_rows),
+                attribution.clustered_pvalue(name, rows, windows[mask], golden))
+        return attribution.gap(attribution.MetricEstimate.of(name, rows), golden, p)
 
-    gaps = [("whole log", against_golden(contributions))]
-    if 0 < recent.sum() < len(windows):
-        gaps.append(("most recent half", against_golden(contributions[recent])))
+    gaps = [(where, against_golden(mask)) for where, mask in attribution.log_parts(windows, len(ctx.window_labels))]
     where, gap = max(gaps, key=lambda item: (drop_test.dropped(item[1], len(gaps)), -item[1].p_value))
     out["drop"] = {"where": where, "amount": gap.amount, "ci": list(gap.ci), "p_value": gap.p_value,
                    "relative": gap.relative}

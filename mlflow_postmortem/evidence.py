@@ -128,10 +128,13 @@ class ConceptDrift(Evidence):
     gap_ci: tuple[float, float]
     p_value: float
     labelled_rows: int
+    #: the whole log, or its most recent half when the change started mid-log
+    where: str = "whole log"
     scope: str = "global"
 
     def sentence(self) -> str:
-        return (f"production {self.metric} {self.production_value:.4g} on {self.labelled_rows} labelled rows vs "
+        part = "" if self.where == "whole log" else f" ({self.where} of the log)"
+        return (f"production {self.metric} {self.production_value:.4g} on {self.labelled_rows} labelled rows{part} vs "
                 f"{self.expected_value:.4g} expected for these inputs from the golden set ({self.golden_value:.4g} "
                 f"unweighted): worse by {abs(self.gap):.4g} (95% CI {self.gap_ci[0]:.4g} to {self.gap_ci[1]:.4g}, "
                 f"p={self.p_value:.2g}); no single feature localises it")

@@ -110,23 +110,29 @@ class FeatureDrift(Detector):
         metric, _ = primary_metric(task)
         scored = ctx.scored
         rows = attribution.contributions(task, scored)[seen]
-        production = attribution.MetricEstimate.of(metric, rows)
-        if ctx.expected is not None and not ctx.expected.reliable:
-            ctx.not_checked.append(f"feature_drift (global): {ctx.expected.thin_share:.0%} of production rows are "
+        golden_rows = attribution.contributions(task, ctx.golden_scored)
+        expected = ctx.expected or attribution.Expected.unweighted(metric, golden_rows)
+        if not expected.reliable:
+            ctx.not_checked.append(f"feature_drift (global): {expected.thin_share:.0%} of production rows are "
                                    "scored where the golden set has too few rows to tell a changed relation from moved "
                                    "inputs")
             return None
-        if ctx.expected is not None:
-            g = attribution.gap(production, ctx.expected.estimate, ctx.expected.worse_pvalue(rows))
-        else:
-            golden_rows = attribution.contributions(task, ctx.golden_scored)
-            g = attribution.gap(production, attribution.MetricEstimate.of(metric, golden_rows),
-                                attribution.worse_pvalue(metric, rows, golden_rows))
-        if g.p_value > self.fdr or not g.material(self.min_accuracy_drop, self.min_relative_rmse_rise):
+        windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()[seen]
+        parts = attribution.log_parts(windows, len(ctx.window_labels))
+        found = []
+        for where, mask in parts:  # the whole log and its most recent half, as the drop test
+            p = max(expected.worse_pvalue(rows, mask),
+                    attribution.clustered_pvalue(metric, rows[mask], windows[mask], expected.estimate))
+            part = attribution.MetricEstimate.of(metric, rows[mask])
+            g = attribution.gap(part, expected.estimate, p)
+            if g.p_value <= self.fdr / len(parts) and g.material(self.min_accuracy_drop, self.min_relative_rmse_rise):
+                found.append((g.p_value, where, part, g, int(mask.sum())))
+        if not found:
             return None
-        golden_value = attribution.MetricEstimate.of(metric, attribution.contributions(task, ctx.golden_scored)).value
-        evidence = ConceptDrift(metric, production.value, expected.value, golden_value, g.amount, g.ci, g.p_value,
-                                int(seen.sum()))
+        _, where, part, g, labelled = min(found, key=lambda item: item[0])
+        golden_value = attribution.MetricEstimate.of(metric, golden_rows).value
+        evidence = ConceptDrift(metric, part.value, expected.estimate.value, golden_value, g.amount, g.ci, g.p_value,
+                                labelled, where=where)
         minimum = self.min_accuracy_drop if metric == "accuracy" else self.min_relative_rmse_rise
         strength = (g.amount if metric == "accuracy" else g.relative) / minimum
         return Finding(self.cause, None, strength, stats.confidence(strength), evidence)

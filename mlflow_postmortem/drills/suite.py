@@ -87,7 +87,7 @@ def run_drill(drill: Drill, *, windows: int = 8, build_seconds: float = 0.0,
     production = None
     if verdict is not None:
         p = verdict.production
-        production = {k: p.get(k) for k in ("labelled", "metric", "value", "golden_value", "dropped")}
+        production = {k: p.get(k) for k in ("labelled", "metric", "value", "ci", "golden_value", "dropped")}
         if verdict.golden is not None:
             production["golden_ci"] = [verdict.golden.ci_low, verdict.golden.ci_high]
     return DrillResult(

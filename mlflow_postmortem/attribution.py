@@ -1,18 +1,17 @@
 """Where a production drop comes from: the metric, step by step from the golden set to production.
 
-    golden G --missing values--> G' --shift--> expected E --relation--> seen S --novel rows--> repaired R
-             --broken features--> served O
+    golden G --shift--> expected E --relation--> seen S --novel rows--> repaired R --broken features--> served O
 
 - G: the version on its golden rows.
-- G': the golden rows with unusable features as unusable as in production (imputed): what the
-  missing values cost, where the truth is known.
-- E: what the golden set predicts for today's inputs: those rows reweighted to the current mix
+- E: what the golden set predicts for today's inputs: golden rows reweighted to the current mix
   (by class shares for a prior shift, by the model's score otherwise: `stratified_estimate`).
-  G' to E is what data drift alone costs.
-- S: production on labelled rows inside the seen range, after stage-1 repairs. E to S is a
+  G to E is what data drift alone costs.
+- S: production on labelled rows inside the seen range, with stage-1 faults repaired, leaving
+  out rows a lossy fault touched (a missing or coarsened value cannot be restored). E to S is a
   changed relation between inputs and target (feature drift, or concept drift when global).
-- R: the same rows with novel ones back in. S to R is what novel inputs cost.
-- O: production as served. R to O is what the broken features (stage 1) cost.
+- R: the intact rows with novel ones back in. S to R is what novel inputs cost.
+- O: production as served, every row. R to O is what the broken features (stage 1) cost, split
+  among them as their single repairs (for lossy ones, their cost on golden rows) would.
 
 The steps telescope, so their sum is the whole gap and each cause's share of it is a number
 the verdict can state. Metric units throughout; a positive amount means worse.
@@ -210,12 +209,10 @@ def stratified_estimate(metric: str, golden_contributions: np.ndarray, g_bin: np
 
 @dataclass(frozen=True)
 class Expected:
-    """E: the metric the golden set predicts for today's inputs, how it was weighted, and the
-    golden metric with lossy faults applied as in production (before any weighting)."""
+    """E: the metric the golden set predicts for today's inputs, and how it was weighted."""
 
     estimate: MetricEstimate
     how: str
-    golden_broken: float
     #: share of production rows scored where golden rows are too few to predict them
     thin_share: float = 0.0
     #: golden rows' results and strata, and production's strata, for the test that production is worse
@@ -226,8 +223,7 @@ class Expected:
     @classmethod
     def unweighted(cls, metric: str, golden_rows: np.ndarray, how: str = "golden rows as they are",
                    thin_share: float = 0.0) -> "Expected":
-        estimate = MetricEstimate.of(metric, golden_rows)
-        return cls(estimate, how, estimate.value, thin_share, golden_rows)
+        return cls(MetricEstimate.of(metric, golden_rows), how, thin_share, golden_rows)
 
     def worse_pvalue(self, production_rows: np.ndarray, mask: np.ndarray | None = None) -> float:
         """Production rows (those of `mask`, when given) against the golden rows, stratum by stratum."""

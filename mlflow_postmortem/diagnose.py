@@ -76,7 +76,6 @@ def diagnose(
     for detector in stage_1 if insufficient is None else stage_1[:1]:
         run(detector)
     findings[:] = _with_recoveries(findings, ctx, model)
-    golden_intact = ctx.golden_scored
     _repair(ctx, findings, model)
 
     if insufficient is None:
@@ -86,7 +85,7 @@ def diagnose(
             run(detector)
 
     say("ranking causes")
-    production = _production(ctx, golden_intact, drop_test)
+    production = _production(ctx, drop_test)
     attributed = attribute(ctx, findings, _label_shift(stage_2)) if production.get("dropped") else None
     verdict = build_verdict(findings, golden=ctx.golden, production=production,
                             model={"name": model.name, "version": str(model.version)},
@@ -214,7 +213,7 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
     for f in findings:
         if f.recovery is None and f.feature in ctx.references:
             if recovery.lossy(f):
-                degraded = recovery.degrade(ctx.golden_scored.frame, [f], ctx.fill, ctx.current_sample, ctx.seed)
+                degraded = recovery.degrade(ctx.golden_scored.frame, f, ctx.fill, ctx.current_sample, ctx.seed)
                 f = replace(f, recovery=recovery.golden_cost(model, ctx.golden_scored, degraded, ctx.scored_raw, f,
                                                              ctx.schema, ctx.fill))
             else:
@@ -228,12 +227,12 @@ def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) 
 
 def _repair(ctx: Context, findings: list[Finding], model: ModelHandle) -> None:
     """Stage-2 detectors see production with every stage-1 fault undone, once per feature
-    (a recalibration also read as skew is one fault), and golden rows with the lossy ones
-    applied, so a loss compared across the two is compared like for like."""
-    lossy = [f for f in findings if recovery.lossy(f) and f.feature in ctx.references]
-    if lossy:
-        degraded = recovery.degrade(ctx.golden_scored.frame, lossy, ctx.fill, ctx.current_sample, ctx.seed)
-        ctx.golden_scored = score(model, degraded, ctx.schema, ctx.fill)
+    (a recalibration also read as skew is one fault). Rows a lossy fault touched (a value
+    missing or coarsened cannot be restored) are marked, so checks that compare losses with the
+    golden set leave them out."""
+    for f in findings:
+        if recovery.lossy(f) and f.feature in ctx.references:
+            ctx.lossy_rows = ctx.lossy_rows.union(ctx.current_sample.index[recovery.touched(ctx.current_sample, f)])
     repaired, done = ctx.current_sample, set()
     for f in findings:
         if f.feature in ctx.references and f.feature not in done:
@@ -256,23 +255,22 @@ def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShi
         return None
     task = ctx.schema.task
     metric, _ = primary_metric(task)
-    golden = ctx.golden_scored  # lossy stage-1 faults already applied (`_repair`)
+    golden = ctx.golden_scored
     contributions = attribution.contributions(task, golden)
-    broken = attribution.MetricEstimate.of(metric, contributions).value
     prior = [f for f in findings if isinstance(f.evidence, PriorShift)]
     seen = seen_rows(ctx, ctx.scored.frame)
     if prior:
         weights = label_shift.golden_weights(ctx, prior[0].evidence)
         estimate = attribution.MetricEstimate.of(metric, contributions, weights)
         g_strata, c_strata = label_shift.classes_of(ctx, golden.y), label_shift.classes_of(ctx, ctx.scored.y[seen])
-        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", broken, 0.0,
+        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", 0.0,
                                     contributions, g_strata, c_strata)
     current = attribution.score_of(ctx.scored)[seen]
     if len(current) == 0:  # every labelled row is novel: nothing to weight golden rows toward
         return attribution.Expected.unweighted(metric, contributions, thin_share=1.0)
     g_strata, c_strata = attribution.strata(attribution.score_of(golden), current)
     estimate, thin = attribution.stratified_estimate(metric, contributions, g_strata, c_strata)
-    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", broken, thin,
+    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", thin,
                                 contributions, g_strata, c_strata)
 
 
@@ -289,13 +287,18 @@ def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift) ->
 
     golden = ctx.golden.value if ctx.golden is not None else value(ctx.golden_scored)
     expected = ctx.expected or expected_metric(ctx, findings, label_shift)
-    served, repaired = value(ctx.scored_raw), value(ctx.scored)
+    intact = ~ctx.scored.frame.index.isin(ctx.lossy_rows)
     seen = seen_rows(ctx, ctx.scored.frame)
-    seen_value = value(ctx.scored, seen) if seen.any() else repaired
-    # inputs too far from the golden rows to predict: the move and any change of relation are one step
-    expected_value = expected.estimate.value if expected.reliable else seen_value
+    served = value(ctx.scored_raw)
+    if not intact.any():  # a lossy fault touched every row: nothing in production to measure the rest on
+        repaired = seen_value = expected_value = golden
+    else:
+        repaired = value(ctx.scored, intact)
+        seen_value = value(ctx.scored, seen) if seen.any() else repaired
+        # inputs too far from the golden rows to predict: the move and any change of relation are one step
+        expected_value = expected.estimate.value if expected.reliable else seen_value
     worse = lambda a, b: attribution.worse_by(task, a, b)  # noqa: E731
-    steps = {"data_drift": worse(expected_value, expected.golden_broken),
+    steps = {"data_drift": worse(expected_value, golden),
              "feature_drift": worse(seen_value, expected_value),
              "prediction_label_bias": worse(repaired, seen_value)}
     causes = {f.cause for f in findings}
@@ -303,17 +306,17 @@ def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift) ->
         # rows past the seen range with no novelty finding are where drift carried the inputs
         steps["data_drift"] += steps.pop("prediction_label_bias")
     accounted = {cause: amount for cause, amount in steps.items() if cause in causes}
-    # stage-1 faults: lossy ones cost G -> G' (measured on golden rows), the others R -> O (undone on production)
-    fixed = [f for f in findings if f.recovery is not None and f.feature in ctx.references]
-    for part, step in ((worse(expected.golden_broken, golden), [f for f in fixed if recovery.lossy(f)]),
-                       (worse(served, repaired), [f for f in fixed if not recovery.lossy(f)])):
-        gains: dict[str, float] = {}
-        for f in step:
+    # stage-1 faults: production as served against the intact rows repaired, split as the single repairs
+    # (or, for lossy faults, their cost on golden rows) would
+    gains: dict[str, float] = {}
+    for f in findings:
+        if f.recovery is not None and f.feature in ctx.references:
             gains[f.cause] = gains.get(f.cause, 0.0) + max(attribution.worse_by(task, f.recovery.before,
                                                                                  f.recovery.after), 0.0)
-        total = sum(gains.values())
-        for cause, gain in gains.items():  # the joint effect, split as the single repairs would
-            accounted[cause] = accounted.get(cause, 0.0) + part * (gain / total if total > 0 else 1 / len(gains))
+    total = sum(gains.values())
+    for cause, gain in gains.items():
+        accounted[cause] = accounted.get(cause, 0.0) + worse(served, repaired) * (gain / total if total > 0
+                                                                                 else 1 / len(gains))
     return attribution.Attribution(metric, golden, expected_value, seen_value, repaired, served,
                                    worse(served, golden), accounted, expected.how)
 
@@ -375,7 +378,7 @@ def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.Dat
     return pairs.set_index("_row")[list(renamed.values())], join, note
 
 
-def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.DropTest) -> dict:
+def _production(ctx: Context, drop_test: attribution.DropTest) -> dict:
     """Production metric on labelled rows as served, overall and per window, and whether it
     dropped below the golden set (clearly and materially)."""
     out: dict = {"rows": ctx.n_current, "windows": list(ctx.window_labels)}
@@ -387,7 +390,8 @@ def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.Drop
     name, _ = primary_metric(task)
     contributions = attribution.contributions(task, scored)
     production = attribution.MetricEstimate.of(name, contributions)
-    golden = attribution.MetricEstimate.of(name, attribution.contributions(task, golden_scored))
+    golden_rows = attribution.contributions(task, ctx.golden_scored)
+    golden = attribution.MetricEstimate.of(name, golden_rows)
     windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
     half = 1.96 * production.se if name == "accuracy" else 1.96 * production.se / (2 * max(production.value, 1e-12))
     out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=production.value,
@@ -400,8 +404,6 @@ def _production(ctx: Context, golden_scored: Scored, drop_test: attribution.Drop
         ctx.not_checked.append(f"production metric: {scored.imputed_rows} labelled rows have missing values the model "
                                "refuses; they were scored with the reference's typical values, as a serving system "
                                "that imputes would")
-    golden_rows = attribution.contributions(task, golden_scored)
-
     def against_golden(mask: np.ndarray) -> attribution.Gap:
         rows = contributions[mask]
         # both a rank test (heavy tails) and a window-clustered z-test (autocorrelated logs) must reject

@@ -82,30 +82,37 @@ def lossy(finding: Finding) -> bool:
     return isinstance(ev, Unusable) or str(getattr(change, "transform", "")).startswith("grid_")
 
 
-def degrade(golden: pd.DataFrame, findings: list[Finding], fill: dict[str, object], current: pd.DataFrame,
-            seed: int) -> pd.DataFrame:
-    """Golden rows with each lossy fault applied as production has it (missing values imputed,
-    as the repaired production rows are; coarsened values on the same grid), at its rate.
+def touched(frame: pd.DataFrame, finding: Finding) -> pd.Series:
+    """Rows a lossy fault left without their true value: missing, stuck on the default, or on the grid."""
+    ev, f = finding.evidence, finding.feature
+    if isinstance(ev, Unusable):
+        if ev.problem == "absent" or f not in frame.columns:
+            return pd.Series(True, index=frame.index)
+        col = frame[f]
+        bad = col.isna() | (np.isinf(col) if pd.api.types.is_numeric_dtype(col) else False)
+        return bad | (col == ev.default_value) if ev.problem == "default" else bad
+    return _affected_rows(frame, finding)
 
-    Scoring these rows tells what the fault costs on rows where the truth is known, and gives
-    later steps a like-for-like yardstick.
-    """
+
+def degrade(golden: pd.DataFrame, finding: Finding, fill: dict[str, object], current: pd.DataFrame,
+            seed: int) -> pd.DataFrame:
+    """Golden rows with a lossy fault applied as production has it (missing values imputed, as
+    the repaired production rows are; coarsened values on the same grid), at its rate: scored,
+    they tell what the fault costs on rows where the truth is known."""
     out = golden.copy()
     rng = np.random.default_rng([seed, 41])
-    for f in findings:
-        ev = f.evidence
-        if not lossy(f) or f.feature not in fill or f.feature not in out.columns:
-            continue
-        if isinstance(ev, Unusable):
-            share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
-            rows = rng.random(len(out)) < min(max(share, 0.0), 1.0)
-            out.loc[rows, f.feature] = fill[f.feature]
-            continue
-        as_json = ev.to_dict()
-        there, back = transforms.forward(as_json), transforms.inverse(as_json)
-        rows = rng.random(len(out)) < float(_affected_rows(current, f).mean())
-        with np.errstate(all="ignore"):
-            out.loc[rows, f.feature] = back(there(out.loc[rows, f.feature].to_numpy(float)))
+    ev, f = finding.evidence, finding.feature
+    if f not in fill or f not in out.columns:
+        return out
+    if isinstance(ev, Unusable):
+        share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
+        out.loc[rng.random(len(out)) < min(max(share, 0.0), 1.0), f] = fill[f]
+        return out
+    as_json = ev.to_dict()
+    there, back = transforms.forward(as_json), transforms.inverse(as_json)
+    rows = rng.random(len(out)) < float(_affected_rows(current, finding).mean())
+    with np.errstate(all="ignore"):
+        out.loc[rows, f] = back(there(out.loc[rows, f].to_numpy(float)))
     return out
 
 

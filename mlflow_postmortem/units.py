@@ -54,6 +54,8 @@ _CONVERSIONS: tuple[tuple[str, str, float, float], ...] = (
 
 
 def _build() -> tuple[tuple[str, float, float], ...]:
+    """Every conversion and its inverse, and the powers of ten; conversions with the same factor
+    and offset (s -> min, min -> h) share one entry naming them all, since the data cannot tell."""
     table: list[tuple[str, float, float]] = []
     for source, target, factor, offset in _CONVERSIONS:
         table.append((f"{source} -> {target}", factor, offset))
@@ -61,7 +63,11 @@ def _build() -> tuple[tuple[str, float, float], ...]:
     for k in range(1, 10):
         table.append((f"x 10^{k} (e.g. units to {_SUBUNITS.get(k, 'a smaller unit')})", 10.0**k, 0.0))
         table.append((f"/ 10^{k} (e.g. {_SUBUNITS.get(k, 'a smaller unit')} to units)", 10.0**-k, 0.0))
-    return tuple(table)
+    merged: dict[tuple[float, float], list[str]] = {}
+    for name, factor, offset in table:
+        key = (float(f"{factor:.7g}"), float(f"{offset:.7g}"))
+        merged.setdefault(key, []).append(name)
+    return tuple((" or ".join(names), factor, offset) for (factor, offset), names in merged.items())
 
 
 _SUBUNITS = {1: "tenths", 2: "cents or percent", 3: "milli-units or thousands", 6: "micro-units or millions",

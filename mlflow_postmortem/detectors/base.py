@@ -55,6 +55,8 @@ class Context:
     current_predictions: np.ndarray | None = None
     #: what the golden set predicts for today's labelled inputs, and how (set before feature drift runs)
     expected: Expected | None = None
+    #: current-sample rows whose value a lossy stage-1 fault took (missing, stuck, coarsened)
+    lossy_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
     seed: int = 0
     #: feature -> cause that already explains it (filled after stage 1)
     explained: dict[str, str] = field(default_factory=dict)

@@ -139,10 +139,10 @@ class FeatureDrift(Detector):
 
 
 def seen_rows(ctx: Context, frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose every feature lies where the model was trained, and whose label is a class it
-    knows: novel inputs and classes are label bias's question, and a relation cannot have
-    changed where there was none to learn."""
-    seen = np.ones(len(frame), dtype=bool)
+    """Rows whose every feature lies where the model was trained, whose label is a class it
+    knows, and whose values no lossy fault touched: novel inputs and classes are label bias's
+    question, and a relation cannot have changed where there was none to learn."""
+    seen = ~frame.index.isin(ctx.lossy_rows)  # values a lossy fault took away say nothing of the relation
     target = ctx.schema.target
     if ctx.schema.task == "classification" and target in frame.columns:
         known = {str(v) for v in pd.unique(ctx.reference_labels)}

@@ -124,12 +124,13 @@ class Recalibration(Detector):
         fit = _fit_affine(ref, values)
         if fit is not None:
             a, b = fit
-            # a conversion by a factor alone (miles to km) needs a magnitude, which is never negative;
-            # powers of ten (percent, cents) and conversions with an offset (degrees) need not
+            # a modest factor alone (miles to km, x1.6) on a feature that goes negative is as likely a
+            # wider spread around zero: it counts only on a magnitude (never negative); large factors,
+            # powers of ten and conversions with an offset (degrees) count on any feature
             magnitude = ref.summary.minimum >= 0
             candidates += [rescale(ua, ub, "a power of ten" if "10^" in unit else "a known unit conversion", unit)
                            for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
-                           and ("10^" in unit or ub != 0 or magnitude)]
+                           and ("10^" in unit or ub != 0 or magnitude or abs(np.log(ua)) >= np.log(2.5))]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
         candidates += self._redefinitions(ref, values, shape, common)
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)

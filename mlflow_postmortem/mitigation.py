@@ -208,7 +208,7 @@ def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:
     share = next((top.evidence[k] for k in ("mismatch_share", "share_rise", "out_of_range_share") if k in top.evidence), None)
     plan = {
         "action": top.mitigation, "root_cause": verdict.root_cause, "feature": feature, "features": list(top.features),
-        "model": f"{pinned.name}/{pinned.version}", "confidence": top.confidence,
+        "model": f"{pinned.name}/{pinned.version}", "score": top.score,
         "offending_rows_share": share, "evidence": top.evidence,
         "onset": asdict(top.onset) if top.onset else None,
         "recovery_estimate": asdict(top.recovery) if top.recovery else None,
@@ -216,7 +216,7 @@ def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:
                        else "restore the feature's source; until then the model sees defaults or nulls"),
     }
     lines = [f"# Action plan: {top.mitigation} for `{feature}`", "",
-             f"- root cause: `{verdict.root_cause}` (confidence {top.confidence:.2f}) on {pinned.name} version {pinned.version}",
+             f"- root cause: `{verdict.root_cause}` (score {top.score:.2f}) on {pinned.name} version {pinned.version}",
              f"- what to do: {plan['what_to_do']}; no retraining (it would learn the broken feature)"]
     if share is not None:
         lines.append(f"- offending rows: {float(share):.1%}")

@@ -301,15 +301,15 @@ def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
 
 def verdict_tags(verdict: Verdict) -> dict[str, str]:
     top = verdict.top
-    return {"postmortem.root_cause": verdict.root_cause, "postmortem.confidence": f"{top.confidence:.3f}",
+    return {"postmortem.root_cause": verdict.root_cause, "postmortem.score": f"{top.score:.3f}",
             "postmortem.features": ",".join(top.features) or "-", "postmortem.mitigation": top.mitigation,
             "postmortem.model": f"{verdict.model['name']}/{verdict.model['version']}"}
 
 
 def verdict_metrics(verdict: Verdict) -> dict[str, float]:
-    out = {f"confidence.{c.cause}": c.confidence for c in verdict.causes}
+    out = {f"score.{c.cause}": c.score for c in verdict.causes}
     for c in verdict.causes:
-        if c.recovery is not None and c.confidence > 0:
+        if c.recovery is not None and c.score > 0:
             key = f"recovery.{c.cause}.{c.recovery.metric}"
             out.update({f"{key}.before": c.recovery.before, f"{key}.after": c.recovery.after})
     prod = verdict.production

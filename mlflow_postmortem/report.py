@@ -90,8 +90,8 @@ def render_html(verdict: Verdict, *, features: list[dict] | None = None,
         _html_headline(verdict),
         _html_section("timeline", "Timeline of onsets", _html_timeline(verdict)),
         _html_section("evidence", "Evidence, every cause ranked",
-                      _svg_bars([(c.cause, c.confidence) for c in verdict.causes], domain=(0.0, 1.0),
-                                highlight=verdict.root_cause, title="confidence per cause", digits=".2f")
+                      _svg_bars([(c.cause, c.score) for c in verdict.causes], domain=(0.0, 1.0),
+                                highlight=verdict.root_cause, title="score per cause", digits=".2f")
                       + _html_table(_evidence_table(verdict))),
         _html_section("recovery", "Recovery estimates", _html_recovery(verdict)),
         _html_section("golden", "Golden-set check", _html_golden(verdict.golden)),
@@ -123,7 +123,7 @@ def _headline(v: Verdict) -> list[tuple[str, str]]:
     top = v.top
     facts = [("Production drop", v.summary.splitlines()[0])] if v.production.get("dropped") and v.summary else []
     facts += [("Root cause", f"{top.cause}: {CAUSE_MEANING.get(top.cause, '')}"),
-             ("Confidence", f"{top.confidence:.2f}"),
+             ("Confidence", f"{top.score:.2f}"),
              ("Mitigation", f"{top.mitigation}: {MITIGATION_MEANING.get(top.mitigation, '')}"),
              ("Features at fault", ", ".join(top.features) or "none named")]
     if top.onset is not None and top.onset.pattern != "unknown":
@@ -137,7 +137,7 @@ def _headline(v: Verdict) -> list[tuple[str, str]]:
 
 
 def _onsets(v: Verdict) -> list[CauseAssessment]:
-    return [c for c in v.causes if c.onset is not None and c.confidence > 0]
+    return [c for c in v.causes if c.onset is not None and c.score > 0]
 
 
 def _recoveries(v: Verdict) -> list[CauseAssessment]:
@@ -152,8 +152,8 @@ def _windows(v: Verdict, n: int) -> list[str]:
 
 def _onset_table(v: Verdict) -> _Table:
     rows = [(c.cause, ", ".join(c.features), c.onset.pattern, str(c.onset.first_window or "n/a"),
-             _fmt(c.onset.window_index), f"{c.confidence:.2f}") for c in _onsets(v)]
-    return _Table(("cause", "features", "pattern", "first window", "window #", "confidence"), rows)
+             _fmt(c.onset.window_index), f"{c.score:.2f}") for c in _onsets(v)]
+    return _Table(("cause", "features", "pattern", "first window", "window #", "score"), rows)
 
 
 def _window_table(v: Verdict) -> _Table:
@@ -173,13 +173,13 @@ def _window_table(v: Verdict) -> _Table:
 
 
 def _evidence_table(v: Verdict) -> _Table:
-    rows = [(str(rank), c.cause, f"{c.confidence:.2f}", ", ".join(c.features) or "n/a", c.mitigation,
+    rows = [(str(rank), c.cause, f"{c.score:.2f}", ", ".join(c.features) or "n/a", c.mitigation,
              _share(c) + str(c.evidence.get("sentence") or _compact(c.evidence))) for rank, c in enumerate(v.causes, 1)]
-    return _Table(("#", "cause", "confidence", "features", "mitigation", "key evidence"), rows)
+    return _Table(("#", "cause", "score", "features", "mitigation", "key evidence"), rows)
 
 
 def _share(c: CauseAssessment) -> str:
-    if c.explains is None or c.confidence == 0:
+    if c.explains is None or c.score == 0:
         return ""
     return f"accounts for {c.explains.share:.0%} of the {c.explains.metric} drop; "
 
@@ -242,11 +242,11 @@ def _feature_dicts(v: Verdict, features: list[dict] | None) -> list[dict]:
 
 
 def _named_by(v: Verdict) -> dict[str, list[str]]:
-    """Feature -> the causes (with any confidence) that name it: a rescale or a new category can
+    """Feature -> the causes (with any score) that name it: a rescale or a new category can
     leave drift TV low, so the table says which rows the verdict is about."""
     named: dict[str, list[str]] = {}
     for c in v.causes:
-        for f in c.features if c.confidence > 0 else ():
+        for f in c.features if c.score > 0 else ():
             named.setdefault(f, []).append(c.cause)
     return named
 
@@ -266,14 +266,14 @@ def _feature_table(feats: list[dict], v: Verdict, *, spark: bool) -> _Table:
 def _mitigation_facts(v: Verdict) -> list[tuple[str, str]]:
     top = v.top
     facts = [("Do", f"{top.mitigation}: {MITIGATION_MEANING.get(top.mitigation, '')}"),
-             ("Because", f"{top.cause} (confidence {top.confidence:.2f}): {CAUSE_MEANING.get(top.cause, '')}")]
+             ("Because", f"{top.cause} (score {top.score:.2f}): {CAUSE_MEANING.get(top.cause, '')}")]
     if top.features:
         facts.append(("Features", ", ".join(top.features)))
     if top.recovery is not None:
         facts.append(("Expected gain", _recovery_text(top.recovery)))
-    runner_up = next((c for c in v.causes[1:] if c.confidence >= 0.3), None)
+    runner_up = next((c for c in v.causes[1:] if c.score >= 0.3), None)
     if runner_up is not None:
-        facts.append(("If that is not it", f"{runner_up.cause} (confidence {runner_up.confidence:.2f}): "
+        facts.append(("If that is not it", f"{runner_up.cause} (score {runner_up.score:.2f}): "
                                             f"{runner_up.mitigation}"))
     return facts
 
@@ -407,7 +407,7 @@ def _html_headline(v: Verdict) -> str:
     state = "ok" if top.cause == "healthy" else "bad"
     summary = f"<pre>{_e(v.summary)}</pre>" if v.summary else ""
     return (f'<header class="{state}"><h1>{_e(_title(v))}</h1>'
-            f'<p class="big">{_e(top.cause)} <span class="conf">confidence {top.confidence:.2f}</span> '
+            f'<p class="big">{_e(top.cause)} <span class="conf">score {top.score:.2f}</span> '
             f'→ {_e(top.mitigation)}</p>{_html_facts(_headline(v))}{summary}</header>\n')
 
 

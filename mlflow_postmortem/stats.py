@@ -11,8 +11,8 @@ from scipy import stats as sps
 
 from .types import Onset
 
-#: confidence of a finding exactly at its threshold; it grows toward 1 with strength
-CONFIDENCE_AT_THRESHOLD = 0.5
+#: score of a finding exactly at its threshold; it grows toward 1 with strength
+SCORE_AT_THRESHOLD = 0.5
 
 
 def total_variation(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
@@ -110,11 +110,11 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def confidence(strength: float, factor: float = 1.0) -> float:
+def strength_score(strength: float, factor: float = 1.0) -> float:
     """Map effect/threshold to [0, 1): 0.5 at the threshold, 0.75 at twice it, capped at 0.99."""
     if not np.isfinite(strength) or strength <= 0:
         return 0.0
-    return float(min(0.99, (1 - (1 - CONFIDENCE_AT_THRESHOLD) ** strength) * factor))
+    return float(min(0.99, (1 - (1 - SCORE_AT_THRESHOLD) ** strength) * factor))
 
 
 def onset(per_window: list[float], threshold: float, labels: tuple[str, ...]) -> Onset:

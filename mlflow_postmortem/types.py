@@ -101,7 +101,7 @@ class Finding:
     cause: str
     feature: str | None
     strength: float
-    confidence: float
+    score: float
     evidence: Evidence
     onset: Onset | None = None
     recovery: Recovery | None = None
@@ -144,7 +144,7 @@ class CauseAssessment:
     """One line of the ranked verdict; `evidence` is the top finding's typed evidence as JSON."""
 
     cause: str
-    confidence: float
+    score: float
     features: tuple[str, ...]
     evidence: dict[str, Any]
     mitigation: str
@@ -189,7 +189,7 @@ class Verdict:
     def from_dict(cls, raw: dict[str, Any]) -> "Verdict":
         """The inverse of `to_dict`, for a verdict read back from a run's verdict.json."""
         causes = tuple(
-            CauseAssessment(c["cause"], c["confidence"], tuple(c["features"]), c["evidence"], c["mitigation"],
+            CauseAssessment(c["cause"], c.get("score", c.get("confidence")), tuple(c["features"]), c["evidence"], c["mitigation"],
                             Recovery(**c["recovery"]) if c.get("recovery") else None,
                             Onset(**{**c["onset"], "per_window": tuple(c["onset"]["per_window"])}) if c.get("onset") else None,
                             Explains(**c["explains"]) if c.get("explains") else None)
@@ -211,7 +211,7 @@ class Verdict:
         for c in self.causes:
             item = {
                 "cause": c.cause,
-                "confidence": round(float(c.confidence), 4),
+                "score": round(float(c.score), 4),
                 "features": list(c.features),
                 "evidence": _jsonable(c.evidence),
                 "mitigation": c.mitigation,

@@ -16,10 +16,10 @@ from .attribution import Attribution
 from .types import CAUSES, MITIGATIONS, CauseAssessment, Explains, Finding, GoldenResult, Verdict
 
 #: score of `healthy` when every check ran and none passed its threshold
-HEALTHY_CONFIDENCE = 0.95
+HEALTHY_SCORE = 0.95
 MAX_FEATURES_IN_EVIDENCE = 5
 #: score of the fallback cause when production dropped and no check found anything
-UNEXPLAINED_CONFIDENCE = 0.3
+UNEXPLAINED_SCORE = 0.3
 
 
 def build_verdict(
@@ -42,7 +42,7 @@ def build_verdict(
     for cause in CAUSES:
         if cause == "healthy":
             continue
-        group = sorted(by_cause.get(cause, []), key=lambda f: (f.confidence, f.strength), reverse=True)
+        group = sorted(by_cause.get(cause, []), key=lambda f: (f.score, f.strength), reverse=True)
         if not group:
             assessments.append(CauseAssessment(cause, 0.0, (), {"found": False}, MITIGATIONS[cause]))
             continue
@@ -54,10 +54,10 @@ def build_verdict(
                                           if f.feature}
         by_contribution = getattr(top.evidence, "features_by_contribution", ())
         features = tuple(dict.fromkeys([*features, *by_contribution]))
-        assessments.append(CauseAssessment(cause, top.confidence, features, evidence, _mitigation(cause, top),
+        assessments.append(CauseAssessment(cause, top.score, features, evidence, _mitigation(cause, top),
                                            top.recovery, top.onset, _explains(attribution, cause)))
 
-    worst = max((a.confidence for a in assessments), default=0.0)
+    worst = max((a.score for a in assessments), default=0.0)
     if dropped and worst == 0:
         # labels say production got worse and no check localised it: by elimination the relation
         # between inputs and target changed, said with a low score and an unexplained headline
@@ -66,29 +66,29 @@ def build_verdict(
                     "p_value": drop["p_value"], "where": drop["where"],
                     "sentence": "labelled production is worse than the golden set and no check explains it"}
         assessments = [a for a in assessments if a.cause != "feature_drift"]
-        assessments.append(CauseAssessment("feature_drift", UNEXPLAINED_CONFIDENCE, (), evidence, "retrain",
+        assessments.append(CauseAssessment("feature_drift", UNEXPLAINED_SCORE, (), evidence, "retrain",
                                            explains=_explains(attribution, "feature_drift")))
-        worst = UNEXPLAINED_CONFIDENCE
+        worst = UNEXPLAINED_SCORE
     if worst > 0:
         # a finding past its threshold outranks `healthy`, however modest its own score
-        healthy_conf, healthy_ev = 0.5 * min(worst, 1 - worst), {"why_not": "at least one detector passed its threshold"}
+        healthy_score, healthy_ev = 0.5 * min(worst, 1 - worst), {"why_not": "at least one detector passed its threshold"}
     elif insufficient:
-        healthy_conf, healthy_ev = 0.3, {"insufficient_data": insufficient}
+        healthy_score, healthy_ev = 0.3, {"insufficient_data": insufficient}
     else:
-        healthy_conf = HEALTHY_CONFIDENCE - 0.05 * min(len(not_checked), 4)
+        healthy_score = HEALTHY_SCORE - 0.05 * min(len(not_checked), 4)
         healthy_ev = {"detectors_above_threshold": 0, "checks_not_run": len(not_checked)}
         if golden is not None:
             healthy_ev["golden"] = {"metric": golden.metric, "value": golden.value, "baseline": golden.baseline,
                                     "dropped": golden.dropped}
         if "metric" in production:
             healthy_ev["production"] = {k: production[k] for k in ("metric", "value", "golden_value") if k in production}
-    assessments.append(CauseAssessment("healthy", healthy_conf, (), healthy_ev, MITIGATIONS["healthy"]))
+    assessments.append(CauseAssessment("healthy", healthy_score, (), healthy_ev, MITIGATIONS["healthy"]))
 
     strength = {c: max((f.strength for f in by_cause.get(c, [])), default=0.0) for c in CAUSES}
 
     def rank(a: CauseAssessment) -> tuple:
-        accounted = a.explains.accounted if (dropped and a.explains is not None and a.confidence > 0) else float("-inf")
-        return (dropped and a.cause != "healthy" and a.confidence > 0, accounted, round(a.confidence, 4), strength[a.cause])
+        accounted = a.explains.accounted if (dropped and a.explains is not None and a.score > 0) else float("-inf")
+        return (dropped and a.cause != "healthy" and a.score > 0, accounted, round(a.score, 4), strength[a.cause])
 
     ranked = tuple(sorted(assessments, key=rank, reverse=True))
     verdict = Verdict(ranked[0].cause, ranked, golden, production, model, tuple(not_checked))
@@ -109,9 +109,9 @@ def _explains(attribution: Attribution | None, cause: str) -> Explains | None:
 
 def _demote_superseded(findings: list[Finding]) -> list[Finding]:
     """A recalibration that was there from the first window reads, without a training view, as skew."""
-    skewed = {f.feature: f.confidence for f in findings
+    skewed = {f.feature: f.score for f in findings
               if f.cause == "training_serving_skew" and f.evidence.kind == "skew_without_view"}
-    return [replace(f, confidence=min(f.confidence, 0.9 * skewed[f.feature]))
+    return [replace(f, score=min(f.score, 0.9 * skewed[f.feature]))
             if f.cause == "feature_recalibration" and f.feature in skewed else f for f in findings]
 
 
@@ -124,7 +124,7 @@ def headline(v: Verdict, attribution: Attribution | None = None) -> str | None:
     facts = f"production {metric} {production['value']:.4g} vs golden {production['golden_value']:.4g}"
     if drop["where"] != "whole log":
         facts += f" ({drop['where']} of the log: worse by {drop['amount']:.4g})"
-    explained = [a for a in v.causes if a.explains is not None and a.confidence > 0 and a.explains.accounted > 0]
+    explained = [a for a in v.causes if a.explains is not None and a.score > 0 and a.explains.accounted > 0]
     total = sum(a.explains.share for a in explained)
     if not explained or total < 0.5:
         checked = ", ".join(c.cause for c in v.causes if c.cause != "healthy")
@@ -141,7 +141,7 @@ def summarize(v: Verdict, insufficient: str | None = None, attribution: Attribut
     first = headline(v, attribution)
     lines = [first] if first else []
     scope = " (scope: global)" if top.cause == "feature_drift" and not top.features else ""
-    lines.append(f"root cause: {top.cause}{scope} (confidence {top.confidence:.2f}); mitigation: {top.mitigation}")
+    lines.append(f"root cause: {top.cause}{scope} (score {top.score:.2f}); mitigation: {top.mitigation}")
     if top.features:
         lines.append(f"features: {', '.join(top.features[:5])}")
     if top.evidence.get("sentence"):
@@ -156,9 +156,9 @@ def summarize(v: Verdict, insufficient: str | None = None, attribution: Attribut
         base = f" vs baseline {g.baseline:.4g} ({g.baseline_source})" if g.baseline is not None else " (no baseline)"
         lines.append(f"golden set: {g.metric} {g.value:.4g} [{g.ci_low:.4g}, {g.ci_high:.4g}]{base}"
                      f"{' -> DROPPED' if g.dropped else ''}")
-    runner_up = [a for a in v.causes[1:] if a.confidence >= 0.3]
+    runner_up = [a for a in v.causes[1:] if a.score >= 0.3]
     if runner_up:
-        lines.append("also considered: " + ", ".join(f"{a.cause} {a.confidence:.2f}" for a in runner_up[:3]))
+        lines.append("also considered: " + ", ".join(f"{a.cause} {a.score:.2f}" for a in runner_up[:3]))
     if insufficient:
         lines.append(f"insufficient data: {insufficient}")
     if v.not_checked:

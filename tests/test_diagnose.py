@@ -122,7 +122,7 @@ def test_without_labels_feature_drift_is_reported_as_not_checked():
 def test_five_row_window_gives_an_explicit_insufficient_data_verdict():
     verdict = diagnose(inputs(current(5)), world().model)
     assert verdict.root_cause == "healthy"
-    assert verdict.top.confidence < 0.5
+    assert verdict.top.score < 0.5
     assert "insufficient data" in verdict.summary
 
 

@@ -107,7 +107,7 @@ def test_markdown_names_cause_feature_onset_recovery_and_golden_baseline() -> No
     assert f"95% CI {_number(golden.ci_low)} to {_number(golden.ci_high)}" in md
     assert md.index("## Timeline of onsets") < md.index("## Evidence") < md.index("## Recommended mitigation")
     for cause in v.causes:
-        assert f"| {cause.cause} | {cause.confidence:.2f} |" in md
+        assert f"| {cause.cause} | {cause.score:.2f} |" in md
 
 
 def test_html_is_one_well_formed_page_with_inline_svg_and_nothing_fetched() -> None:
@@ -115,7 +115,7 @@ def test_html_is_one_well_formed_page_with_inline_svg_and_nothing_fetched() -> N
     parsed = Page(page)
 
     assert parsed.errors == []
-    assert parsed.tags.count("svg") >= 5  # onset line, confidences, recovery bars, golden whisker, production line
+    assert parsed.tags.count("svg") >= 5  # onset line, scores, recovery bars, golden whisker, production line
     assert not {"script", "link", "iframe", "img", "object", "embed"} & set(parsed.tags)
     assert [a for _, attrs in parsed.attrs for k, a in attrs.items() if k == "src"] == []
     assert "http://" not in page and "https://" not in page and "@import" not in page and "url(" not in page
@@ -129,7 +129,7 @@ def test_html_states_the_same_facts_as_the_verdict() -> None:
 
     text = Page(render_html(v)).visible
 
-    assert "feature_recalibration confidence 0.99 → retrain_correct_feature_version" in text
+    assert "feature_recalibration score 0.99 → retrain_correct_feature_version" in text
     assert "Features at fault income" in text
     assert f"step from window {v.production['windows'][onset.window_index]}" in text
     assert f"{recovery.metric} {_number(recovery.before)} → {_number(recovery.after)}" in text

@@ -7,8 +7,11 @@ synthetic world and checks the cause, not just that something fired.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +20,15 @@ from mlflow_postmortem.data import build_inputs
 from mlflow_postmortem.diagnose import diagnose
 
 from synthetic import FEATURES, current, inputs, make_rows, world
+
+SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())
+
+
+def _diagnose(data, model, **kwargs):
+    """A verdict, checked against the JSON contract: every kind of evidence has its typed fields."""
+    verdict = diagnose(data, model, **kwargs)
+    jsonschema.validate(verdict.to_dict(), SCHEMA)
+    return verdict
 
 
 def _second_half(frame: pd.DataFrame) -> np.ndarray:
@@ -34,7 +46,7 @@ def test_a_third_of_labels_flipped_in_the_second_half_is_global_feature_drift_no
     flip = _second_half(cur) & (rng.random(len(cur)) < 1 / 3)
     cur.loc[flip, "label"] = 1 - cur.loc[flip, "label"]
 
-    verdict = diagnose(inputs(cur), world().model, baseline=world().model)
+    verdict = _diagnose(inputs(cur), world().model, baseline=world().model)
 
     assert verdict.production["dropped"] is True
     assert verdict.root_cause == "feature_drift", verdict.summary
@@ -51,7 +63,7 @@ def test_a_drop_nothing_explains_says_unexplained_and_never_reads_healthy():
     flip = cur["label"].notna() & (rng.random(len(cur)) < 0.45)
     cur.loc[flip, "label"] = 1 - cur.loc[flip, "label"]
 
-    verdict = diagnose(inputs(cur), world().model, baseline=world().model)
+    verdict = _diagnose(inputs(cur), world().model, baseline=world().model)
 
     assert verdict.production["dropped"] is True
     assert verdict.root_cause != "healthy"
@@ -67,11 +79,11 @@ def test_the_rarest_category_growing_is_data_drift_not_a_stuck_default():
     rows = np.sort(rng.choice(len(pool), 3000, replace=False, p=weights / weights.sum()))
     cur = pool.iloc[rows].reset_index(drop=True).assign(event_time=pool["event_time"].iloc[:3000].to_numpy())
 
-    verdict = diagnose(inputs(cur), world().model)
+    verdict = _diagnose(inputs(cur), world().model)
 
     assert verdict.root_cause == "data_drift", verdict.summary
     assert verdict.top.features[0] == "plan"
-    assert next(c for c in verdict.causes if c.cause == "feature_unavailability").confidence == 0
+    assert next(c for c in verdict.causes if c.cause == "feature_unavailability").score == 0
 
 
 @pytest.mark.parametrize("change", ["shift_5_sd_ramp", "spread_x1.6"])
@@ -84,9 +96,9 @@ def test_a_shift_or_wider_spread_without_a_unit_is_not_a_recalibration_nor_skew(
     else:
         cur["score"] = ref.mean() + (cur["score"] - ref.mean()) * 1.6
 
-    verdict = diagnose(inputs(cur), world().model)
+    verdict = _diagnose(inputs(cur), world().model)
 
-    named = {c.cause for c in verdict.causes if c.confidence > 0 and "score" in c.features}
+    named = {c.cause for c in verdict.causes if c.score > 0 and "score" in c.features}
     assert not named & {"feature_recalibration", "training_serving_skew"}, verdict.summary
     assert verdict.root_cause == "data_drift", verdict.summary
 
@@ -97,7 +109,7 @@ def test_unit_factors_beyond_the_old_short_list_are_named(factor, unit):
     late = _second_half(cur)
     cur.loc[late, "income"] = cur.loc[late, "income"] * factor
 
-    verdict = diagnose(inputs(cur), world().model)
+    verdict = _diagnose(inputs(cur), world().model)
 
     assert verdict.root_cause == "feature_recalibration", verdict.summary
     assert unit in verdict.top.evidence["unit"]
@@ -108,7 +120,7 @@ def test_a_feature_served_standardised_from_the_start_is_skew_not_drift():
     ref = world().reference["age"]
     cur["age"] = (cur["age"] - ref.mean()) / ref.std()
 
-    verdict = diagnose(inputs(cur), world().model)
+    verdict = _diagnose(inputs(cur), world().model)
 
     assert verdict.root_cause == "training_serving_skew", verdict.summary
     assert "standardised" in verdict.top.evidence["change"]["specific"]
@@ -124,7 +136,7 @@ def test_a_healthy_log_with_five_thousand_equally_common_categories_is_healthy()
                         target="label", features=[*FEATURES, "zip"], categorical=("plan", "region", "zip"),
                         timestamp="event_time")
 
-    verdict = diagnose(data, _on_features(w.model))
+    verdict = _diagnose(data, _on_features(w.model))
 
     assert verdict.root_cause == "healthy", verdict.summary
 
@@ -137,7 +149,7 @@ def test_a_class_balance_that_moved_is_data_drift_naming_the_target_with_or_with
     cur = pool.iloc[rows].reset_index(drop=True).assign(event_time=pool["event_time"].iloc[:4000].to_numpy())
 
     for frame in (cur, cur.drop(columns="label")):
-        verdict = diagnose(inputs(frame), world().model)
+        verdict = _diagnose(inputs(frame), world().model)
         assert verdict.root_cause == "data_drift", verdict.summary
         assert verdict.top.features[0] == "label"
         assert verdict.top.evidence["kind"] == "prior_shift"

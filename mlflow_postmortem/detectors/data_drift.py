@@ -54,7 +54,7 @@ class DataDrift(Detector):
                 per_window = [drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows]
                 onset = stats.onset(per_window, self.min_tv, ctx.window_labels)
             strength = tv / self.min_tv
-            findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
+            findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         return findings
 
 

@@ -101,7 +101,7 @@ class FeatureDrift(Detector):
             evidence = RelationChange(effect, p, q, int(len(frame)), loss, _bin_label(ref, worst["bin"]),
                                       worst["change"], worst["average"], worst["share"])
             strength = effect / threshold
-            findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence))
+            findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence))
         return findings
 
     def _global(self, ctx: Context, seen: np.ndarray) -> Finding | None:
@@ -135,7 +135,7 @@ class FeatureDrift(Detector):
                                 labelled, where=where)
         minimum = self.min_accuracy_drop if metric == "accuracy" else self.min_relative_rmse_rise
         strength = (g.amount if metric == "accuracy" else g.relative) / minimum
-        return Finding(self.cause, None, strength, stats.confidence(strength), evidence)
+        return Finding(self.cause, None, strength, stats.strength_score(strength), evidence)
 
 
 def seen_rows(ctx: Context, frame: pd.DataFrame) -> np.ndarray:

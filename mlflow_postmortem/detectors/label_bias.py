@@ -79,7 +79,7 @@ class LabelBias(Detector):
                           for w in profile.windows]
             onset = stats.onset(per_window, self.min_rise, ctx.window_labels) if ctx.has_time else None
             strength = rise / self.min_rise
-            tested.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
+            tested.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         qvalues = stats.benjamini_hochberg([f.evidence.p_value for f in tested])
         return [f for f, q in zip(tested, qvalues) if q <= self.fdr]
 
@@ -106,7 +106,7 @@ class LabelBias(Detector):
         strength = share / (self.min_rise / 3)
         evidence = Novelty("unseen_labels", share, 0.0, examples=tuple(str(v) for v in pd.unique(y[unseen])[:5]),
                            reference_rate_from="the classes the model was trained on")
-        return [Finding(self.cause, schema.target, strength, stats.confidence(strength), evidence)]
+        return [Finding(self.cause, schema.target, strength, stats.strength_score(strength), evidence)]
 
     def _text(self, ctx: Context) -> list[Finding]:
         findings = []
@@ -127,7 +127,7 @@ class LabelBias(Detector):
             evidence = Novelty("out_of_vocabulary_terms", share, natural, examples=tuple(new_terms.index[:10]),
                                reference_rate_from=f"one half of {len(ref_tokens)} reference texts against the other")
             strength = rise / self.min_rise
-            findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence))
+            findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence))
         return findings
 
     def _neighbours(self, ctx: Context) -> Finding | None:
@@ -165,7 +165,7 @@ class LabelBias(Detector):
                            features_by_contribution=tuple(cols[i] for i in order[:5]),
                            reference_rate_from=f"nearest-neighbour distances within {len(ref_z)} reference rows")
         strength = rise / self.min_neighbour_rise
-        return Finding(self.cause, cols[order[0]], strength, stats.confidence(strength), evidence)
+        return Finding(self.cause, cols[order[0]], strength, stats.strength_score(strength), evidence)
 
 
 def _natural(ref: NumericReference, sample: pd.Series) -> tuple[int, int, str]:

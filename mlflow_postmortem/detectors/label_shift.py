@@ -78,7 +78,7 @@ class LabelShift(Detector):
             return []  # without labels, the new shares must account for most of how the features moved
         evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
         strength = tv / self.min_tv
-        return [Finding(self.cause, ctx.schema.target, strength, stats.confidence(strength), evidence)]
+        return [Finding(self.cause, ctx.schema.target, strength, stats.strength_score(strength), evidence)]
 
     def classes_of(self, ctx: Context, y: np.ndarray) -> np.ndarray:
         """Each label's class index (a regression target's quantile bin)."""

@@ -36,4 +36,4 @@ class ModelRegression(Detector):
         strength = max(1.0, drop / half_width)
         evidence = GoldenDrop(g.metric, g.value, g.baseline, g.delta, g.delta_ci, g.baseline_source or "", g.n_rows)
         recovery = Recovery(g.metric, g.value, g.baseline, f"roll back to the baseline ({g.baseline_source})", g.n_rows)
-        return [Finding(self.cause, None, strength, stats.confidence(strength), evidence, recovery=recovery)]
+        return [Finding(self.cause, None, strength, stats.strength_score(strength), evidence, recovery=recovery)]

@@ -148,7 +148,7 @@ class Recalibration(Detector):
         scale = getattr(evidence, "scale", 1.0)
         strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(scale))) / np.log(1.5) if scale > 0 else 1.0,
                        out / self.bulk_out_of_range)
-        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
 
     def _redefinitions(self, ref: NumericReference, values: np.ndarray, shape, common) -> list:
         out = []
@@ -239,7 +239,7 @@ class Recalibration(Detector):
         strength = raw_tv / self.min_recoded_tv
         evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(moved), len(changed))
         onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
-        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset)
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
 
 
 def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np.ndarray, reference, current,

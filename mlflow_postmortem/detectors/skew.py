@@ -54,7 +54,7 @@ class Skew(Detector):
                 onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0).tolist(),
                                     self.min_mismatch, ctx.window_labels)
             strength = share / self.min_mismatch
-            findings.append(Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset))
+            findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         return findings
 
 
@@ -78,7 +78,7 @@ class SkewWithoutView(Detector):
                 continue
             if not hasattr(f.evidence, "shape_tv_after_inverse"):
                 continue  # permuted codes from the first row on are an encoding, not a pipeline difference
-            findings.append(replace(f, cause=self.cause, confidence=stats.confidence(f.strength, self.no_view_factor),
+            findings.append(replace(f, cause=self.cause, score=stats.strength_score(f.strength, self.no_view_factor),
                                     evidence=NoViewEvidence(f.evidence)))
         return findings
 

@@ -81,7 +81,7 @@ class Unavailability(Detector):
         evidence, shares = best
         strength = evidence.share_rise / self.min_share_rise
         onset = stats.onset(shares, self.min_share_rise, ctx.window_labels) if ctx.has_time else None
-        return Finding(self.cause, name, strength, stats.confidence(strength), evidence, onset), evidence.p_value
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset), evidence.p_value
 
     def _stuck(self, name, ref, r, c, windows, ctx: Context):
         """(reference rows, current rows, per-window rows, value, why it is a default) for the

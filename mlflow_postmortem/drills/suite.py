@@ -40,7 +40,7 @@ class DrillResult:
     top_features: tuple[str, ...]
     #: injected feature among top_features; None when the drill injects no feature
     feature_hit: bool | None
-    confidence: float | None
+    score: float | None
     ranking: tuple[tuple[str, float], ...]
     variant: str
     magnitude: float
@@ -94,8 +94,8 @@ def run_drill(drill: Drill, *, windows: int = 8, build_seconds: float = 0.0,
         name=drill.name, dataset=drill.dataset, expected=drill.expected_cause,
         got=verdict.root_cause if verdict else ERROR, feature=drill.feature, top_features=top,
         feature_hit=bool(set(drill.feature) & set(top)) if drill.feature and not drill.also_expected else None,
-        confidence=float(verdict.causes[0].confidence) if verdict and verdict.causes else None,
-        ranking=tuple((c.cause, round(float(c.confidence), 4)) for c in verdict.causes) if verdict else (),
+        score=float(verdict.causes[0].score) if verdict and verdict.causes else None,
+        ranking=tuple((c.cause, round(float(c.score), 4)) for c in verdict.causes) if verdict else (),
         variant=drill.variant, magnitude=drill.magnitude, onset=drill.onset, share=drill.share,
         n_rows=drill.n_rows, seconds=round(seconds, 3), build_seconds=round(build_seconds, 3), error=error,
         info=dict(drill.info), also_expected=drill.also_expected, production=production,

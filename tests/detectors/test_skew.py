@@ -48,4 +48,4 @@ def test_entities_with_several_view_rows_and_no_time_are_left_unpaired_and_said(
 
     assert verdict.root_cause == "healthy", verdict.summary
     assert any("entities have several training-view rows" in item for item in verdict.not_checked)
-    assert np.isfinite(verdict.top.confidence)
+    assert np.isfinite(verdict.top.score)

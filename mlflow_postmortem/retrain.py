@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from . import transforms
 from .errors import DataError
 
 MODES = ("retrain", "fine_tune", "online_update", "retrain_correct_feature_version")
@@ -52,8 +53,10 @@ def split_recent(current: pd.DataFrame, target: str, holdout_fraction: float = H
 def transform_feature(frame: pd.DataFrame, feature: str, evidence: dict[str, Any]) -> pd.DataFrame:
     """The reference passed through the detected change: the feature in its new definition."""
     out = frame.copy()
-    if evidence.get("transform") == "affine":
-        out[feature] = out[feature].astype(float) * float(evidence["scale"]) + float(evidence["offset"])
+    forward = transforms.forward(evidence)
+    if forward is not None:
+        with np.errstate(all="ignore"):
+            out[feature] = forward(out[feature].to_numpy(float))
     elif evidence.get("transform") == "codes_permuted":
         new_of_old = {old: new for new, old in evidence["mapping"]}
         out[feature] = out[feature].map(lambda v: new_of_old.get(v, new_of_old.get(str(v), v)))
@@ -74,7 +77,7 @@ def training_set(mode: str, reference: pd.DataFrame, recent: pd.DataFrame, *, no
         feature, evidence = recalibrated
         moved = transform_feature(reference, feature, evidence)
         return TrainingSet(pd.concat([moved, recent], ignore_index=True), None,
-                           (f"reference {feature!r} passed through the detected {evidence.get('transform')} change, "
+                           (f"reference {feature!r} passed through the detected change ({transforms.describe(evidence)}), "
                             f"so training sees one definition of it ({len(moved):,} + {len(recent):,} rows)",))
     if mode == "online_update":
         rows = recent[novel] if novel is not None else recent

@@ -63,8 +63,9 @@ def inverse(evidence: dict[str, Any]) -> Transform | None:
 
 
 def describe(evidence: dict[str, Any]) -> str:
+    """The change in a few words: its unit, its formula, or the redefinition's description."""
     ev = _change(evidence)
     transform = ev.get("transform")
     if transform == "affine":
-        return ev.get("unit") or f"(x - {float(ev['offset']):.4g}) / {float(ev['scale']):.4g}"
+        return ev.get("unit") or f"x * {float(ev['scale']):.4g} {float(ev['offset']):+.4g}"
     return str(ev.get("description") or transform)

@@ -5,6 +5,7 @@
     python bench/drills.py --suite tuning           # what detector changes may be tuned against
     python bench/drills.py --suite evaluation       # what is reported, never tuned against
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits
+    python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
 
 Tuning suite: three datasets (flights, diamonds, fair) and the fault variants detectors were
@@ -175,8 +176,9 @@ def evaluation_scenarios(dataset: str) -> list[Scenario]:
     return out
 
 
-def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0) -> Drill:
-    drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed)
+def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
+           forward: bool = False) -> Drill:
+    drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward)
     if cause == "compound":
         return compound(drill, params["first"], params["second"])
     return inject(drill, cause, **params)
@@ -217,6 +219,17 @@ def fault_free_drills(datasets: list[str], max_rows: int) -> Iterator[Callable[[
             n = sizes[split_seed % len(sizes)]
             yield lambda dataset=dataset, n=n, split_seed=split_seed: _build(dataset, "healthy", {}, n, split_seed,
                                                                             split_seed)
+
+
+def forward_drills(datasets: list[str], max_rows: int) -> Iterator[Callable[[], Drill]]:
+    """No fault, but production is the last 40% of the time range and training the first 60%:
+    what a real deployment sees, natural drift included. Not scored as right or wrong."""
+    for dataset in datasets:
+        if not load_dataset(dataset).timestamp:
+            continue
+        pool = len(split_dataset(load_dataset(dataset), forward=True).pool)
+        for seed, n in enumerate(n for n in (500, 2_000, 10_000) if n <= min(pool, max_rows)):
+            yield lambda dataset=dataset, n=n, seed=seed: _build(dataset, "healthy", {}, n, 300 + seed, forward=True)
 
 
 def material_regression(drill: Drill) -> bool:
@@ -276,20 +289,23 @@ def _below_golden_interval(r) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", action="append", choices=("tuning", "evaluation", "fault-free"),
-                        help="suite(s) to run (default: all three)")
+    parser.add_argument("--suite", action="append", choices=("tuning", "evaluation", "fault-free", "forward"),
+                        help="suite(s) to run (default: all four)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    for name in args.suite or ("tuning", "evaluation", "fault-free"):
+    for name in args.suite or ("tuning", "evaluation", "fault-free", "forward"):
         if name == "tuning":
             datasets = [d for d in (args.dataset or sorted(TUNING_SIZES)) if d in TUNING_SIZES]
             builders = [b for d in datasets for b in tuning_drills(d, args.max_rows)]
         elif name == "evaluation":
             datasets = [d for d in (args.dataset or sorted(EVAL_DATASETS)) if d in EVAL_DATASETS]
             builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows)]
+        elif name == "forward":
+            datasets = args.dataset or [*sorted(DATASETS), *sorted(EVAL_DATASETS)]
+            builders = list(forward_drills(datasets, args.max_rows))
         else:
             datasets = args.dataset or [*sorted(DATASETS), *sorted(EVAL_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .. import stats
+from .. import attribution, stats
 from ..evidence import PriorShift
 from ..profile import NumericReference
 from ..types import Finding
@@ -47,38 +47,53 @@ class LabelShift(Detector):
         classes = _Classes.of(ctx, self.target_bins)
         if classes is None:
             return []
+        windows = ctx.current_sample["_window"].to_numpy()
+        parts = attribution.log_parts(windows, len(ctx.window_labels))
+        for where, mask in parts:  # the whole log, then its most recent half (a shift that started mid-log)
+            finding = self._assess(ctx, classes, mask, where, len(parts))
+            if finding is not None:
+                return [finding]
+        return []
+
+    def _assess(self, ctx: Context, classes: "_Classes", mask: np.ndarray, where: str, tests: int) -> Finding | None:
         ref_shares = classes.shares(ctx.reference_labels)
-        labelled = ctx.scored_raw is not None and len(ctx.scored_raw.y) >= MIN_ROWS
+        rows = ctx.current_sample.index[mask]
+        scored = ctx.scored_raw
+        labelled = scored is not None and int(scored.frame.index.isin(rows).sum()) >= MIN_ROWS
         if labelled:
-            cur_counts = classes.counts(ctx.scored_raw.y)
+            in_part = scored.frame.index.isin(rows)
+            cur_counts = classes.counts(scored.y[in_part])
             p = stats.homogeneity_pvalue(classes.counts(ctx.reference_labels), cur_counts)
             cur_shares, how = cur_counts / cur_counts.sum(), "from production labels"
         else:
-            if ctx.current_predictions is None or len(ctx.current_predictions) < MIN_ROWS:
-                return []
+            if ctx.current_predictions is None or mask.sum() < MIN_ROWS:
+                return None
             gold = ctx.golden_scored
-            predicted_golden, predicted_current = classes.counts(gold.pred), classes.counts(ctx.current_predictions)
+            predicted_golden, predicted_current = classes.counts(gold.pred), classes.counts(ctx.current_predictions[mask])
             p = stats.homogeneity_pvalue(predicted_golden, predicted_current)
             cur_shares = _bbse(classes.index(gold.pred), classes.index(gold.y), predicted_current, len(classes.labels))
             if cur_shares is None:
-                return []
+                return None
             how = "estimated without labels from the golden confusion matrix (BBSE)"
         tv = stats.total_variation(ref_shares, cur_shares)
-        if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha:
-            return []
-        residual, moved, left, explained = self._mixture(ctx, classes, cur_shares)
+        if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha / tests:
+            return None
+        part_windows = sorted(set(ctx.current_sample["_window"].to_numpy()[mask])) if where != "whole log" else None
+        residual, moved, left, explained = self._mixture(ctx, classes, cur_shares, part_windows)
         if residual > self.max_residual_tv:
-            return []
+            return None
         if labelled:
             # labels in hand: P(x | y) held iff, class by class, the model scores production rows
             # as it scores golden rows of that class (flipped labels would drag them apart)
-            if _class_conditional_shift(ctx, classes) > self.max_residual_tv:
-                return []
+            if _class_conditional_shift(ctx, classes, rows) > self.max_residual_tv:
+                return None
         elif left > 0.5 * moved:
-            return []  # without labels, the new shares must account for most of how the features moved
+            return None  # without labels, the new shares must account for most of how the features moved
+        if where != "whole log":
+            how += f", {where} of the log"
         evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
         strength = tv / self.min_tv
-        return [Finding(self.cause, ctx.schema.target, strength, stats.strength_score(strength), evidence)]
+        return Finding(self.cause, ctx.schema.target, strength, stats.strength_score(strength), evidence)
 
     def classes_of(self, ctx: Context, y: np.ndarray) -> np.ndarray:
         """Each label's class index (a regression target's quantile bin)."""
@@ -93,8 +108,10 @@ class LabelShift(Detector):
         ratio = np.divide(shares, golden, out=np.zeros_like(shares), where=golden > 0)
         return np.where(index >= 0, ratio[np.maximum(index, 0)], 0.0)
 
-    def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray) -> tuple[float, float, float, list[str]]:
-        """The reference reweighted class by class to `shares`, against the current profiles:
+    def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray,
+                 windows: list[int] | None = None) -> tuple[float, float, float, list[str]]:
+        """The reference reweighted class by class to `shares`, against the current profiles (of
+        the whole log, or of `windows`):
         the largest residual drift on any feature, the features' total drift from the reference
         and what the mixture leaves of it, and the features that moved."""
         sample = ctx.reference_sample
@@ -114,7 +131,8 @@ class LabelShift(Detector):
             plain = np.bincount(slots[valid], minlength=n_slots).astype(float)
             mixed = np.bincount(slots[valid], weights=weights[valid], minlength=n_slots)
             mixed *= plain.sum() / max(mixed.sum(), 1e-12)
-            r, m, c = drift_counts(ref, plain), drift_counts(ref, mixed), drift_counts(ref, profile.overall.counts)
+            current = profile.overall.counts if windows is None else sum(profile.windows[i].counts for i in windows)
+            r, m, c = drift_counts(ref, plain), drift_counts(ref, mixed), drift_counts(ref, current)
             residual, drift = drift_tv(m, c), drift_tv(r, c)
             largest, moved, left = max(largest, residual), moved + drift, left + residual
             if drift > 0:
@@ -122,12 +140,14 @@ class LabelShift(Detector):
         return largest, moved, left, names
 
 
-def _class_conditional_shift(ctx: Context, classes: "_Classes") -> float:
-    """Drift of the model's score within each class, golden rows against production rows
+def _class_conditional_shift(ctx: Context, classes: "_Classes", rows: pd.Index) -> float:
+    """Drift of the model's score within each class, golden rows against production `rows`
     (debiased TV on golden score quantile bins), averaged over classes by production rows."""
     golden, current = ctx.golden_scored, ctx.scored_raw
+    part = current.frame.index.isin(rows)
     g_class, c_class = classes.index(golden.y), classes.index(current.y)
     g_score, c_score = _own_class_score(golden, g_class, classes), _own_class_score(current, c_class, classes)
+    c_class, c_score = c_class[part], c_score[part]
     total, weight = 0.0, 0
     for k in range(len(classes.labels)):
         g, c = g_score[g_class == k], c_score[c_class == k]

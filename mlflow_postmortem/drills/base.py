@@ -128,28 +128,35 @@ class Split:
 _SPLITS: dict[tuple[int, int], tuple[Dataset, Split]] = {}
 
 
-#: a time-ordered dataset is cut into this many contiguous blocks of time, grouped into periods
-TIME_BLOCKS = 200
-TIME_PERIODS = 10
+#: a time-ordered dataset is cut into stretches of about this many rows before the split
+TIME_STRETCH_ROWS = 40
 
 
-def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
+def split_dataset(dataset: Dataset, *, seed: int = 0, forward: bool = False) -> Split:
     """Reference min(50k, 45%), golden min(5k, 15%), the rest is the production pool; cached.
 
-    A dataset with a time column is never shuffled row by row: its time-sorted rows are cut
-    into TIME_BLOCKS contiguous blocks and whole blocks go to reference, golden or pool, in the
-    same proportions within each of TIME_PERIODS stretches of time. The production pool keeps
-    its order and the autocorrelation of real time (a week of storms stays together), while
-    every period is in training as much as in production: a period missing from training would
-    be a drift of its own, not a fault-free baseline.
+    A dataset with a time column is split stretch by stretch: its time-sorted rows are cut into
+    short stretches and each stretch's rows go to reference, golden and pool in those shares.
+    The pool keeps its time order, so a production log drawn from it runs forward in time, and
+    every stretch of time (every season, every year) is in training as much as in production:
+    contiguous blocks of time instead would make the pool's months, years, and whatever the rows
+    of one date are sorted by (a state, a city) differ from training's, a drift of the split
+    itself rather than a fault-free baseline. What real forward-in-time splits show is
+    reported apart (`bench/drills.py --suite forward`): with `forward`, reference and golden come
+    from the first 60% of the time range and the pool is the last 40%, as a deployment sees it.
     """
-    key = (id(dataset), seed)
+    key = (id(dataset), seed, forward)
     if key not in _SPLITS:
         n = len(dataset.frame)
         n_ref, n_gold = min(50_000, int(0.45 * n)), min(5_000, int(0.15 * n))
         if n_gold < 30 or n - n_ref - n_gold < 30:
             raise DataError(f"dataset {dataset.name!r}: {n} rows are too few to split for a drill")
-        if dataset.timestamp:
+        if dataset.timestamp and forward:
+            cut = int(0.6 * n)
+            past = dataset.frame.iloc[:cut].sample(frac=1.0, random_state=seed)
+            reference, golden = past[:int(0.75 * cut)][:n_ref], past[int(0.75 * cut):][:n_gold]
+            pool = dataset.frame.iloc[cut:]
+        elif dataset.timestamp:
             reference, golden, pool = _blocked_split(dataset.frame, n_ref, n_gold, seed)
         else:
             frame = dataset.frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
@@ -165,14 +172,16 @@ def split_dataset(dataset: Dataset, *, seed: int = 0) -> Split:
 
 
 def _blocked_split(frame: pd.DataFrame, n_ref: int, n_gold: int, seed: int) -> tuple[pd.DataFrame, ...]:
-    """Whole blocks of time to reference (45%), golden (15%) and pool (40%) within each period;
-    reference and golden are then subsampled to their caps, the pool keeps every row in order."""
+    """Within each stretch of time, 45% of the rows to reference, 15% to golden, the rest to the
+    pool; reference and golden are then subsampled to their caps, the pool keeps its order."""
     rng = np.random.default_rng([seed, 2])
-    per_period = TIME_BLOCKS // TIME_PERIODS
-    roles = np.array(["reference"] * round(0.45 * per_period) + ["golden"] * round(0.15 * per_period), dtype=object)
-    roles = np.concatenate([roles, np.full(per_period - len(roles), "pool", dtype=object)])
-    block_roles = np.concatenate([rng.permutation(roles) for _ in range(TIME_PERIODS)])
-    role = block_roles[np.arange(len(frame)) * TIME_BLOCKS // len(frame)]
+    stretch = np.arange(len(frame)) // TIME_STRETCH_ROWS
+    size = np.bincount(stretch)
+    order = np.lexsort((rng.random(len(frame)), stretch))  # rows shuffled within their stretch
+    rank = np.empty(len(frame))
+    rank[order] = np.arange(len(frame)) - np.repeat(np.cumsum(size) - size, size)
+    position = rank / size[stretch]
+    role = np.where(position < 0.45, "reference", np.where(position < 0.6, "golden", "pool"))
     reference = frame[role == "reference"]
     golden = frame[role == "golden"]
     reference = reference.sample(n=min(n_ref, len(reference)), random_state=seed)
@@ -180,7 +189,8 @@ def _blocked_split(frame: pd.DataFrame, n_ref: int, n_gold: int, seed: int) -> t
     return reference, golden, frame[role == "pool"]
 
 
-def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, split_seed: int = 0) -> Drill:
+def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, split_seed: int = 0,
+               forward: bool = False) -> Drill:
     """The healthy drill: current is a random sample of the production pool, nothing injected.
 
     When `n_rows` exceeds the pool, current is sampled with replacement (info['resampled']).
@@ -190,7 +200,7 @@ def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, spl
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     if n_rows < 50:
         raise DataError(f"a drill needs at least 50 current rows, got n_rows={n_rows}")
-    split = split_dataset(ds, seed=split_seed)
+    split = split_dataset(ds, seed=split_seed, forward=forward)
     rng = np.random.default_rng([seed, 1])
     resampled = n_rows > len(split.pool)
     idx = rng.choice(len(split.pool), size=n_rows, replace=resampled)

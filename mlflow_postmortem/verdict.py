@@ -121,19 +121,19 @@ def headline(v: Verdict, attribution: Attribution | None = None) -> str | None:
     if not production.get("dropped"):
         return None
     metric, drop = production["metric"], production["drop"]
-    facts = f"production {metric} {production['value']:.4g} vs golden {production['golden_value']:.4g}"
+    facts = f"production {production['value']:.4g} vs golden {production['golden_value']:.4g}"
     if drop["where"] != "whole log":
-        facts += f" ({drop['where']} of the log: worse by {drop['amount']:.4g})"
+        facts += f"; the {drop['where']} of the log: worse by {drop['amount']:.4g}"
     explained = [a for a in v.causes if a.explains is not None and a.score > 0 and a.explains.accounted > 0]
     total = sum(a.explains.share for a in explained)
+    amount = attribution.drop if attribution is not None else drop["amount"]
     if not explained or total < 0.5:
         checked = ", ".join(c.cause for c in v.causes if c.cause != "healthy")
         largest = f"; largest share: {explained[0].cause} {explained[0].explains.share:.0%}" if explained else ""
-        amount = attribution.drop if attribution is not None else drop["amount"]
         return f"unexplained drop of {amount:.4g} in {metric} ({facts}){largest}; checked: {checked}"
     top = explained[0]
-    return (f"{metric} dropped by {top.explains.drop:.4g} ({facts}); {top.cause} accounts for "
-            f"{top.explains.accounted:.4g} of it ({top.explains.share:.0%})")
+    return (f"{metric} dropped by {amount:.4g} ({facts}); {top.cause} accounts for {top.explains.accounted:.4g} "
+            f"of it ({top.explains.share:.0%})")
 
 
 def summarize(v: Verdict, insufficient: str | None = None, attribution: Attribution | None = None) -> str:

@@ -137,7 +137,13 @@ class Recalibration(Detector):
         if grid_change is not None:
             candidates.append(grid_change)
         specific = [c for c in candidates if c[0] <= tolerance]
-        best = min(specific, key=lambda c: c[0]) if specific else None
+        best = None
+        if specific:
+            # shapes within noise of the best fit: the plainer explanation wins (a power of ten over
+            # an exotic unit), then the factor nearest the fitted one
+            lowest = min(c[0] for c in specific)
+            best = min((c for c in specific if c[0] <= lowest + 0.01),
+                       key=lambda c: _plainness(c[1], fit[0] if fit is not None else None))
         if fit is not None and onset is not None and onset.pattern == "step" and out >= self.bulk_out_of_range:
             free = rescale(*fit, "a step that moved the bulk of values out of the seen range", None)
             if free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
@@ -273,6 +279,16 @@ def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np
     identity = float(np.sum(weight * distance[np.arange(k), np.arange(k)]))
     matched = float(np.sum(weight * distance[np.arange(k), back]))
     return back, matched < 0.5 * identity
+
+
+def _plainness(evidence, fitted_scale: float | None) -> tuple[int, float]:
+    """Sort key among equally good explanations: powers of ten, then named units, then the rest;
+    within a kind, the scale nearest the fitted one."""
+    specific = getattr(evidence, "specific", "")
+    kind = 0 if specific == "a power of ten" else 1 if specific == "a known unit conversion" else 2
+    scale = getattr(evidence, "scale", None)
+    distance = abs(np.log(scale / fitted_scale)) if scale and fitted_scale and scale > 0 else 0.0
+    return kind, float(distance)
 
 
 def _code_tv(predicted: np.ndarray, observed: np.ndarray, counts: np.ndarray) -> float:

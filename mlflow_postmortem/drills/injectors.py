@@ -166,16 +166,8 @@ def data_drift(drill: Drill, *, feature: str | None = None, variant: str | None 
     kind = _kind(drill, feature)
     variant = _variant(drill, "data_drift", feature, variant)
     rng = _rng(drill, seed, 3)
-    reference, pool = drill.frames.reference, drill.pool
-    if pool is None:
-        raise DataError(f"drill {drill.name!r} has no production pool to resample from")
-    inside = np.ones(len(pool), dtype=bool)
-    if variant != "beyond_range":
-        for f in drill.numeric:
-            lo, hi = reference[f].min(), reference[f].max()
-            inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
-    for f in drill.categorical:
-        inside &= pool[f].isin(reference[f].dropna().unique()).to_numpy()
+    reference, pool = drill.frames.reference, _pool(drill)
+    inside = _inside_reference(drill, pool, numeric=variant != "beyond_range")
     if kind == "numeric":
         if variant != "beyond_range":
             lo, hi = reference[feature].quantile([0.01, 0.99])
@@ -194,17 +186,10 @@ def data_drift(drill: Drill, *, feature: str | None = None, variant: str | None 
     if len(candidates) < 30:
         raise DataError(f"data_drift on {feature!r}: only {len(candidates)} pool rows inside the reference range")
     weights = np.exp(magnitude * (score[candidates] - score[candidates].max()))
-    mask = _mask(drill, onset, share, rng)
-    k = int(mask.sum())
-    picked = rng.choice(candidates, size=k, replace=k > len(candidates) // 3, p=weights / weights.sum())
-    current = drill.frames.current.copy()
-    columns = [*drill.features, drill.target]
-    current.loc[mask, columns] = pool.iloc[picked][columns].to_numpy()
-    current = current.astype(drill.frames.current.dtypes.to_dict())
-    view = None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
+    current, k = _resampled(drill, candidates, weights, onset, share, rng)
     return drill.with_fault(cause="data_drift", feature=(feature,), variant=variant, magnitude=magnitude,
-                            onset=onset, share=share, current=current, training_view=view,
-                            info={"rows_affected": k})
+                            onset=onset, share=share, current=current,
+                            training_view=_view_of(drill, current), info={"rows_affected": k})
 
 
 def prior_shift(drill: Drill, *, magnitude: float = 3.0, onset: str = "ramp", share: float = 1.0,
@@ -218,35 +203,54 @@ def prior_shift(drill: Drill, *, magnitude: float = 3.0, onset: str = "ramp", sh
     data_drift naming the target.
     """
     rng = _rng(drill, seed, 9)
-    reference, pool = drill.frames.reference, drill.pool
-    if pool is None:
-        raise DataError(f"drill {drill.name!r} has no production pool to resample from")
+    reference, pool = drill.frames.reference, _pool(drill)
     y = pool[drill.target]
     if drill.task == "classification":
         favoured = (y == reference[drill.target].value_counts().index[-1]).to_numpy()
     else:
         favoured = (y > reference[drill.target].median()).to_numpy()
+    candidates = np.flatnonzero(_inside_reference(drill, pool))
+    current, k = _resampled(drill, candidates, np.where(favoured[candidates], magnitude, 1.0), onset, share, rng)
+    if not labelled:
+        current = current.drop(columns=[drill.target])
+    return drill.with_fault(cause="data_drift", feature=(drill.target,),
+                            variant="prior_shift" + ("" if labelled else "_unlabelled"), magnitude=magnitude,
+                            onset=onset, share=share, current=current, training_view=_view_of(drill, current),
+                            info={"rows_affected": k})
+
+
+def _pool(drill: Drill) -> pd.DataFrame:
+    if drill.pool is None:
+        raise DataError(f"drill {drill.name!r} has no production pool to resample from")
+    return drill.pool
+
+
+def _inside_reference(drill: Drill, pool: pd.DataFrame, *, numeric: bool = True) -> np.ndarray:
+    """Pool rows whose categories (and, with `numeric`, numeric values) the reference has seen."""
+    reference = drill.frames.reference
     inside = np.ones(len(pool), dtype=bool)
-    for f in drill.numeric:
+    for f in drill.numeric if numeric else ():
         lo, hi = reference[f].min(), reference[f].max()
         inside &= pool[f].between(lo, hi).to_numpy() | pool[f].isna().to_numpy()
     for f in drill.categorical:
         inside &= pool[f].isin(reference[f].dropna().unique()).to_numpy()
-    candidates = np.flatnonzero(inside)
-    weights = np.where(favoured[candidates], magnitude, 1.0)
+    return inside
+
+
+def _resampled(drill: Drill, candidates: np.ndarray, weights: np.ndarray, onset: str, share: float,
+               rng: np.random.Generator) -> tuple[pd.DataFrame, int]:
+    """Current with the rows the onset affects replaced by pool rows drawn with `weights`."""
     mask = _mask(drill, onset, share, rng)
     k = int(mask.sum())
     picked = rng.choice(candidates, size=k, replace=k > len(candidates) // 3, p=weights / weights.sum())
     current = drill.frames.current.copy()
     columns = [*drill.features, drill.target]
-    current.loc[mask, columns] = pool.iloc[picked][columns].to_numpy()
-    current = current.astype(drill.frames.current.dtypes.to_dict())
-    if not labelled:
-        current = current.drop(columns=[drill.target])
-    view = None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
-    return drill.with_fault(cause="data_drift", feature=(drill.target,),
-                            variant="prior_shift" + ("" if labelled else "_unlabelled"), magnitude=magnitude,
-                            onset=onset, share=share, current=current, training_view=view, info={"rows_affected": k})
+    current.loc[mask, columns] = drill.pool.iloc[picked][columns].to_numpy()
+    return current.astype(drill.frames.current.dtypes.to_dict()), k
+
+
+def _view_of(drill: Drill, current: pd.DataFrame) -> pd.DataFrame | None:
+    return None if drill.frames.training_view is None else training_view_of(current, drill.features, drill.seed)
 
 
 def feature_drift(drill: Drill, *, feature: str | None = None, magnitude: float = 0.5, onset: str = "step",
@@ -259,24 +263,24 @@ def feature_drift(drill: Drill, *, feature: str | None = None, magnitude: float 
     Without a feature the change is global (concept drift, no feature to blame): labels flip
     with probability `magnitude` everywhere, or y += magnitude * sd(y).
     """
-    if feature is None:
-        return _global_concept_drift(drill, magnitude=magnitude, onset=onset, share=share, seed=seed)
-    kind = _kind(drill, feature)
     rng = _rng(drill, seed, 4)
     reference = drill.frames.reference
     current = drill.frames.current.copy()
-    x = current[feature]
-    if kind == "numeric":
+    if feature is None:  # everywhere: no feature to blame
+        region, z = np.ones(len(current), dtype=bool), np.ones(len(current))
+    elif _kind(drill, feature) == "numeric":
+        x = current[feature]
         region = (x > reference[feature].median()).to_numpy()
         mean, sd = _reference_stats(drill, feature)
         z = ((x.astype(float) - mean) / sd).fillna(0.0).to_numpy()
     else:
         cats = rng.permutation(np.asarray(sorted(reference[feature].dropna().unique(), key=str), dtype=object))
         chosen = set(cats[: max(1, len(cats) // 2)].tolist())
-        region = x.isin(chosen).to_numpy()
+        region = current[feature].isin(chosen).to_numpy()
         z = np.where(region, 1.0, -1.0)
     mask = _mask(drill, onset, share, rng)
     y = current[drill.target].to_numpy()
+    prefix = "" if feature else "global_"
     if drill.task == "classification":
         flip = mask & region & (rng.random(len(current)) < magnitude)
         classes = np.asarray(sorted(reference[drill.target].unique()))
@@ -284,34 +288,13 @@ def feature_drift(drill: Drill, *, feature: str | None = None, magnitude: float 
         y = y.copy()
         y[flip] = others
         current[drill.target] = y
-        variant, info = "label_flip", {"labels_flipped": int(flip.sum())}
+        variant, info = prefix + "label_flip", {"labels_flipped": int(flip.sum())}
     else:
         shift = magnitude * float(reference[drill.target].std()) * z
         current[drill.target] = y.astype(float) + np.where(mask, shift, 0.0)
-        variant, info = "target_shift", {"rows_affected": int(mask.sum())}
-    return drill.with_fault(cause="feature_drift", feature=(feature,), variant=variant, magnitude=magnitude,
-                            onset=onset, share=share, current=current, info=info)
-
-
-def _global_concept_drift(drill: Drill, *, magnitude: float, onset: str, share: float, seed: int | None) -> Drill:
-    rng = _rng(drill, seed, 10)
-    current = drill.frames.current.copy()
-    mask = _mask(drill, onset, share, rng)
-    y = current[drill.target].to_numpy()
-    if drill.task == "classification":
-        flip = mask & (rng.random(len(current)) < magnitude)
-        classes = np.asarray(sorted(drill.frames.reference[drill.target].unique()))
-        others = np.array([rng.choice(classes[classes != v]) for v in y[flip]], dtype=classes.dtype)
-        y = y.copy()
-        y[flip] = others
-        current[drill.target] = y
-        variant, info = "global_label_flip", {"labels_flipped": int(flip.sum())}
-    else:
-        shift = magnitude * float(drill.frames.reference[drill.target].std())
-        current[drill.target] = y.astype(float) + np.where(mask, shift, 0.0)
-        variant, info = "global_target_shift", {"rows_affected": int(mask.sum())}
-    return drill.with_fault(cause="feature_drift", variant=variant, magnitude=magnitude, onset=onset, share=share,
-                            current=current, info=info)
+        variant, info = prefix + "target_shift", {"rows_affected": int(mask.sum())}
+    return drill.with_fault(cause="feature_drift", feature=(feature,) if feature else (), variant=variant,
+                            magnitude=magnitude, onset=onset, share=share, current=current, info=info)
 
 
 def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = None,

@@ -281,6 +281,13 @@ class Attribution:
     def unexplained(self) -> float:
         return self.drop - sum(max(v, 0.0) for v in self.accounted.values())
 
+    def steps(self) -> dict[str, object]:
+        """The measured chain and each cause's part, as the verdict JSON carries it."""
+        return {"metric": self.metric, "golden": self.golden, "expected_for_current_inputs": self.expected,
+                "expected_how": self.expected_how, "seen_rows": self.seen, "repaired": self.repaired,
+                "served": self.served, "drop": self.drop, "accounted": dict(self.accounted),
+                "unexplained": self.unexplained}
+
 
 def worse_by(task: str, a: float, b: float) -> float:
     """How much worse `a` is than `b` on the primary metric (positive = worse)."""

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import attribution, recovery, stats
+from . import attribution, recovery
 from .data import Inputs
 from .detectors import MIN_ROWS, Context, configured, golden_thresholds
 from .detectors.data_drift import drift_tv, drift_counts, out_share
@@ -51,7 +51,6 @@ def diagnose(
     stage_1, stage_2, drop_test = configured(detectors)
     ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, golden=golden, say=say,
                         materiality=golden_thresholds(detectors))
-    schema = inputs.schema
     insufficient = None
     if ctx.n_current < MIN_ROWS:
         insufficient = f"current data has {ctx.n_current} rows; distribution checks need at least {MIN_ROWS}"
@@ -87,6 +86,8 @@ def diagnose(
     say("ranking causes")
     production = _production(ctx, drop_test)
     attributed = attribute(ctx, findings, _label_shift(stage_2)) if production.get("dropped") else None
+    if attributed is not None:  # the steps from golden to production, for whoever wants to check the split
+        production["attribution"] = attributed.steps()
     verdict = build_verdict(findings, golden=ctx.golden, production=production,
                             model={"name": model.name, "version": str(model.version)},
                             not_checked=ctx.not_checked, insufficient=insufficient, attribution=attributed)

@@ -7,7 +7,7 @@ them, so a script reads numbers and a person reads the sentence, and the two can
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 
@@ -282,15 +282,3 @@ class Novelty(Evidence):
                 "out_of_vocabulary_terms": "text tokens never seen", "unseen_labels": "labels with no class"}[self.novelty]
         ex = f" (e.g. {', '.join(self.examples[:3])})" if self.examples else ""
         return f"{self.novel_share:.1%} {what}{ex} vs {self.reference_share:.1%} expected from the reference"
-
-
-@dataclass(frozen=True)
-class Explained:
-    """How much of a measured production drop one cause accounts for (metric units, worse > 0)."""
-
-    metric: str
-    drop: float
-    accounted: float
-    share: float
-    how: str
-    extra: dict[str, float] = field(default_factory=dict)

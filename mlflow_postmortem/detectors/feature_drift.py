@@ -55,7 +55,7 @@ class FeatureDrift(Detector):
     permutations: int = 199
 
     def detect(self, ctx: Context) -> list[Finding]:
-        scored, golden = ctx.scored, ctx.golden_scored
+        scored = ctx.scored
         if scored is None or len(scored.y) < self.min_labelled:
             ctx.not_checked.append(f"feature_drift: needs at least {self.min_labelled} labelled current rows")
             return []

@@ -20,7 +20,8 @@ of time, never shuffled rows), and forward-in-time splits are reported apart.
 Every drill targets one of the dataset's most important features by permutation importance,
 so a fault the model cannot feel is never asked of the diagnosis. A model_regression drill
 counts only when its degraded retrain is materially worse on the golden set (the cause's own
-definition: -2 accuracy points or +5% RMSE); others are listed as skipped.
+definition: -2 accuracy points or +5% RMSE), and a fault that changed no value (rounding an
+integer feature to whole numbers) is no fault; both are listed as skipped.
 
 Prints each drill as it finishes, then per suite the confusion matrix and the figures with
 Wilson 95% intervals; writes bench/results/<suite>.json and .txt for bench/README.md.
@@ -250,6 +251,9 @@ def run(builders: list[Callable[[], Drill]]) -> tuple[SuiteResult, list[str]]:
             if drill.expected_cause == "model_regression" and not material_regression(drill):
                 skipped.append(f"{drill.name}: golden {drill.info['golden_good']} -> {drill.info['golden_degraded']}")
                 return None
+            if drill.info.get("values_changed") == 0:
+                skipped.append(f"{drill.name}: the injection changed no value")
+                return None
             return drill
         return build
 
@@ -257,20 +261,45 @@ def run(builders: list[Callable[[], Drill]]) -> tuple[SuiteResult, list[str]]:
     return suite, skipped
 
 
+def reliability(suite: SuiteResult) -> list[dict[str, Any]]:
+    """Single-fault verdicts grouped by the top cause's score: how often each group is right.
+    A score would be a calibrated confidence if each group's share right matched its score."""
+    rows = []
+    for low in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+        high = {0.0: 0.5, 0.95: 1.01}.get(low, round(low + 0.1, 2) if low < 0.9 else 0.95)
+        group = [r for r in suite.single if r.score is not None and low <= r.score < high]
+        if group:
+            k = sum(r.correct for r in group)
+            rows.append({"score": f"{low:.2f}-{min(high, 1.0):.2f}", "verdicts": len(group),
+                         "mean_score": round(sum(r.score for r in group) / len(group), 3),
+                         "share_right": round(k / len(group), 3)})
+    return rows
+
+
 def report(name: str, suite: SuiteResult, skipped: list[str], output: Path) -> None:
     table, summary = suite.confusion_table(), suite.summary()
+    calibration = reliability(suite)
     dropped_healthy = [r.name for r in suite.results if r.got == "healthy" and (r.production or {}).get("dropped")]
     beyond = [r.name for r in suite.results if r.got == "healthy" and _below_golden_interval(r)]
     lines = [f"== {name} ==", table, "", summary,
              f"verdict healthy while production dropped (test): {len(dropped_healthy)}",
              f"verdict healthy while production's own interval sits below the golden interval, by a material margin: "
              f"{len(beyond)}",
-             f"model_regression drills skipped (retrain not materially worse): {len(skipped)}"]
+             f"drills skipped (a retrain not materially worse, or an injection that changed no value): "
+             f"{len(skipped)}", "", "score of the top cause vs share right:",
+             *(f"  {row['score']}: {row['verdicts']} verdicts, mean score {row['mean_score']:.3f}, "
+               f"right {row['share_right']:.3f}" for row in calibration)]
+    variants: dict[tuple[str, str], list[bool]] = {}
+    for r in suite.results:
+        key = (r.expected if not r.also_expected else f"{r.expected}+{r.also_expected[0]}", r.variant)
+        variants.setdefault(key, []).append(r.correct)
+    lines += ["", "by variant (right / drilled):",
+              *(f"  {cause:<46} {variant:<34} {sum(v)}/{len(v)}" for (cause, variant), v in sorted(variants.items()))]
     text = "\n".join(lines)
     print(f"\n{text}\n")
     output.parent.mkdir(parents=True, exist_ok=True)
     payload = {**suite.to_dict(), "skipped": skipped, "healthy_while_dropped": dropped_healthy,
-               "healthy_below_golden_interval": beyond}
+               "healthy_below_golden_interval": beyond, "reliability": calibration}
     output.write_text(json.dumps(payload, indent=2) + "\n")
     output.with_suffix(".txt").write_text(text + "\n")
 

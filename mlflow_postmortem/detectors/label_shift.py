@@ -58,7 +58,7 @@ class LabelShift(Detector):
     def _assess(self, ctx: Context, classes: "_Classes", mask: np.ndarray, where: str, tests: int) -> Finding | None:
         ref_shares = classes.shares(ctx.reference_labels)
         rows = ctx.current_sample.index[mask]
-        scored = ctx.scored_raw
+        scored = ctx.scored
         labelled = scored is not None and int(scored.frame.index.isin(rows).sum()) >= MIN_ROWS
         if labelled:
             in_part = scored.frame.index.isin(rows)
@@ -85,7 +85,8 @@ class LabelShift(Detector):
         if labelled:
             # labels in hand: P(x | y) held iff, class by class, the model scores production rows
             # as it scores golden rows of that class (flipped labels would drag them apart)
-            if _class_conditional_shift(ctx, classes, rows) > self.max_residual_tv:
+            # (on repaired rows no lossy fault touched, whose scores compare with golden ones)
+            if _class_conditional_shift(ctx, classes, rows.difference(ctx.lossy_rows)) > self.max_residual_tv:
                 return None
         elif left > 0.5 * moved:
             return None  # without labels, the new shares must account for most of how the features moved
@@ -143,7 +144,7 @@ class LabelShift(Detector):
 def _class_conditional_shift(ctx: Context, classes: "_Classes", rows: pd.Index) -> float:
     """Drift of the model's score within each class, golden rows against production `rows`
     (debiased TV on golden score quantile bins), averaged over classes by production rows."""
-    golden, current = ctx.golden_scored, ctx.scored_raw
+    golden, current = ctx.golden_scored, ctx.scored
     part = current.frame.index.isin(rows)
     g_class, c_class = classes.index(golden.y), classes.index(current.y)
     g_score, c_score = _own_class_score(golden, g_class, classes), _own_class_score(current, c_class, classes)

@@ -191,7 +191,10 @@ class Recalibration(Detector):
         same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
         if len(np.unique(same_size)) < 2 * m:
             return None
-        bucket_codes = bool(np.allclose(codes, np.arange(m) + codes[0]) and codes[0] in (0.0, 1.0))
+        # bucket numbers: whole numbers from 0 or 1, nearly every one in use (a thin bucket may be empty)
+        span = codes[-1] - codes[0] + 1
+        bucket_codes = bool(step == 1 and np.allclose(codes, np.round(codes)) and codes[0] in (0.0, 1.0)
+                            and m >= 0.8 * span)
         # the same unit on a coarser grid: code = snap(x / step) * step; or, for bucket numbers
         # (step 1), code = snap(a * x + b) with the map that puts each code boundary where the
         # codes' cumulative shares say it falls in the reference

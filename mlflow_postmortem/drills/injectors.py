@@ -89,6 +89,14 @@ def _put(x: pd.Series, mask: np.ndarray, value: Any) -> pd.Series:
     return result.infer_objects()
 
 
+def _changed(before: pd.Series, after: pd.Series) -> int:
+    """Rows whose value the fault actually changed: rounding an integer feature changes none, and
+    a drill whose fault left the data as it was asks the diagnosis for something that is not there."""
+    a, b = before.reset_index(drop=True), after.reset_index(drop=True)
+    same = (a == b) | (a.isna() & b.isna())
+    return int((~same).sum())
+
+
 def _reference_stats(drill: Drill, feature: str) -> tuple[float, float]:
     col = drill.frames.reference[feature].astype(float)
     sd = float(col.std())
@@ -242,7 +250,12 @@ def _resampled(drill: Drill, candidates: np.ndarray, weights: np.ndarray, onset:
     """Current with the rows the onset affects replaced by pool rows drawn with `weights`."""
     mask = _mask(drill, onset, share, rng)
     k = int(mask.sum())
-    picked = rng.choice(candidates, size=k, replace=k > len(candidates) // 3, p=weights / weights.sum())
+    # real drift brings other rows, not one row many times: draw without replacement while the pool
+    # has enough rows the weights reach, else with replacement and no row weighted over 10x the median
+    replace = k > np.count_nonzero(weights > 1e-12 * weights.max())
+    if replace:
+        weights = np.minimum(weights, 10 * np.median(weights))
+    picked = rng.choice(candidates, size=k, replace=replace, p=weights / weights.sum())
     current = drill.frames.current.copy()
     columns = [*drill.features, drill.target]
     current.loc[mask, columns] = drill.pool.iloc[picked][columns].to_numpy()
@@ -344,7 +357,7 @@ def feature_recalibration(drill: Drill, *, feature: str, variant: str | None = N
     return drill.with_fault(cause="feature_recalibration", feature=(feature,), variant=variant,
                             magnitude=magnitude, onset=onset, share=share, current=current,
                             training_view=_mirror(drill, current, feature),
-                            info={"rows_affected": int(mask.sum())})
+                            info={"rows_affected": int(mask.sum()), "values_changed": _changed(x, current[feature])})
 
 
 def feature_unavailability(drill: Drill, *, feature: str, variant: str | None = None, onset: str = "step",
@@ -384,7 +397,8 @@ def feature_unavailability(drill: Drill, *, feature: str, variant: str | None = 
     return drill.with_fault(cause="feature_unavailability", feature=(feature,), variant=variant,
                             magnitude=magnitude, onset=onset, share=share, current=current,
                             training_view=_mirror(drill, current, feature),
-                            info={"rows_affected": int(mask.sum()), "value": None if pd.isna(value) else value})
+                            info={"rows_affected": int(mask.sum()), "value": None if pd.isna(value) else value,
+                                  "values_changed": _changed(x, current[feature])})
 
 
 def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = None,
@@ -423,6 +437,7 @@ def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = N
     else:
         served, trained = pd.Series(magnitude, index=x.index), pd.Series(mean, index=x.index)
     current[feature] = np.where(mask, served, x)
+    changed = _changed(x, current[feature])
     view = None
     if training_view and drill.frames.training_view is not None:
         truth = current[[drill.entity_id]].assign(**{feature: np.where(mask, trained, x)})
@@ -430,7 +445,7 @@ def training_serving_skew(drill: Drill, *, feature: str, variant: str | None = N
     return drill.with_fault(cause="training_serving_skew", feature=(feature,),
                             variant=variant if training_view else f"{variant}_no_view", magnitude=magnitude,
                             onset="from_start", share=share, current=current, training_view=view,
-                            info={"rows_affected": int(mask.sum())})
+                            info={"rows_affected": int(mask.sum()), "values_changed": changed})
 
 
 def prediction_label_bias(drill: Drill, *, feature: str | tuple[str, ...] | None = None,

@@ -12,17 +12,26 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import attribution, recovery
+from . import recovery
 from .data import Inputs
 from .detectors import MIN_ROWS, Context, configured, golden_thresholds
-from .detectors.data_drift import drift_tv, drift_counts, out_share
-from .detectors.feature_drift import FeatureDrift, seen_rows
+from .detectors.data_drift import drift_counts, drift_tv, out_share
+from .detectors.feature_drift import FeatureDrift
 from .detectors.label_shift import LabelShift
+from .detectors.skew import training_pairs
 from .evidence import PriorShift
 from .golden import evaluate_golden
-from .profile import (CategoricalReference, FeatureProfile, NumericReference, categorical_reference, numeric_reference,
-                      profile_feature, window_bounds)
-from .scoring import Scored, model_input, predict, primary_metric, score, scored_rows
+from .production import attribute, expected_metric, production_facts
+from .profile import (
+    CategoricalReference,
+    FeatureProfile,
+    NumericReference,
+    categorical_reference,
+    numeric_reference,
+    profile_feature,
+    window_bounds,
+)
+from .scoring import Scored, model_input, predict, score, scored_rows
 from .types import FeatureStat, Finding, GoldenResult, ModelHandle, Verdict
 from .verdict import build_verdict
 
@@ -31,7 +40,6 @@ MIN_WINDOW_ROWS = 200
 #: bounded samples: rows scored by the model, reference rows for neighbour search and class mixtures
 MAX_SCORED_ROWS = 50_000
 MAX_REFERENCE_SAMPLE = 10_000
-TRAINING_SUFFIX = "__training"
 
 
 def diagnose(
@@ -84,7 +92,7 @@ def diagnose(
             run(detector)
 
     say("ranking causes")
-    production = _production(ctx, drop_test)
+    production = production_facts(ctx, drop_test)
     attributed = attribute(ctx, findings, _label_shift(stage_2)) if production.get("dropped") else None
     if attributed is not None:  # the steps from golden to production, for whoever wants to check the split
         production["attribution"] = attributed.steps()
@@ -250,78 +258,6 @@ def _label_shift(stage: tuple) -> LabelShift:
     return next((d for d in stage if isinstance(d, LabelShift)), LabelShift())
 
 
-def expected_metric(ctx: Context, findings: list[Finding], label_shift: LabelShift) -> attribution.Expected | None:
-    """What the golden set predicts for today's labelled inputs (see `attribution`)."""
-    if ctx.scored is None:
-        return None
-    task = ctx.schema.task
-    metric, _ = primary_metric(task)
-    golden = ctx.golden_scored
-    contributions = attribution.contributions(task, golden)
-    prior = [f for f in findings if isinstance(f.evidence, PriorShift)]
-    seen = seen_rows(ctx, ctx.scored.frame)
-    if prior:
-        weights = label_shift.golden_weights(ctx, prior[0].evidence)
-        estimate = attribution.MetricEstimate.of(metric, contributions, weights)
-        g_strata, c_strata = label_shift.classes_of(ctx, golden.y), label_shift.classes_of(ctx, ctx.scored.y[seen])
-        return attribution.Expected(estimate, "golden rows reweighted to the current target shares", 0.0,
-                                    contributions, g_strata, c_strata)
-    current = attribution.score_of(ctx.scored)[seen]
-    if len(current) == 0:  # every labelled row is novel: nothing to weight golden rows toward
-        return attribution.Expected.unweighted(metric, contributions, thin_share=1.0)
-    g_strata, c_strata = attribution.strata(attribution.score_of(golden), current)
-    estimate, thin = attribution.stratified_estimate(metric, contributions, g_strata, c_strata)
-    return attribution.Expected(estimate, "golden rows weighted to where production's model scores fall", thin,
-                                contributions, g_strata, c_strata)
-
-
-def attribute(ctx: Context, findings: list[Finding], label_shift: LabelShift) -> attribution.Attribution | None:
-    """Each cause's part of the drop from the golden set to production (see `attribution`)."""
-    if ctx.scored is None or ctx.scored_raw is None:
-        return None
-    task = ctx.schema.task
-    metric, _ = primary_metric(task)
-
-    def value(scored, mask=None) -> float:
-        c = attribution.contributions(task, scored)
-        return attribution.MetricEstimate.of(metric, c if mask is None else c[mask]).value
-
-    golden = ctx.golden.value if ctx.golden is not None else value(ctx.golden_scored)
-    expected = ctx.expected or expected_metric(ctx, findings, label_shift)
-    intact = ~ctx.scored.frame.index.isin(ctx.lossy_rows)
-    seen = seen_rows(ctx, ctx.scored.frame)
-    served = value(ctx.scored_raw)
-    if not intact.any():  # a lossy fault touched every row: nothing in production to measure the rest on
-        repaired = seen_value = expected_value = golden
-    else:
-        repaired = value(ctx.scored, intact)
-        seen_value = value(ctx.scored, seen) if seen.any() else repaired
-        # inputs too far from the golden rows to predict: the move and any change of relation are one step
-        expected_value = expected.estimate.value if expected.reliable else seen_value
-    worse = lambda a, b: attribution.worse_by(task, a, b)  # noqa: E731
-    steps = {"data_drift": worse(expected_value, golden),
-             "feature_drift": worse(seen_value, expected_value),
-             "prediction_label_bias": worse(repaired, seen_value)}
-    causes = {f.cause for f in findings}
-    if "prediction_label_bias" not in causes and "data_drift" in causes:
-        # rows past the seen range with no novelty finding are where drift carried the inputs
-        steps["data_drift"] += steps.pop("prediction_label_bias")
-    accounted = {cause: amount for cause, amount in steps.items() if cause in causes}
-    # stage-1 faults: production as served against the intact rows repaired, split as the single repairs
-    # (or, for lossy faults, their cost on golden rows) would
-    gains: dict[str, float] = {}
-    for f in findings:
-        if f.recovery is not None and f.feature in ctx.references:
-            gains[f.cause] = gains.get(f.cause, 0.0) + max(attribution.worse_by(task, f.recovery.before,
-                                                                                 f.recovery.after), 0.0)
-    total = sum(gains.values())
-    for cause, gain in gains.items():
-        accounted[cause] = accounted.get(cause, 0.0) + worse(served, repaired) * (gain / total if total > 0
-                                                                                 else 1 / len(gains))
-    return attribution.Attribution(metric, golden, expected_value, seen_value, repaired, served,
-                                   worse(served, golden), accounted, expected.how)
-
-
 def fill_values(inputs: Inputs, references: dict[str, NumericReference | CategoricalReference]) -> dict[str, object]:
     """What a serving system would impute: the reference median, or its most frequent category.
 
@@ -340,84 +276,6 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
         mode = inputs.reference[f].mode(dropna=True)
         fill[f] = mode.iloc[0] if len(mode) else ""
     return fill
-
-
-def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.DataFrame | None, str, str | None]:
-    """Each sampled serving row's twin in the training view (indexed like the sample), how they
-    were joined, and a note on rows that could not be paired.
-
-    With the config's timestamp in the view, the twin is the entity's latest view row at or
-    before the serving time (point in time: a feature that legitimately changes per entity is
-    not skew). Without it, an entity with several view rows is ambiguous and left unpaired.
-    """
-    view, key, ts = inputs.training_view, inputs.schema.entity_id, inputs.schema.timestamp
-    if view is None or key is None:
-        return None, "", None
-    cols = [f for f in inputs.schema.features if f in view.columns]
-    renamed = {f: f + TRAINING_SUFFIX for f in cols}
-    serving = current_sample[[key]].assign(_row=current_sample.index)
-    if ts and ts in view.columns:
-        utc = {ts: lambda frame: pd.to_datetime(frame[ts], utc=True)}  # one time zone on both sides
-        training = view[[key, ts, *cols]].rename(columns=renamed).assign(**utc).dropna(subset=[ts])
-        training = training.sort_values(ts, kind="stable")
-        serving = serving.assign(**{ts: current_sample[ts]}).assign(**utc).dropna(subset=[ts]).sort_values(ts, kind="stable")
-        pairs = pd.merge_asof(serving, training.assign(_found=True), on=ts, by=key, direction="backward")
-        pairs = pairs[pairs["_found"].notna()]
-        unpaired = len(serving) - len(pairs)
-        note = (f"training_serving_skew: {unpaired} sampled serving rows have no training-view row at or before "
-                f"their time, and were not compared") if unpaired else None
-        join = "entity_id and time (the view's row at or before each serving time)"
-    else:
-        counts = view[key].value_counts()
-        ambiguous = counts[counts > 1].index
-        training = view.loc[~view[key].isin(ambiguous), [key, *cols]].rename(columns=renamed)
-        pairs = serving.merge(training, on=key, how="inner")
-        note = (f"training_serving_skew: {len(ambiguous)} entities have several training-view rows and the view has "
-                f"no {ts or 'timestamp'!r} column to pick the one in force; they were not compared"
-                ) if len(ambiguous) else None
-        join = "entity_id"
-    return pairs.set_index("_row")[list(renamed.values())], join, note
-
-
-def _production(ctx: Context, drop_test: attribution.DropTest) -> dict:
-    """Production metric on labelled rows as served, overall and per window, and whether it
-    dropped below the golden set (clearly and materially)."""
-    out: dict = {"rows": ctx.n_current, "windows": list(ctx.window_labels)}
-    scored = ctx.scored_raw
-    if scored is None or len(scored.y) == 0:
-        out["labelled"] = False
-        return out
-    task = ctx.schema.task
-    name, _ = primary_metric(task)
-    contributions = attribution.contributions(task, scored)
-    production = attribution.MetricEstimate.of(name, contributions)
-    golden_rows = attribution.contributions(task, ctx.golden_scored)
-    golden = attribution.MetricEstimate.of(name, golden_rows)
-    windows = ctx.current_sample.loc[scored.frame.index, "_window"].to_numpy()
-    half = 1.96 * production.se if name == "accuracy" else 1.96 * production.se / (2 * max(production.value, 1e-12))
-    out.update(labelled=True, labelled_rows=int(len(scored.y)), metric=name, value=production.value,
-               ci=[production.value - half, production.value + half], golden_value=golden.value,
-               within_golden_ci=bool(ctx.golden.ci_low <= production.value <= ctx.golden.ci_high) if ctx.golden else None,
-               per_window=[attribution.MetricEstimate.of(name, contributions[windows == w]).value
-                           if (windows == w).any() else None for w in range(len(ctx.window_labels))])
-    if scored.imputed_rows:
-        out["imputed_rows"] = scored.imputed_rows
-        ctx.not_checked.append(f"production metric: {scored.imputed_rows} labelled rows have missing values the model "
-                               "refuses; they were scored with the reference's typical values, as a serving system "
-                               "that imputes would")
-    def against_golden(mask: np.ndarray) -> attribution.Gap:
-        rows = contributions[mask]
-        # both a rank test (heavy tails) and a window-clustered z-test (autocorrelated logs) must reject
-        p = max(attribution.worse_pvalue(name, rows, golden_rows),
-                attribution.clustered_pvalue(name, rows, windows[mask], golden))
-        return attribution.gap(attribution.MetricEstimate.of(name, rows), golden, p)
-
-    gaps = [(where, against_golden(mask)) for where, mask in attribution.log_parts(windows, len(ctx.window_labels))]
-    where, gap = max(gaps, key=lambda item: (drop_test.dropped(item[1], len(gaps)), -item[1].p_value))
-    out["drop"] = {"where": where, "amount": gap.amount, "ci": list(gap.ci), "p_value": gap.p_value,
-                   "relative": gap.relative}
-    out["dropped"] = drop_test.dropped(gap, len(gaps))
-    return out
 
 
 def _time_label(value: object) -> str:

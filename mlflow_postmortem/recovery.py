@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import Schema
-from .scoring import Scored, metric_value, primary_metric, score
 from . import transforms
+from .data import Schema
+from .detectors.skew import TRAINING_SUFFIX
 from .evidence import CodesPermuted, Mismatch, Unusable
+from .scoring import Scored, metric_value, primary_metric, score
 from .types import Finding, ModelHandle, Recovery
-
-TRAINING_SUFFIX = "__training"
 
 
 def repair(frame: pd.DataFrame, finding: Finding, fill: dict[str, object],

@@ -24,7 +24,7 @@ from ..evidence import Novelty
 from ..profile import NumericReference, numeric_reference
 from ..types import Finding
 from .base import MIN_ROWS, Context, Detector, rng
-from .data_drift import drift_tv, drift_counts
+from .data_drift import drift_counts, drift_tv
 
 NEIGHBOUR_QUANTILE = 0.99
 _TOKEN = re.compile(r"[a-z0-9]+")

@@ -26,7 +26,8 @@ from ..evidence import PriorShift
 from ..profile import NumericReference
 from ..types import Finding
 from .base import MIN_ROWS, Context, Detector
-from .data_drift import drift_tv, drift_counts
+from .data_drift import drift_counts, drift_tv
+
 
 @dataclass(frozen=True)
 class LabelShift(Detector):

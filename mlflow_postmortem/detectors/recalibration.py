@@ -23,11 +23,17 @@ from scipy.optimize import linear_sum_assignment
 
 from .. import stats
 from ..evidence import CodesPermuted, Redefinition, Rescale
+from ..profile import (
+    DISCRETE_MAX_VALUES,
+    QUANTILE_LEVELS,
+    CategoricalReference,
+    NumericReference,
+)
 from ..transforms import REDEFINITIONS
-from ..profile import DISCRETE_MAX_VALUES, QUANTILE_LEVELS, CategoricalReference, NumericReference
 from ..types import Finding
 from ..units import UNITS
 from .base import Context, Detector
+
 
 @dataclass(frozen=True)
 class Recalibration(Detector):

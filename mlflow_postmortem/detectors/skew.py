@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from ..evidence import Mismatch, SkewWithoutView as NoViewEvidence
+from ..data import Inputs
+from ..evidence import Mismatch
+from ..evidence import SkewWithoutView as NoViewEvidence
 from ..types import Finding
 from .base import Context, Detector
 
@@ -109,3 +111,40 @@ def _describe(serving: pd.Series, training: pd.Series) -> dict:
 
 def _plain(v):
     return None if pd.isna(v) else (float(v) if isinstance(v, (int, float, np.number)) else str(v))
+
+
+def training_pairs(current_sample: pd.DataFrame, inputs: Inputs) -> tuple[pd.DataFrame | None, str, str | None]:
+    """Each sampled serving row's twin in the training view (indexed like the sample), how they
+    were joined, and a note on rows that could not be paired.
+
+    With the config's timestamp in the view, the twin is the entity's latest view row at or
+    before the serving time (point in time: a feature that legitimately changes per entity is
+    not skew). Without it, an entity with several view rows is ambiguous and left unpaired.
+    """
+    view, key, ts = inputs.training_view, inputs.schema.entity_id, inputs.schema.timestamp
+    if view is None or key is None:
+        return None, "", None
+    cols = [f for f in inputs.schema.features if f in view.columns]
+    renamed = {f: f + TRAINING_SUFFIX for f in cols}
+    serving = current_sample[[key]].assign(_row=current_sample.index)
+    if ts and ts in view.columns:
+        utc = {ts: lambda frame: pd.to_datetime(frame[ts], utc=True)}  # one time zone on both sides
+        training = view[[key, ts, *cols]].rename(columns=renamed).assign(**utc).dropna(subset=[ts])
+        training = training.sort_values(ts, kind="stable")
+        serving = serving.assign(**{ts: current_sample[ts]}).assign(**utc).dropna(subset=[ts]).sort_values(ts, kind="stable")
+        pairs = pd.merge_asof(serving, training.assign(_found=True), on=ts, by=key, direction="backward")
+        pairs = pairs[pairs["_found"].notna()]
+        unpaired = len(serving) - len(pairs)
+        note = (f"training_serving_skew: {unpaired} sampled serving rows have no training-view row at or before "
+                f"their time, and were not compared") if unpaired else None
+        join = "entity_id and time (the view's row at or before each serving time)"
+    else:
+        counts = view[key].value_counts()
+        ambiguous = counts[counts > 1].index
+        training = view.loc[~view[key].isin(ambiguous), [key, *cols]].rename(columns=renamed)
+        pairs = serving.merge(training, on=key, how="inner")
+        note = (f"training_serving_skew: {len(ambiguous)} entities have several training-view rows and the view has "
+                f"no {ts or 'timestamp'!r} column to pick the one in force; they were not compared"
+                ) if len(ambiguous) else None
+        join = "entity_id"
+    return pairs.set_index("_row")[list(renamed.values())], join, note

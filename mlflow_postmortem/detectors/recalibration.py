@@ -53,6 +53,8 @@ class Recalibration(Detector):
     min_recoded_tv: float = 0.1
     #: how far (|log| of the ratio) a fitted scale may be from a known unit for the unit to be tried
     unit_window: float = 0.4
+    #: the smallest change of scale (|log|, x1.5) a unit conversion without an offset may explain
+    min_log_unit: float = 0.405
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings = []
@@ -130,12 +132,15 @@ class Recalibration(Detector):
         fit = _fit_affine(ref, values)
         if fit is not None:
             a, b = fit
-            # a modest factor alone (miles to km, x1.6) on a feature that goes negative is as likely a
-            # wider spread around zero: it counts only on a magnitude (never negative); large factors,
-            # powers of ten and conversions with an offset (degrees) count on any feature
+            # a factor near 1 (gradians, US to UK gallons) is what drift that shrinks or stretches a
+            # feature a little also looks like: a unit alone must change the scale by x1.5 or more.
+            # A modest factor (miles to km, x1.6) on a feature that goes negative is as likely a wider
+            # spread around zero: it counts only on a magnitude (never negative). Large factors, powers
+            # of ten and conversions with an offset (degrees) count on any feature.
             magnitude = ref.summary.minimum >= 0
             candidates += [rescale(ua, ub, "a power of ten" if "10^" in unit else "a known unit conversion", unit)
                            for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
+                           and (ub != 0 or abs(np.log(ua)) >= self.min_log_unit)
                            and ("10^" in unit or ub != 0 or magnitude or abs(np.log(ua)) >= np.log(2.5))]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
         candidates += self._redefinitions(ref, values, shape, common)

@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from support import RECALIBRATED_FEATURE, Dataset, free_port, register, run_cli
 
-#: a copy of shared/verdict.schema.json, so a fresh clone can validate on its own
+#: the verdict contract (DESIGN's schema with issue 7's changes: `score`, typed evidence, `explains`), in the repo
+#: so a fresh clone can validate on its own
 SCHEMA = json.loads((Path(__file__).parent / "verdict.schema.json").read_text())
 
 

@@ -302,12 +302,14 @@ def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
 def verdict_tags(verdict: Verdict) -> dict[str, str]:
     top = verdict.top
     return {"postmortem.root_cause": verdict.root_cause, "postmortem.score": f"{top.score:.3f}",
+            "postmortem.production_dropped": str(bool(verdict.production.get("dropped"))).lower(),
             "postmortem.features": ",".join(top.features) or "-", "postmortem.mitigation": top.mitigation,
             "postmortem.model": f"{verdict.model['name']}/{verdict.model['version']}"}
 
 
 def verdict_metrics(verdict: Verdict) -> dict[str, float]:
     out = {f"score.{c.cause}": c.score for c in verdict.causes}
+    out.update({f"explains.{c.cause}": c.explains.share for c in verdict.causes if c.explains is not None})
     for c in verdict.causes:
         if c.recovery is not None and c.score > 0:
             key = f"recovery.{c.cause}.{c.recovery.metric}"

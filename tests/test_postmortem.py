@@ -90,6 +90,7 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     assert tags["postmortem.features"].split(",")[0] == demo.FAULTY_FEATURE
     assert tags["postmortem.mitigation"] == "retrain_correct_feature_version"
     assert float(tags["postmortem.score"]) > 0.5
+    assert tags["postmortem.production_dropped"] == "true"  # the cents halve the demo's accuracy
 
     contexts = {inp["tags"][0]["value"] for inp in children["diagnose"]["inputs"]["dataset_inputs"]}
     assert contexts == {"reference", "golden", "current"}

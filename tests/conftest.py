@@ -36,6 +36,9 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     patch = pytest.MonkeyPatch()
+    # experiments the tests create by name get MLflow's default artifact root, ./mlruns: keep it here,
+    # not in the checkout (subprocesses started without a cwd of their own inherit this one)
+    patch.chdir(root)
     patch.setenv("MLFLOW_TRACKING_URI", uri)
     patch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     mlflow.set_tracking_uri(uri)

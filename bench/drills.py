@@ -1,21 +1,26 @@
-"""The drill benchmark: a tuning suite, an evaluation suite kept apart from it, and fault-free splits.
+"""The drill benchmark: a tuning suite, two evaluation suites kept apart from it, and fault-free splits.
 
     pip install -e '.[bench]'
-    python bench/drills.py                          # all three (about 25 minutes on 2 cores)
+    python bench/drills.py                          # every suite (about 20 minutes on 2 cores)
     python bench/drills.py --suite tuning           # what detector changes may be tuned against
-    python bench/drills.py --suite evaluation       # what is reported, never tuned against
-    python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits
+    python bench/drills.py --suite holdout          # fresh tables and variants, run once: what is reported
+    python bench/drills.py --suite evaluation       # the first evaluation suite (spent: see bench/README.md)
+    python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
+    python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
 
 Tuning suite: three datasets (flights, diamonds, fair) and the fault variants detectors were
-shaped by. Evaluation suite: eight other datasets (`drills.eval_datasets`) and other variants
-(unit factors outside the named list, log10 and bucket redefinitions, decimal rounding and
-lagged aggregates as skew, the rarest category growing, drift reaching past the seen range,
-spread changes, global concept drift, prior shifts with and without labels, compound
-incidents), each over several seeds. Fault-free: healthy drills on many splits of every
-dataset, each split with its own models; time-ordered datasets keep their time order (blocks
-of time, never shuffled rows), and forward-in-time splits are reported apart.
+shaped by, including the families the first evaluation suite missed once it was spent.
+Evaluation suite: eight other datasets (`drills.eval_datasets`) and other variants (unit
+factors outside the named list, log10 and bucket redefinitions, decimal rounding and lagged
+aggregates as skew, the rarest category growing, drift reaching past the seen range, spread
+changes, global concept drift, prior shifts with and without labels, compound incidents), each
+over several seeds. Holdout suite: six further tables (`drills.holdout_datasets`), chosen and
+loaded without diagnosing any of them, with strengths and units no other suite drills, run
+once on the final code. Fault-free: healthy drills on many splits of every dataset, each split
+with its own models, in two forms: rows in random order (any finding is a false alarm), and
+time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
 
 Every drill targets one of the dataset's most important features by permutation importance,
 so a fault the model cannot feel is never asked of the diagnosis. A model_regression drill
@@ -35,7 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from mlflow_postmortem.drills import (DATASETS, EVAL_DATASETS, compound, feature_ranking, inject, load_dataset,
+from mlflow_postmortem.drills import (DATASETS, EVAL_DATASETS, HOLDOUT_DATASETS, compound, feature_ranking, inject, load_dataset,
                                       make_drill, run_suite, split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
@@ -113,12 +118,24 @@ def tuning_scenarios(dataset: str) -> list[Scenario]:
                       "second": ("feature_recalibration", {"feature": f1, "variant": "scale", "magnitude": 100.0})}),
         ("compound", {"first": ("feature_unavailability", {"feature": f2, "variant": "nulls", "onset": "step"}),
                       "second": ("prediction_label_bias", {"feature": f1, "variant": "out_of_range"})}),
+        # families the first evaluation rounds missed, added to tuning once those rounds were spent
+        # (bench/README.md, "The protocol"); the fresh evaluation drills other strengths and units
+        ("data_drift", {"feature": f3, "variant": "spread", "magnitude": 2.0, "onset": "step"}),
+        ("data_drift", {"variant": "prior_shift", "magnitude": 2.0, "onset": "ramp", "labelled": False}),
+        ("feature_recalibration", {"feature": f2, "variant": "scale", "magnitude": 0.3048, "onset": "step"}),
+        ("feature_recalibration", {"feature": f3, "variant": "scale", "magnitude": 4.184, "onset": "step"}),
+        ("feature_recalibration", {"feature": f3, "variant": "bucket", "magnitude": 20, "onset": "step"}),
+        ("feature_unavailability", {"feature": f2, "variant": "default_mean", "onset": "step"}),
+        ("training_serving_skew", {"feature": f1, "variant": "lagged", "share": 0.8}),
+        ("compound", {"first": ("data_drift", {"variant": "prior_shift", "magnitude": 3.0, "onset": "ramp"}),
+                      "second": ("feature_unavailability", {"feature": f1, "variant": "nulls", "onset": "step"})}),
     ]
     if positive:
         out.append(("feature_recalibration", {"feature": positive[0], "variant": "log", "onset": "step"}))
     if cat is not None:
         out += [
             ("data_drift", {"feature": cat, "magnitude": 2.0, "onset": "step"}),
+            ("data_drift", {"feature": cat, "variant": "rarest", "magnitude": 1.5, "onset": "ramp"}),
             ("feature_recalibration", {"feature": cat, "variant": "permute", "onset": "step"}),
             ("feature_unavailability", {"feature": cat, "variant": "default_mode", "onset": "step"}),
             ("prediction_label_bias", {"feature": cat, "variant": "unseen_category"}),
@@ -177,9 +194,64 @@ def evaluation_scenarios(dataset: str) -> list[Scenario]:
     return out
 
 
+def holdout_scenarios(dataset: str) -> list[Scenario]:
+    """Scenarios of the holdout suite: fresh tables, strengths and units no earlier suite drilled,
+    written before any of its tables was diagnosed and run once."""
+    ds = load_dataset(dataset)
+    numeric, cat, positive = _features(dataset)
+    f1, f2, f3 = (numeric * 3)[:3]
+    classification = ds.task == "classification"
+    out: list[Scenario] = [
+        ("model_regression", {"variant": "label_noise", "magnitude": 0.35}),
+        ("model_regression", {"variant": "small_subset", "magnitude": 0.05}),
+        ("data_drift", {"feature": f1, "variant": "shift", "magnitude": 2.5, "onset": "ramp"}),
+        ("data_drift", {"feature": f3, "variant": "shift", "magnitude": 1.2, "onset": "step"}),
+        ("data_drift", {"feature": f2, "variant": "beyond_range", "magnitude": 1.5, "onset": "step"}),
+        ("data_drift", {"feature": f1, "variant": "spread", "magnitude": 1.8, "onset": "step"}),
+        ("data_drift", {"variant": "prior_shift", "magnitude": 3.5, "onset": "ramp"}),
+        ("data_drift", {"variant": "prior_shift", "magnitude": 3.0, "onset": "step", "labelled": False}),
+        ("feature_drift", {"feature": f2, "magnitude": 0.8 if classification else 1.5, "onset": "step"}),
+        ("feature_drift", {"magnitude": 0.4 if classification else 0.8, "onset": "ramp"}),
+        ("feature_recalibration", {"feature": f1, "variant": "scale", "magnitude": 2.20462, "onset": "step"}),
+        ("feature_recalibration", {"feature": f2, "variant": "scale", "magnitude": 0.0393701, "onset": "step"}),
+        ("feature_recalibration", {"feature": f3, "variant": "scale", "magnitude": 0.001, "onset": "step"}),
+        ("feature_recalibration", {"feature": f2, "variant": "c_to_f", "onset": "step"}),
+        ("feature_recalibration", {"feature": f1, "variant": "bucket", "magnitude": 12, "onset": "step"}),
+        ("feature_unavailability", {"feature": f1, "variant": "nulls", "onset": "step"}),
+        ("feature_unavailability", {"feature": f2, "variant": "default_zero", "onset": "ramp", "share": 0.7}),
+        ("feature_unavailability", {"feature": f3, "variant": "default_minus_one", "onset": "step"}),
+        ("feature_unavailability", {"feature": f2, "variant": "stale", "onset": "step"}),
+        ("training_serving_skew", {"feature": f2, "variant": "round", "share": 0.7}),
+        ("training_serving_skew", {"feature": f1, "variant": "truncate", "share": 0.5}),
+        ("training_serving_skew", {"feature": f3, "variant": "null_fill", "share": 0.6}),
+        ("training_serving_skew", {"feature": f1, "variant": "affine", "share": 0.7}),
+        ("prediction_label_bias", {"feature": (f2, f3), "variant": "out_of_range", "share": 0.1, "onset": "step"}),
+        ("compound", {"first": ("data_drift", {"feature": f1, "magnitude": 2.0, "onset": "ramp"}),
+                      "second": ("feature_unavailability", {"feature": f2, "variant": "nulls", "onset": "step"})}),
+        ("compound", {"first": ("feature_recalibration", {"feature": f1, "variant": "scale", "magnitude": 1000.0}),
+                      "second": ("training_serving_skew", {"feature": f2, "variant": "null_fill", "share": 0.6})}),
+        ("compound", {"first": ("data_drift", {"variant": "prior_shift", "magnitude": 3.5, "onset": "ramp"}),
+                      "second": ("prediction_label_bias", {"feature": f1, "variant": "out_of_range", "share": 0.15})}),
+    ]
+    positive = [f for f in positive if f in numeric[:3]]
+    if positive:
+        out.append(("feature_recalibration", {"feature": positive[-1], "variant": "log", "onset": "step"}))
+    if cat is not None:
+        out += [
+            ("data_drift", {"feature": cat, "variant": "scores", "magnitude": 1.5, "onset": "ramp"}),
+            ("data_drift", {"feature": cat, "variant": "rarest", "magnitude": 2.5, "onset": "step"}),
+            ("feature_recalibration", {"feature": cat, "variant": "permute", "onset": "step"}),
+            ("feature_unavailability", {"feature": cat, "variant": "default_mode", "onset": "step"}),
+            ("prediction_label_bias", {"feature": cat, "variant": "unseen_category", "share": 0.15}),
+        ]
+    if classification:
+        out += [("prediction_label_bias", {"variant": "unseen_label", "share": 0.1})]
+    return out
+
+
 def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
-           forward: bool = False) -> Drill:
-    drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward)
+           forward: bool = False, exchangeable: bool = False) -> Drill:
+    drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward, exchangeable=exchangeable)
     if cause == "compound":
         return compound(drill, params["first"], params["second"])
     return inject(drill, cause, **params)
@@ -201,25 +273,32 @@ def tuning_drills(dataset: str, max_rows: int) -> Iterator[Callable[[], Drill]]:
         yield lambda n=n, i=i, cause=cause, params=params: _build(dataset, cause, params, n, i)
 
 
-def evaluation_drills(dataset: str, max_rows: int) -> Iterator[Callable[[], Drill]]:
+def evaluation_drills(dataset: str, max_rows: int, *, holdout: bool = False) -> Iterator[Callable[[], Drill]]:
     sizes = _sizes(dataset, EVAL_SIZES, max_rows)
     for seed in range(EVAL_HEALTHY_SEEDS):
-        yield lambda seed=seed: _build(dataset, "healthy", {}, sizes[seed % len(sizes)], 200 + seed)
-    for i, (cause, params) in enumerate(evaluation_scenarios(dataset)):
+        yield lambda seed=seed: _build(dataset, "healthy", {}, sizes[seed % len(sizes)], 200 + seed + 50 * holdout)
+    for i, (cause, params) in enumerate((holdout_scenarios if holdout else evaluation_scenarios)(dataset)):
         for seed in range(EVAL_SEEDS):
             n = sizes[(i + seed) % len(sizes)]
             yield lambda n=n, cause=cause, params=params, seed=seed, i=i: _build(dataset, cause, params, n,
                                                                                 1000 * seed + i)
 
 
-def fault_free_drills(datasets: list[str], max_rows: int) -> Iterator[Callable[[], Drill]]:
-    """Healthy drills on FAULT_FREE_SPLITS splits of each dataset (each split trains its own models)."""
+def fault_free_drills(datasets: list[str], max_rows: int, *, in_time: bool = False) -> Iterator[Callable[[], Drill]]:
+    """Healthy drills on FAULT_FREE_SPLITS splits of each dataset (each split trains its own models).
+
+    By default every log is exchangeable (rows in random order), so nothing changes inside it and
+    any finding is a false alarm. With `in_time`, the time-ordered datasets' logs keep their time
+    order instead: their most recent rows come from the dataset's latest period, which may really
+    differ from the average of all periods the model was trained and judged on."""
     for dataset in datasets:
+        if in_time and not load_dataset(dataset).timestamp:
+            continue
         sizes = _sizes(dataset, (500, 2_000, 10_000), max_rows)
         for split_seed in range(1, FAULT_FREE_SPLITS + 1):
             n = sizes[split_seed % len(sizes)]
             yield lambda dataset=dataset, n=n, split_seed=split_seed: _build(dataset, "healthy", {}, n, split_seed,
-                                                                            split_seed)
+                                                                            split_seed, exchangeable=not in_time)
 
 
 def forward_drills(datasets: list[str], max_rows: int) -> Iterator[Callable[[], Drill]]:
@@ -316,28 +395,32 @@ def _below_golden_interval(r) -> bool:
     return p["ci"][0] > high and p["value"] > high * 1.05
 
 
+SUITES = ("tuning", "evaluation", "holdout", "fault-free", "fault-free-in-time", "forward")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", action="append", choices=("tuning", "evaluation", "fault-free", "forward"),
-                        help="suite(s) to run (default: all four)")
+    parser.add_argument("--suite", action="append", choices=SUITES, help="suite(s) to run (default: all)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    for name in args.suite or ("tuning", "evaluation", "fault-free", "forward"):
+    every = [*sorted(DATASETS), *sorted(EVAL_DATASETS), *sorted(HOLDOUT_DATASETS)]
+    for name in args.suite or SUITES:
         if name == "tuning":
             datasets = [d for d in (args.dataset or sorted(TUNING_SIZES)) if d in TUNING_SIZES]
             builders = [b for d in datasets for b in tuning_drills(d, args.max_rows)]
-        elif name == "evaluation":
-            datasets = [d for d in (args.dataset or sorted(EVAL_DATASETS)) if d in EVAL_DATASETS]
-            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows)]
+        elif name in ("evaluation", "holdout"):
+            own = EVAL_DATASETS if name == "evaluation" else HOLDOUT_DATASETS
+            datasets = [d for d in (args.dataset or sorted(own)) if d in own]
+            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, holdout=name == "holdout")]
         elif name == "forward":
-            datasets = args.dataset or [*sorted(DATASETS), *sorted(EVAL_DATASETS)]
+            datasets = args.dataset or every
             builders = list(forward_drills(datasets, args.max_rows))
         else:
-            datasets = args.dataset or [*sorted(DATASETS), *sorted(EVAL_DATASETS)]
-            builders = list(fault_free_drills(datasets, args.max_rows))
+            datasets = args.dataset or every
+            builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))
         print(f"{name}: {len(builders)} drills on {', '.join(datasets)}", flush=True)
         suite, skipped = run(builders)
         report(name, suite, skipped, args.output_dir / f"{name}.json")

@@ -181,7 +181,7 @@ def build_context(
         say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
             + (f" and baseline v{baseline.version}" if baseline else ""))
         golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed, **(materiality or {}))
-    scored, predictions = _score_current(model, current_sample, schema, fill, labelled=inputs.has_labels)
+    scored, predictions, proba = _score_current(model, current_sample, schema, fill, labelled=inputs.has_labels)
     pairs, join, join_note = training_pairs(current_sample, inputs)
     ctx = Context(
         schema=schema, references=references, profiles=profiles, window_labels=labels,
@@ -189,7 +189,7 @@ def build_context(
         golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs,
         training_join=join, fill=fill,
         n_current=n, reference_labels=ref[schema.target].dropna().to_numpy(), current_predictions=predictions,
-        seed=seed,
+        current_proba=proba, seed=seed,
     )
     for f, why in schema.skipped:
         ctx.not_checked.append(f"{f}: skipped ({why})")
@@ -201,15 +201,16 @@ def build_context(
 
 
 def _score_current(model: ModelHandle, sample: pd.DataFrame, schema, fill: dict[str, object], *,
-                   labelled: bool) -> tuple[Scored | None, np.ndarray]:
-    """The model's predictions on every sampled current row, and the labelled ones as Scored (or None)."""
+                   labelled: bool) -> tuple[Scored | None, np.ndarray, np.ndarray | None]:
+    """The model's predictions (and probabilities) on every sampled current row, and the labelled
+    ones as Scored (or None)."""
     pred, proba, imputed = predict(model, model_input(sample, schema, fill), fill)
     if not labelled:
-        return None, pred
+        return None, pred, proba
     rows = sample[schema.target].notna().to_numpy()
     scored = scored_rows(sample[rows], pred[rows], proba[rows] if proba is not None else None,
                          imputed[rows], schema, model.classes)
-    return scored, pred
+    return scored, pred, proba
 
 
 def _with_recoveries(findings: list[Finding], ctx: Context, model: ModelHandle) -> list[Finding]:
@@ -250,8 +251,8 @@ def _repair(ctx: Context, findings: list[Finding], model: ModelHandle) -> None:
                 repaired = fixed[0]
                 done.add(f.feature)
     if done:
-        ctx.scored, ctx.current_predictions = _score_current(model, repaired, ctx.schema, ctx.fill,
-                                                             labelled=ctx.scored_raw is not None)
+        ctx.scored, ctx.current_predictions, ctx.current_proba = _score_current(
+            model, repaired, ctx.schema, ctx.fill, labelled=ctx.scored_raw is not None)
 
 
 def _label_shift(stage: tuple) -> LabelShift:

@@ -60,6 +60,13 @@ def merge_sparse(p_counts: np.ndarray, q_counts: np.ndarray, min_expected: float
     return np.append(keep_p, rest_p), np.append(keep_q, rest_q)
 
 
+def welch_pvalue(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Welch test that two means differ; 1.0 when neither side varies."""
+    if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return 1.0
+    return float(sps.ttest_ind(a, b, equal_var=False).pvalue)
+
+
 def homogeneity_pvalue(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
     """Chi-square test that two count vectors come from one distribution (sparse bins pooled first)."""
     p, q = merge_sparse(p_counts, q_counts)

@@ -112,6 +112,14 @@ def test_production_drop_test_holds_its_level(size: int, metric: str) -> None:
     assert_holds_level(pvalues)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_label_free_prior_shift_test_on_mean_probabilities_holds_its_level(size: int) -> None:
+    """A model's skewed class probabilities on golden and production rows drawn alike (Welch)."""
+    rng = np.random.default_rng(size + 4)
+    pvalues = [stats.welch_pvalue(rng.beta(0.5, 3, size), rng.beta(0.5, 3, 1_000)) for _ in range(300)]
+    assert_holds_level(pvalues)
+
+
 @pytest.mark.parametrize("size", (300, 20_000))
 def test_stratified_concept_test_holds_its_level(size: int) -> None:
     """Production against golden rows stratified by model score (van Elteren) when nothing changed."""

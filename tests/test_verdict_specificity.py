@@ -86,6 +86,19 @@ def test_the_rarest_category_growing_is_data_drift_not_a_stuck_default():
     assert next(c for c in verdict.causes if c.cause == "feature_unavailability").score == 0
 
 
+def test_a_segment_falling_to_a_third_of_its_share_is_data_drift_though_little_mass_moved():
+    pool = current(8000, seed=34)
+    rng = np.random.default_rng(4)
+    keep = (pool["plan"] != "team") | (rng.random(len(pool)) < 0.3)  # team: 10% of rows -> about 3%
+    cur = pool[keep].iloc[:3000].reset_index(drop=True)
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert verdict.root_cause == "data_drift", verdict.summary
+    assert verdict.top.features[0] == "plan"
+    assert verdict.top.evidence["total_variation"] < 0.1  # the share's factor found it, not the mass moved
+
+
 @pytest.mark.parametrize("change", ["shift_5_sd_ramp", "spread_x1.6"])
 def test_a_shift_or_wider_spread_without_a_unit_is_not_a_recalibration_nor_skew(change):
     cur = current(3000, seed=34).drop(columns="label")

@@ -53,6 +53,8 @@ class Context:
     reference_labels: np.ndarray
     #: the model's predictions on every current-sample row, labelled or not (repaired after stage 1)
     current_predictions: np.ndarray | None = None
+    #: their class probabilities (columns in the model's class order), when the model gives them
+    current_proba: np.ndarray | None = None
     #: what the golden set predicts for today's labelled inputs, and how (set before feature drift runs)
     expected: Expected | None = None
     #: current-sample rows whose value a lossy stage-1 fault took (missing, stuck, coarsened)

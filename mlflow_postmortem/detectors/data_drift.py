@@ -3,8 +3,12 @@
 Effect size is the debiased total variation between reference and current over the
 reference's own bins (bins too sparse for the sample size pooled), counting numeric values
 inside the seen range; rows beyond it are reported beside it, since drift can carry a feature
-past what the model saw. Categories the reference holds rarely, or never, share one bin. A feature drifts when the effect passes its threshold and the chi-square
-p-value survives Benjamini-Hochberg across all features.
+past what the model saw. Categories the reference holds rarely, or never, share one bin.
+
+A feature drifts when the chi-square p-value survives Benjamini-Hochberg across all features
+and the effect passes its threshold: the total variation, or, for a categorical feature, one
+category's share changing by a factor (a rare category turning common moves little mass, and
+is as much a new population as a large shift).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ class DataDrift(Detector):
     min_tv: float = 0.1
     #: false-discovery rate across features (Benjamini-Hochberg on the chi-square p-values)
     fdr: float = 0.01
+    #: a category whose share changes by this factor (up or down) drifts too ...
+    min_category_ratio: float = 2.0
+    #: ... when its share also moves by this many points
+    min_category_points: float = 0.03
 
     def detect(self, ctx: Context) -> list[Finding]:
         candidates = []
@@ -45,7 +53,8 @@ class DataDrift(Detector):
         qvalues = stats.benjamini_hochberg([p for *_, p in candidates])
         findings = []
         for (name, ref, profile, tv, p), q in zip(candidates, qvalues):
-            if tv < self.min_tv or q > self.fdr:
+            ratio = self._category_ratio(ref, profile)
+            if q > self.fdr or (tv < self.min_tv and ratio < self.min_category_ratio):
                 continue
             evidence = _evidence(ref, profile.overall, tv, p, q)
             onset = None
@@ -53,9 +62,21 @@ class DataDrift(Detector):
                 seen = drift_counts(ref, ref.summary.counts)
                 per_window = [drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows]
                 onset = stats.onset(per_window, self.min_tv, ctx.window_labels)
-            strength = tv / self.min_tv
+            strength = max(tv / self.min_tv, ratio / self.min_category_ratio)
             findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         return findings
+
+    def _category_ratio(self, ref, profile) -> float:
+        """The largest factor by which one category's share grew or shrank, among categories
+        whose share moved by `min_category_points`; 1.0 for numeric features. The pool of rare
+        and unseen categories is left out: new values are novelty's to judge."""
+        if isinstance(ref, NumericReference):
+            return 1.0
+        r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, profile.overall.counts)
+        r, c = r / max(r.sum(), 1), c / max(c.sum(), 1)
+        moved = (np.abs(c - r) >= self.min_category_points) & (r > 0) & (c > 0)
+        moved[-1] = False
+        return float(np.max(np.maximum(c / r, r / c)[moved])) if moved.any() else 1.0
 
 
 def _evidence(ref, current, tv: float, p: float, q: float) -> Drift:
@@ -79,7 +100,7 @@ def drift_tv(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
 
 #: a category the reference holds fewer times than this is pooled with the other rare ones: picking
 #: categories by how often the reference happens to hold them biases their expected share down
-MIN_CATEGORY_ROWS = 100
+MIN_CATEGORY_ROWS = 20
 
 
 def drift_counts(ref, counts: np.ndarray) -> np.ndarray:

@@ -35,8 +35,9 @@ class LabelShift(Detector):
     stage = 2
     key = "label_shift"
 
-    #: total variation between reference and current target shares
-    min_tv: float = 0.1
+    #: total variation between reference and current target shares (half a feature's: a target
+    #: share that moved 5 points moves the metric directly, and there is one target, not many features)
+    min_tv: float = 0.05
     #: level of the test that the target (or prediction) shares moved
     alpha: float = 0.01
     #: drift left on any feature once the reference is reweighted to the new shares
@@ -69,13 +70,10 @@ class LabelShift(Detector):
         else:
             if ctx.current_predictions is None or mask.sum() < MIN_ROWS:
                 return None
-            gold = ctx.golden_scored
-            predicted_golden, predicted_current = classes.counts(gold.pred), classes.counts(ctx.current_predictions[mask])
-            p = stats.homogeneity_pvalue(predicted_golden, predicted_current)
-            cur_shares = _bbse(classes.index(gold.pred), classes.index(gold.y), predicted_current, len(classes.labels))
-            if cur_shares is None:
+            estimate = _without_labels(ctx, classes, mask)
+            if estimate is None:
                 return None
-            how = "estimated without labels from the golden confusion matrix (BBSE)"
+            cur_shares, p, how = estimate
         tv = stats.total_variation(ref_shares, cur_shares)
         if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha / tests:
             return None
@@ -86,8 +84,12 @@ class LabelShift(Detector):
         if labelled:
             # labels in hand: P(x | y) held iff, class by class, the model scores production rows
             # as it scores golden rows of that class (flipped labels would drag them apart)
-            # (on repaired rows no lossy fault touched, whose scores compare with golden ones)
-            if _class_conditional_shift(ctx, classes, rows.difference(ctx.lossy_rows)) > self.max_residual_tv:
+            # (on repaired rows no lossy fault touched, whose scores compare with golden ones),
+            # and every feature within each class is distributed as in the reference (a weak
+            # model's scores barely notice labels flipped where one feature takes some values)
+            intact = rows.difference(ctx.lossy_rows)
+            if max(_class_conditional_shift(ctx, classes, intact),
+                   _class_conditional_drift(ctx, classes, intact)) > self.max_residual_tv:
                 return None
         elif left > 0.5 * moved:
             return None  # without labels, the new shares must account for most of how the features moved
@@ -163,6 +165,33 @@ def _class_conditional_shift(ctx: Context, classes: "_Classes", rows: pd.Index) 
     return total / weight if weight else 0.0
 
 
+def _class_conditional_drift(ctx: Context, classes: "_Classes", rows: pd.Index) -> float:
+    """The largest drift of any feature within a class, reference rows of the class against the
+    production `rows` labelled with it (debiased TV on the reference bins), averaged over
+    classes by production rows."""
+    current = ctx.scored.frame[ctx.scored.frame.index.isin(rows)]
+    c_class = classes.index(current[ctx.schema.target].to_numpy())
+    r_class = classes.index(ctx.reference_sample[ctx.schema.target].to_numpy())
+    largest = 0.0
+    for name in ctx.unexplained():
+        if name not in current.columns or not ctx.profiles[name].present:
+            continue
+        ref = ctx.references[name]
+        r_slots, c_slots = _slots(ref, ctx.reference_sample[name]), _slots(ref, current[name])
+        n_slots = len(ref.summary.counts)
+        total, weight = 0.0, 0
+        for k in range(len(classes.labels)):
+            r, c = r_slots[(r_class == k) & (r_slots >= 0)], c_slots[(c_class == k) & (c_slots >= 0)]
+            if len(r) < MIN_ROWS or len(c) < MIN_ROWS:
+                continue
+            counts = [drift_counts(ref, np.bincount(v, minlength=n_slots).astype(float)) for v in (r, c)]
+            total += len(c) * drift_tv(*counts)
+            weight += len(c)
+        if weight:
+            largest = max(largest, total / weight)
+    return largest
+
+
 def _own_class_score(scored, index: np.ndarray, classes: "_Classes") -> np.ndarray:
     """Per row, the model's probability for the row's own class (its prediction for regression
     bins, or 1/0 for a right or wrong class without probabilities)."""
@@ -231,16 +260,58 @@ class _Classes:
         return {label: float(s) for label, s in zip(self.labels, shares)}
 
 
-def _bbse(predicted: np.ndarray, true: np.ndarray, current_predicted: np.ndarray, k: int) -> np.ndarray | None:
-    """Class shares q >= 0, summing to 1, that best solve C q = mu (C: P(predicted i | true j))."""
-    known = (predicted >= 0) & (true >= 0)
-    joint = np.zeros((k, k))
-    np.add.at(joint, (predicted[known], true[known]), 1.0)
-    totals = joint.sum(axis=0)
-    if (totals == 0).any():
+def _without_labels(ctx: Context, classes: "_Classes", mask: np.ndarray) -> tuple[np.ndarray, float, str] | None:
+    """Current class shares estimated from the model's outputs, the p-value that those outputs
+    moved, and how.
+
+    With class probabilities, soft BBSE: the golden set's mean probabilities per true class map
+    the shares to the mean probabilities, and the test is on the mean probabilities themselves
+    (Welch, Bonferroni over classes), which keeps what counting hard labels throws away. Without
+    them (or for a regression target's bins), hard BBSE on the predicted classes."""
+    gold = ctx.golden_scored
+    true = classes.index(gold.y)
+    k = len(classes.labels)
+    columns = _proba_columns(gold, classes)
+    if columns is not None and ctx.current_proba is not None:
+        golden_p, current_p = gold.proba[:, columns], ctx.current_proba[mask][:, columns]
+        conditional = np.zeros((k, k))
+        for j in range(k):
+            if not (true == j).any():
+                return None
+            conditional[:, j] = golden_p[true == j].mean(axis=0)
+        tested = [1] if k == 2 else range(k)  # two classes' probabilities carry one number
+        p = min(1.0, len(tested) * min(stats.welch_pvalue(current_p[:, i], golden_p[:, i]) for i in tested))
+        shares = _bbse(conditional, current_p.mean(axis=0))
+        how = "estimated without labels from the golden set's class probabilities (soft BBSE)"
+    else:
+        predicted = classes.index(gold.pred)
+        known = (predicted >= 0) & (true >= 0)
+        joint = np.zeros((k, k))
+        np.add.at(joint, (predicted[known], true[known]), 1.0)
+        totals = joint.sum(axis=0)
+        if (totals == 0).any():
+            return None
+        current = classes.counts(ctx.current_predictions[mask])
+        p = stats.homogeneity_pvalue(classes.counts(gold.pred), current)
+        shares = _bbse(joint / totals, current / max(current.sum(), 1))
+        how = "estimated without labels from the golden confusion matrix (BBSE)"
+    return None if shares is None else (shares, p, how)
+
+
+def _proba_columns(scored, classes: "_Classes") -> list[int] | None:
+    """The probability column of each class, or None when they cannot be matched."""
+    if classes.edges is not None or scored.proba is None or scored.classes is None:
         return None
-    conditional = joint / totals
-    mu = current_predicted / max(current_predicted.sum(), 1)
+    model_classes = [str(v) for v in scored.classes]
+    if not set(classes.labels) <= set(model_classes):
+        return None
+    return [model_classes.index(label) for label in classes.labels]
+
+
+def _bbse(conditional: np.ndarray, mu: np.ndarray) -> np.ndarray | None:
+    """Class shares q >= 0, summing to 1, that best solve C q = mu (C[i, j]: the model's output i
+    on rows of true class j, hard or soft)."""
+    k = len(mu)
     # nonnegative least squares with the shares' sum pinned to 1 by a heavily weighted extra row
     system = np.vstack([conditional, 100.0 * np.ones(k)])
     target = np.append(mu, 100.0)

@@ -206,28 +206,21 @@ class Recalibration(Detector):
         span = codes[-1] - codes[0] + 1
         bucket_codes = bool(step == 1 and np.allclose(codes, np.round(codes)) and codes[0] in (0.0, 1.0)
                             and m >= 0.8 * span)
-        # the same unit on a coarser grid: code = snap(x / step) * step; or, for bucket numbers
-        # (step 1), code = snap(a * x + b) with the map that puts each code boundary where the
-        # codes' cumulative shares say it falls in the reference
-        candidates = [("round", 1.0, 0.0), ("floor", 1.0, 0.0)]
-        if bucket_codes and np.ptp(boundaries := np.quantile(reference_rows, np.cumsum(counts)[:-1] / counts.sum())) > 0:
-            for mode, targets in (("floor", codes[1:]), ("round", (codes[:-1] + codes[1:]) / 2)):
-                a, b = np.polyfit(boundaries, targets, 1)
-                if a > 0:
-                    candidates.append((mode, float(a), float(b)))
-        best = None
-        for mode, a, b in candidates:
-            unit_kept = (a, b) == (1.0, 0.0)
-            snap = np.floor if mode == "floor" else np.round
-            mapped = snap(reference_rows / step) if unit_kept else np.clip(snap(a * reference_rows + b), codes[0], codes[-1])
-            tv = _code_tv(np.round(mapped).astype(np.int64), np.round(codes / step).astype(np.int64), counts)
-            if best is None or tv < best[0]:
-                what = "rounded" if mode == "round" else "truncated"
-                description = (f"values {what} to a grid of step {step:.4g}" if unit_kept else
-                               f"values bucketed onto {m} codes ({mode} of {a:.4g} * x {b:+.4g})")
-                best = (tv, Redefinition(f"grid_{mode}", description, tv, distinct_values=(ref.summary.distinct, m),
-                                         scale=a, offset=b, step=step if unit_kept else 1.0, **common))
-        return best
+        # the same unit on a coarser grid: code = snap(x / step) * step
+        candidates = []
+        for mode, snap in (("round", np.round), ("floor", np.floor)):
+            tv = _code_tv(np.round(snap(reference_rows / step)).astype(np.int64),
+                          np.round(codes / step).astype(np.int64), counts)
+            candidates.append((tv, mode, 1.0, 0.0))
+        if bucket_codes:
+            candidates += _bucket_maps(np.sort(reference_rows), codes, counts)
+        tv, mode, a, b = min(candidates, key=lambda c: c[0])
+        unit_kept = (a, b) == (1.0, 0.0)
+        what = "rounded" if mode == "round" else "truncated"
+        description = (f"values {what} to a grid of step {step:.4g}" if unit_kept else
+                       f"values bucketed onto {m} codes ({mode} of {a:.4g} * x {b:+.4g})")
+        return tv, Redefinition(f"grid_{mode}", description, tv, distinct_values=(ref.summary.distinct, m),
+                                scale=a, offset=b, step=step if unit_kept else 1.0, **common)
 
     def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
         """Codes reassigned: each current code matched to the reference code whose rows it now
@@ -312,6 +305,41 @@ def _code_tv(predicted: np.ndarray, observed: np.ndarray, counts: np.ndarray) ->
     p = np.bincount(np.searchsorted(union, labels), weights=predicted_counts, minlength=len(union))
     q = np.bincount(np.searchsorted(union, observed), weights=counts, minlength=len(union))
     return stats.debiased_total_variation(p, q.astype(float))
+
+
+def _bucket_maps(reference: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> list[tuple[float, str, float, float]]:
+    """Bucket numbers as code = snap(a * x + b), clipped to the codes in use: the best (tv, mode,
+    a, b) per mode, `reference` sorted.
+
+    The current codes' cumulative shares say where each code boundary falls in the reference.
+    Boundaries that land on a point mass of the reference (many rows of one value) are placed
+    wrongly, so a least-squares line through all of them misses; instead every pair of
+    boundaries proposes a map, and the one whose codes match the current shares best wins."""
+    low, high = int(codes[0]), int(codes[-1])
+    observed = np.zeros(high - low + 1)
+    observed[codes.astype(int) - low] = counts
+    boundaries = np.quantile(reference, np.cumsum(observed)[:-1] / observed.sum())
+    out = []
+    for mode, shift in (("floor", 0.0), ("round", 0.5)):
+        targets = np.arange(low + 1, high + 1) - shift  # a * boundary + b = the next code's lower edge
+
+        def tv(a: float, b: float) -> float:
+            edges = (targets - b) / a
+            predicted = np.diff(np.concatenate(([0], np.searchsorted(reference, edges, side="left"), [len(reference)])))
+            return stats.debiased_total_variation(predicted.astype(float), observed)
+
+        best = None
+        for i in range(len(boundaries)):
+            for j in range(i + 1, len(boundaries)):
+                if boundaries[j] > boundaries[i]:
+                    a = (targets[j] - targets[i]) / (boundaries[j] - boundaries[i])
+                    b = targets[i] - a * boundaries[i]
+                    score = tv(a, b)
+                    if best is None or score < best[0]:
+                        best = (score, mode, float(a), float(b))
+        if best is not None:
+            out.append(best)
+    return out
 
 
 def _change_point(values: np.ndarray, ref: NumericReference) -> int:

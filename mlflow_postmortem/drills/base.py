@@ -190,12 +190,14 @@ def _blocked_split(frame: pd.DataFrame, n_ref: int, n_gold: int, seed: int) -> t
 
 
 def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, split_seed: int = 0,
-               forward: bool = False) -> Drill:
+               forward: bool = False, exchangeable: bool = False) -> Drill:
     """The healthy drill: current is a random sample of the production pool, nothing injected.
 
     When `n_rows` exceeds the pool, current is sampled with replacement (info['resampled']).
     Datasets without timestamps get synthetic ones spread over 8 weeks; each current row gets
     an entity_id, and the training view holds the same features for the same entity_ids.
+    With `exchangeable`, a time-ordered dataset's rows get synthetic timestamps too, in random
+    order: a log in which early and late rows are alike, so nothing changes inside it.
     """
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     if n_rows < 50:
@@ -205,7 +207,7 @@ def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, spl
     resampled = n_rows > len(split.pool)
     idx = rng.choice(len(split.pool), size=n_rows, replace=resampled)
     current = split.pool.iloc[idx].reset_index(drop=True)
-    if ds.timestamp:
+    if ds.timestamp and not exchangeable:
         timestamp = ds.timestamp
         current = current.sort_values(timestamp, kind="stable").reset_index(drop=True)
     else:
@@ -224,7 +226,8 @@ def make_drill(dataset: Dataset | str, *, n_rows: int = 2000, seed: int = 0, spl
         n_rows=n_rows, seed=seed,
         frames=Frames(split.reference, split.golden, current, training_view_of(current, ds.features, seed)),
         models=models, timestamp=timestamp,
-        info={"resampled": bool(resampled), "pool_rows": len(split.pool), "split_seed": split_seed},
+        info={"resampled": bool(resampled), "pool_rows": len(split.pool), "split_seed": split_seed,
+              "exchangeable": exchangeable},
         source=ds, pool=split.pool,
     )
 

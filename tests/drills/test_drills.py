@@ -40,6 +40,19 @@ def test_drill_diagnosis_names_the_injected_cause_and_feature(cause: str, params
     assert result.feature_hit in (None, True), result.top_features
 
 
+def test_label_free_prior_shift_is_found_from_a_weak_model_s_probabilities() -> None:
+    """fair's model is a few points better than the majority class: on this log its hard labels
+    move too little for the shift test (p = 0.03 on the recent half, 0.005 needed); its class
+    probabilities move enough (p = 0.0006), and soft BBSE estimates the new balance from them."""
+    drill = inject(make_drill("fair", n_rows=2000, seed=8), "data_drift", variant="prior_shift", magnitude=3.0,
+                   onset="step", labelled=False)
+
+    result = run_drill(drill)
+
+    assert result.got == "data_drift", result.ranking
+    assert result.top_features == ("affair",)
+
+
 def test_a_step_fault_leaves_the_first_half_of_the_log_untouched() -> None:
     drill = make_drill("fair", n_rows=1000, seed=2)
     faulty = inject(drill, "feature_unavailability", feature="age", variant="nulls", onset="step")

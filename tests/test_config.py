@@ -90,7 +90,7 @@ def test_mitigation_section_errors_name_the_key(tmp_path: Path, section: str, ex
 @pytest.mark.parametrize(("detectors", "expected"), [
     ("detectors: [data_drift]\n", "key 'detectors' must be a mapping"),
     ("detectors:\n  data_drifts: {min_tv: 0.2}\n", r"unknown detector 'detectors.data_drifts' \(known: .*data_drift"),
-    ("detectors:\n  data_drift: {min_tvs: 0.2}\n", r"unknown threshold 'detectors.data_drift.min_tvs' \(known: fdr, min_tv\)"),
+    ("detectors:\n  data_drift: {min_tvs: 0.2}\n", r"unknown threshold 'detectors.data_drift.min_tvs' \(known: fdr, min_category_points, min_category_ratio, min_tv\)"),
     ("detectors:\n  data_drift: {min_tv: high}\n", "'detectors.data_drift.min_tv' must be a number >= 0, got 'high'"),
     ("detectors:\n  feature_drift: {permutations: 99.5}\n", "'detectors.feature_drift.permutations' must be a whole number"),
 ], ids=["not-a-mapping", "unknown-detector", "unknown-threshold", "not-a-number", "not-whole"])

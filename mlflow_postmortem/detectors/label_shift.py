@@ -29,6 +29,10 @@ from .base import MIN_ROWS, Context, Detector
 from .data_drift import drift_counts, drift_tv
 
 
+#: what `_assess` returns when labels show the features moved within a class
+_RELATION_MOVED = object()
+
+
 @dataclass(frozen=True)
 class LabelShift(Detector):
     cause = "data_drift"
@@ -53,11 +57,13 @@ class LabelShift(Detector):
         parts = attribution.log_parts(windows, len(ctx.window_labels))
         for where, mask in parts:  # the whole log, then its most recent half (a shift that started mid-log)
             finding = self._assess(ctx, classes, mask, where, len(parts))
+            if finding is _RELATION_MOVED:
+                return []  # P(x | y) moved somewhere in the log: no part of it is a clean prior shift
             if finding is not None:
                 return [finding]
         return []
 
-    def _assess(self, ctx: Context, classes: "_Classes", mask: np.ndarray, where: str, tests: int) -> Finding | None:
+    def _assess(self, ctx: Context, classes: "_Classes", mask: np.ndarray, where: str, tests: int) -> Finding | object | None:
         ref_shares = classes.shares(ctx.reference_labels)
         rows = ctx.current_sample.index[mask]
         scored = ctx.scored
@@ -90,7 +96,7 @@ class LabelShift(Detector):
             intact = rows.difference(ctx.lossy_rows)
             if max(_class_conditional_shift(ctx, classes, intact),
                    _class_conditional_drift(ctx, classes, intact)) > self.max_residual_tv:
-                return None
+                return _RELATION_MOVED
         elif left > 0.5 * moved:
             return None  # without labels, the new shares must account for most of how the features moved
         if where != "whole log":

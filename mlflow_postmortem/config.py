@@ -5,6 +5,7 @@ Errors name the key or file at fault so that a user can fix the file from the me
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,11 @@ from .errors import ConfigError
 
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
-    "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "mitigation", "detectors",
+    "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
+    "detectors",
 }
+#: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
+TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
 _DATA_KEYS = {"reference", "golden", "current", "training_view"}
 _REQUIRED_DATA = ("reference", "golden", "current")
 _TASKS = ("classification", "regression")
@@ -47,6 +51,8 @@ class Config:
     windows: int = 8
     #: extra types skops may load (e.g. HistGradientBoosting internals); never "trust all"
     skops_trusted_types: tuple[str, ...] = ()
+    #: load models whose files run code when loaded (pickle, cloudpickle); off unless the user says so
+    trust_pickle: bool = False
     mitigation: dict[str, Any] = field(default_factory=dict)
     #: threshold overrides per detector: `{data_drift: {min_tv: 0.15}}` (see `detectors.parameters()`)
     detectors: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -93,6 +99,11 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     base = Path(base_dir)
     paths = DataPaths(**{k: _resolve(str(v), base) for k, v in data.items() if v})
 
+    trust_pickle = raw.get("trust_pickle", False)
+    if not isinstance(trust_pickle, bool):
+        raise ConfigError(f"{where}: key 'trust_pickle' must be true or false, got {trust_pickle!r}")
+    trust_pickle = trust_pickle or os.environ.get(TRUST_PICKLE_ENV, "").strip().lower() in ("1", "true", "yes")
+
     windows = raw.get("windows", 8)
     if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
@@ -113,6 +124,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         baseline=_optional_string(raw, "baseline", where),
         windows=windows,
         skops_trusted_types=_string_list(raw, "skops_trusted_types", where),
+        trust_pickle=trust_pickle,
         mitigation=dict(mitigation),
         detectors=detectors,
         source=source,

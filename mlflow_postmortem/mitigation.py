@@ -122,8 +122,9 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
     from .adapters import mlflow as ml
     from .diagnose import fill_values, reference_profiles
 
-    current = ml.load_model_handle(current_uri, trusted_types=config.skops_trusted_types)
-    candidate = ml.load_model_handle(candidate_uri, trusted_types=config.skops_trusted_types)
+    trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
+    current = ml.load_model_handle(current_uri, **trust)
+    candidate = ml.load_model_handle(candidate_uri, **trust)
     inputs = load_inputs(config, current.features)
     schema = inputs.schema
     fill = fill_values(inputs, reference_profiles(inputs))
@@ -152,7 +153,8 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
         raise PostmortemError(f"the reference trainer does {', '.join(TRAINING_ACTIONS)}, not {action!r}")
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
     model_uri = ml.run_tags(diagnosis_run).get("postmortem.model_uri") or config.model
-    fitted = ml.load_sklearn_estimator(model_uri, trusted_types=config.skops_trusted_types)
+    fitted = ml.load_sklearn_estimator(model_uri, trusted_types=config.skops_trusted_types,
+                                       trust_pickle=config.trust_pickle)
     inputs = load_inputs(config, tuple(getattr(fitted, "feature_names_in_", ())) or None)
     schema, features = inputs.schema, list(inputs.schema.features)
     holdout_fraction = mitigation_settings(config).get("holdout_fraction", retrain.HOLDOUT_FRACTION)

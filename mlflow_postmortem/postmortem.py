@@ -430,13 +430,14 @@ def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | No
     from .adapters import mlflow as ml
 
     say(f"loading model {config.model}")
-    model = ml.load_model_handle(config.model, trusted_types=config.skops_trusted_types)
+    trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
+    model = ml.load_model_handle(config.model, **trust)
     baseline_uri = config.baseline or ml.previous_version_uri(config.model)
     if baseline_uri is not None:
         say(f"loading baseline {baseline_uri}")
     elif model.recorded_golden is not None:
         say("baseline: the golden metric recorded on the version's tags")
-    baseline = ml.load_model_handle(baseline_uri, trusted_types=config.skops_trusted_types) if baseline_uri else None
+    baseline = ml.load_model_handle(baseline_uri, **trust) if baseline_uri else None
     return model, baseline
 
 

@@ -114,3 +114,19 @@ def test_detector_overrides_reach_the_detectors(tmp_path: Path) -> None:
     assert next(d for d in stage_2 if d.key == "data_drift").min_tv == 0.25
     assert drop_test.alpha == 0.001
     assert next(d for d in stage_1 if d.key == "feature_recalibration").max_shape_tv == 0.08  # defaults stay
+
+
+def test_pickle_trust_is_off_by_default_a_boolean_in_the_config_or_set_by_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "pm.yaml"
+    monkeypatch.delenv("MLFLOW_POSTMORTEM_TRUST_PICKLE", raising=False)
+    path.write_text(VALID)
+    assert load_config(path).trust_pickle is False
+    path.write_text(VALID + "trust_pickle: true\n")
+    assert load_config(path).trust_pickle is True
+    path.write_text(VALID + "trust_pickle: 'yes please'\n")
+    with pytest.raises(ConfigError, match="key 'trust_pickle' must be true or false, got 'yes please'"):
+        load_config(path)
+    path.write_text(VALID)
+    monkeypatch.setenv("MLFLOW_POSTMORTEM_TRUST_PICKLE", "1")
+    assert load_config(path).trust_pickle is True

@@ -3,7 +3,7 @@
     pip install -e '.[bench]'
     python bench/drills.py                          # every suite (about 20 minutes on 2 cores)
     python bench/drills.py --suite tuning           # what detector changes may be tuned against
-    python bench/drills.py --suite holdout          # fresh tables and variants, run once: what is reported
+    python bench/drills.py --suite holdout          # fresh tables and variants, never tuned against: what is reported
     python bench/drills.py --suite evaluation       # the first evaluation suite (spent: see bench/README.md)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
@@ -17,8 +17,8 @@ factors outside the named list, log10 and bucket redefinitions, decimal rounding
 aggregates as skew, the rarest category growing, drift reaching past the seen range, spread
 changes, global concept drift, prior shifts with and without labels, compound incidents), each
 over several seeds. Holdout suite: six further tables (`drills.holdout_datasets`), chosen and
-loaded without diagnosing any of them, with strengths and units no other suite drills, run
-once on the final code. Fault-free: healthy drills on many splits of every dataset, each split
+loaded without diagnosing any of them, with strengths and units no other suite drills, never
+tuned against. Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
 
@@ -196,7 +196,7 @@ def evaluation_scenarios(dataset: str) -> list[Scenario]:
 
 def holdout_scenarios(dataset: str) -> list[Scenario]:
     """Scenarios of the holdout suite: fresh tables, strengths and units no earlier suite drilled,
-    written before any of its tables was diagnosed and run once."""
+    written before any of its tables was diagnosed, and never tuned against."""
     ds = load_dataset(dataset)
     numeric, cat, positive = _features(dataset)
     f1, f2, f3 = (numeric * 3)[:3]

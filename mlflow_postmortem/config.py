@@ -97,7 +97,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         if not data.get(key):
             raise ConfigError(f"{where}: missing required key 'data.{key}'")
     base = Path(base_dir)
-    paths = DataPaths(**{k: _resolve(str(v), base) for k, v in data.items() if v})
+    paths = DataPaths(**{k: _resolve(str(v), base, f"{where}: data.{k}") for k, v in data.items() if v})
 
     trust_pickle = raw.get("trust_pickle", False)
     if not isinstance(trust_pickle, bool):
@@ -178,12 +178,22 @@ def _detectors(value: Any, where: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def _resolve(value: str, base: Path) -> str:
-    """Local paths resolve against the config's folder; URIs (with a scheme) pass through."""
+def _resolve(value: str, base: Path, where: str) -> str:
+    """Local paths resolve against the config's folder; URIs (with a scheme) pass through.
+
+    A relative path stays inside the config's folder as written (`..` may not climb out of it; a
+    symlink the folder's owner placed inside is followed): a config shared with a job runner must
+    not reach `../../secret`. An absolute path says plainly what it reads."""
     if "://" in value or value.startswith(("models:", "runs:")):
         return value
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
+    if p.is_absolute():
+        return str(p)
+    folder = base.resolve()
+    if not Path(os.path.normpath(folder / p)).is_relative_to(folder):
+        raise ConfigError(f"{where}: relative path {value!r} leaves the config's folder {folder}; "
+                          "give an absolute path to read a file outside it")
+    return str((folder / p).resolve())
 
 
 def _string(raw: dict, key: str, where: str) -> str:

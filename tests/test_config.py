@@ -130,3 +130,28 @@ def test_pickle_trust_is_off_by_default_a_boolean_in_the_config_or_set_by_the_en
     path.write_text(VALID)
     monkeypatch.setenv("MLFLOW_POSTMORTEM_TRUST_PICKLE", "1")
     assert load_config(path).trust_pickle is True
+
+
+@pytest.mark.parametrize("climb", ["../secret/credentials.txt", "data/../../secret.csv", "../../../etc/passwd"])
+def test_a_relative_data_path_that_climbs_out_of_the_config_folder_is_refused_naming_the_key(
+        tmp_path: Path, climb: str) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pm.yaml").write_text(VALID.replace("data/golden.parquet", climb))
+
+    with pytest.raises(ConfigError, match=r"data\.golden: relative path .* leaves the config's folder .*absolute path"):
+        load_config(folder / "pm.yaml")
+
+
+def test_inside_the_folder_dot_dot_and_symlinks_are_fine_and_absolute_paths_read_anywhere(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (folder / "linked").symlink_to(tmp_path / "shared")
+    (folder / "pm.yaml").write_text(VALID.replace("data/golden.parquet", "data/../linked/golden.parquet")
+                                    .replace("data/production.parquet", str(tmp_path / "elsewhere.parquet")))
+
+    config = load_config(folder / "pm.yaml")
+
+    assert config.data.golden == str((tmp_path / "shared" / "golden.parquet").resolve())
+    assert config.data.current == str(tmp_path / "elsewhere.parquet")

@@ -53,7 +53,8 @@ class Drift(Evidence):
     mean_shift_in_reference_std: float | None = None
     reference_mean: float | None = None
     current_mean: float | None = None
-    #: categorical: the category whose share grew the most, and its shares
+    #: categorical: the category whose share grew the most (or, when a share's factor alone made
+    #: the drift, the category that changed by it, grown or shrunk), and its shares
     grown_category: str | None = None
     grown_shares: tuple[float, float] | None = None
 

@@ -97,6 +97,8 @@ def test_a_segment_falling_to_a_third_of_its_share_is_data_drift_though_little_m
     assert verdict.root_cause == "data_drift", verdict.summary
     assert verdict.top.features[0] == "plan"
     assert verdict.top.evidence["total_variation"] < 0.1  # the share's factor found it, not the mass moved
+    assert verdict.top.evidence["grown_category"] == "team"
+    assert verdict.top.evidence["grown_shares"][1] < 0.5 * verdict.top.evidence["grown_shares"][0]
 
 
 @pytest.mark.parametrize("change", ["shift_5_sd_ramp", "spread_x1.6"])

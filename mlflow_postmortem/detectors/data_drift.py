@@ -53,10 +53,11 @@ class DataDrift(Detector):
         qvalues = stats.benjamini_hochberg([p for *_, p in candidates])
         findings = []
         for (name, ref, profile, tv, p), q in zip(candidates, qvalues):
-            ratio = self._category_ratio(ref, profile)
+            ratio, category = self._category_ratio(ref, profile)
             if q > self.fdr or (tv < self.min_tv and ratio < self.min_category_ratio):
                 continue
-            evidence = _evidence(ref, profile.overall, tv, p, q)
+            # a finding the factor carried names the category that changed by it
+            evidence = _evidence(ref, profile.overall, tv, p, q, category if tv < self.min_tv else None)
             onset = None
             if ctx.has_time:
                 seen = drift_counts(ref, ref.summary.counts)
@@ -66,27 +67,31 @@ class DataDrift(Detector):
             findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         return findings
 
-    def _category_ratio(self, ref, profile) -> float:
+    def _category_ratio(self, ref, profile) -> tuple[float, int | None]:
         """The largest factor by which one category's share grew or shrank, among categories
-        whose share moved by `min_category_points`; 1.0 for numeric features. The pool of rare
-        and unseen categories is left out: new values are novelty's to judge."""
+        whose share moved by `min_category_points`, and that category's bin; (1.0, None) for
+        numeric features. The pool of rare and unseen categories is left out: new values are
+        novelty's to judge."""
         if isinstance(ref, NumericReference):
-            return 1.0
+            return 1.0, None
         r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, profile.overall.counts)
         r, c = r / max(r.sum(), 1), c / max(c.sum(), 1)
         moved = (np.abs(c - r) >= self.min_category_points) & (r > 0) & (c > 0)
         moved[-1] = False
-        return float(np.max(np.maximum(c / r, r / c)[moved])) if moved.any() else 1.0
+        if not moved.any():
+            return 1.0, None
+        factor = np.where(moved, np.maximum(c, r) / np.maximum(np.minimum(c, r), 1e-12), 0.0)
+        return float(factor.max()), int(factor.argmax())
 
 
-def _evidence(ref, current, tv: float, p: float, q: float) -> Drift:
+def _evidence(ref, current, tv: float, p: float, q: float, category: int | None = None) -> Drift:
     out = out_share(ref, current)
     if isinstance(ref, NumericReference):
         std = ref.summary.std or 1.0
         return Drift(tv, p, q, out, (current.mean - ref.summary.mean) / std, ref.summary.mean, current.mean)
     r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, current.counts)
     r_share, c_share = r / max(r.sum(), 1), c / max(c.sum(), 1)
-    grown = int(np.argmax(c_share - r_share))
+    grown = int(np.argmax(c_share - r_share)) if category is None else category
     return Drift(tv, p, q, out, grown_category=seen_labels(ref)[grown],
                  grown_shares=(float(r_share[grown]), float(c_share[grown])))
 

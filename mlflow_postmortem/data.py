@@ -62,7 +62,10 @@ def read_table(path: str | Path, role: str) -> pd.DataFrame:
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq") or p.is_dir():
-            frame = pd.read_parquet(p)
+            # Arrow's decoding threads, once started, can abort the process as it exits ("terminate
+            # called without an active exception", apache/arrow#34314): a finished command would
+            # then exit -6 instead of 0 or 2, one run in six here. One thread reads as surely.
+            frame = pd.read_parquet(p, use_threads=False)
         elif suffix in (".csv", ".txt", ".gz"):
             frame = pd.read_csv(p, low_memory=False)
         else:

@@ -49,33 +49,29 @@ class DataDrift(Detector):
             r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, profile.overall.counts)
             if c.sum() < MIN_ROWS:
                 continue
-            candidates.append((name, ref, profile, drift_tv(r, c), stats.homogeneity_pvalue(r, c)))
+            ratio = (1.0, None) if isinstance(ref, NumericReference) else self._category_ratio(r, c)
+            candidates.append((name, ref, profile, r, ratio, drift_tv(r, c), stats.homogeneity_pvalue(r, c)))
         qvalues = stats.benjamini_hochberg([p for *_, p in candidates])
         findings = []
-        for (name, ref, profile, tv, p), q in zip(candidates, qvalues):
-            ratio, category = self._category_ratio(ref, profile)
+        for (name, ref, profile, seen, (ratio, category), tv, p), q in zip(candidates, qvalues):
             if q > self.fdr or (tv < self.min_tv and ratio < self.min_category_ratio):
                 continue
             # a finding the factor carried names the category that changed by it
             evidence = _evidence(ref, profile.overall, tv, p, q, category if tv < self.min_tv else None)
             onset = None
             if ctx.has_time:
-                seen = drift_counts(ref, ref.summary.counts)
                 per_window = [drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows]
                 onset = stats.onset(per_window, self.min_tv, ctx.window_labels)
             strength = max(tv / self.min_tv, ratio / self.min_category_ratio)
             findings.append(Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset))
         return findings
 
-    def _category_ratio(self, ref, profile) -> tuple[float, int | None]:
-        """The largest factor by which one category's share grew or shrank, among categories
-        whose share moved by `min_category_points`, and that category's bin; (1.0, None) for
-        numeric features. The pool of rare and unseen categories is left out: new values are
-        novelty's to judge."""
-        if isinstance(ref, NumericReference):
-            return 1.0, None
-        r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, profile.overall.counts)
-        r, c = r / max(r.sum(), 1), c / max(c.sum(), 1)
+    def _category_ratio(self, reference: np.ndarray, current: np.ndarray) -> tuple[float, int | None]:
+        """Over a categorical feature's drift counts: the largest factor by which one category's
+        share grew or shrank, among categories whose share moved by `min_category_points`, and
+        that category's bin. The last bin, the pool of rare and unseen categories, is left out:
+        new values are novelty's to judge."""
+        r, c = reference / max(reference.sum(), 1), current / max(current.sum(), 1)
         moved = (np.abs(c - r) >= self.min_category_points) & (r > 0) & (c > 0)
         moved[-1] = False
         if not moved.any():

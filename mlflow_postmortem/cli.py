@@ -8,24 +8,66 @@ stderr, no stack trace). Heavy imports (MLflow, the core) happen inside the comm
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import PostmortemError
+from .errors import Interrupted, PostmortemError
 
 PROG = "mlflow-postmortem"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _probe_tracking_server(args)
+    _stop_on_signals()
     try:
         return args.run(args)
     except PostmortemError as exc:
         message = " ".join(str(exc).split())
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        adapter = sys.modules.get("mlflow_postmortem.adapters.mlflow")
+        ended = adapter.end_open_runs(exc) if adapter else []
+        print(f"{PROG}: {exc}" + (f"; runs {', '.join(ended)} ended KILLED" if ended else ""), file=sys.stderr)
+        return 128 + exc.signum
+
+
+#: a signal's clean-up (ending runs, stopping a training process) gets this long, within the 10 s promised
+CLEANUP_S = 8.0
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT raise Interrupted in the main thread: every run open on the way out
+    ends KILLED with the reason. Later signals are ignored so the clean-up is not cut short;
+    it is bounded instead (CLEANUP_S), and SIGKILL still works."""
+    def interrupt(signum: int, _frame) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        adapter = sys.modules.get("mlflow_postmortem.adapters.mlflow")
+        if adapter is not None:
+            adapter.give_up_by(time.monotonic() + CLEANUP_S)
+        raise Interrupted(signal.Signals(signum).name, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, interrupt)
+
+
+def _probe_tracking_server(args: argparse.Namespace) -> None:
+    """An unreachable or silent server fails here, before the seconds of heavy imports."""
+    from .reachable import probe_tracking_server
+
+    uri = getattr(args, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI", "")
+    try:
+        probe_tracking_server(uri)
+    except PostmortemError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
@@ -61,10 +103,13 @@ def train_command(args: argparse.Namespace) -> int:
     from .adapters import mlflow as ml
     from .mitigation import train_reference
 
+    from .postmortem import guarded
+
     run = ml.project_run()
     if run is None:
         raise PostmortemError("train runs inside 'mlflow run projects/retrain' (it needs the run MLflow opens)")
-    train_reference(args.diagnosis_run, args.mitigation, run, say=_progress(args.quiet))
+    ml.claim_run(run, {ml.STEP_TAG: "train"})  # this process's host and pid: a later post-mortem sees if it died
+    guarded(run, lambda: train_reference(args.diagnosis_run, args.mitigation, run, say=_progress(args.quiet)))
     return 0
 
 

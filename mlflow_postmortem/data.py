@@ -1,11 +1,15 @@
 """Load and align the four frames of a post-mortem, and decide what each column is.
 
 Everything that can be wrong with a file or a column is caught here, with a message that
-names it, so the detectors downstream can assume clean, typed inputs.
+names it, so the detectors downstream can assume clean, typed inputs. A message names the
+file, a column the config or the model named, counts and row numbers (1 = the first row
+after the header), never a value or a column name read from the file: a config can point
+at any file, and its first line would otherwise end up on screen and in a run's tags.
 """
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -73,9 +77,19 @@ def read_table(path: str | Path, role: str) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types; the user needs the file and the reason
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{role}: cannot read {p}: {first_line}") from None
+        raise DataError(f"{role}: cannot read {p}: {_read_failure(exc)}") from None
     return frame
+
+
+def _read_failure(exc: Exception) -> str:
+    """The reader's reason, minus the bytes two of them quote from the file (a byte that is not
+    text, the first two bytes of what is not gzip)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {exc.encoding} text (undecodable byte at offset {exc.start:,})"
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not a gzip file"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> Inputs:
@@ -93,7 +107,7 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> 
         features=config.features or (tuple(model_features) if model_features else None),
         categorical=config.categorical, text=config.text, prediction=config.prediction,
         timestamp=config.timestamp, entity_id=config.entity_id, training_view=training_view,
-        sources={"reference": d.reference, "golden": d.golden, "current": d.current},
+        sources={"reference": d.reference, "golden": d.golden, "current": d.current, "training_view": d.training_view},
     )
 
 
@@ -125,13 +139,16 @@ def build_inputs(
         path = (sources or {}).get(role)
         return f"data.{role} ({path})" if path else f"data.{role}"
 
+    def absent(kind: str, name: str, role: str, frame: pd.DataFrame) -> DataError:
+        return _absent(kind, name, f"data.{role}", (sources or {}).get(role), frame.columns)
+
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
     for role, frame in (("reference", reference), ("golden", golden)):
         if len(frame) == 0:
             raise DataError(f"{where(role)} has no rows")
         if target not in frame.columns:
-            raise DataError(f"target column {target!r} is absent from {where(role)} (columns: {_preview(frame.columns)})")
+            raise absent("target", target, role, frame)
         if frame[target].isna().all():
             raise DataError(f"target column {target!r} in {where(role)} has no values")
     _check_task(task, reference[target], target, where("reference"))
@@ -149,22 +166,22 @@ def build_inputs(
             raise DataError(f"column {f!r} is listed as a feature and as target/prediction/timestamp/entity_id")
         for role, frame in (("reference", reference), ("golden", golden)):
             if f not in frame.columns:
-                raise DataError(f"feature column {f!r} is absent from data.{role} (columns: {_preview(frame.columns)})")
+                raise absent("feature", f, role, frame)
     text = tuple(text)
     for col in (*tuple(categorical), *text):
         if col not in features:
             raise DataError(f"column {col!r} is listed under categorical/text but is not a feature")
     if prediction and prediction not in current.columns:
-        raise DataError(f"prediction column {prediction!r} is absent from data.current")
+        raise absent("prediction", prediction, "current", current)
     if entity_id:
         for role, frame in (("current", current), ("training_view", training_view)):
             if frame is not None and entity_id not in frame.columns:
-                raise DataError(f"entity_id column {entity_id!r} is absent from data.{role}")
+                raise absent("entity_id", entity_id, role, frame)
     if training_view is not None and not entity_id:
         raise DataError("data.training_view is given but 'entity_id' is not: it is needed to pair rows")
 
     if timestamp and timestamp not in current.columns:
-        raise DataError(f"timestamp column {timestamp!r} is absent from data.current")
+        raise absent("timestamp", timestamp, "current", current)
     # new frames over the caller's column arrays; converted columns are replaced, never written into
     reference, golden = _fresh(reference), _fresh(golden)
     current = _in_time_order(current, timestamp) if timestamp else _fresh(current)
@@ -236,12 +253,11 @@ def _check_numbers(col: pd.Series, name: str, where: str) -> None:
     """
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return
-    values = col.dropna()
-    bad = pd.to_numeric(values, errors="coerce").isna()
+    bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
     if bad.any():
-        example = values[bad].iloc[0]
-        raise DataError(f"{where}: column {name!r} mixes numbers and text ({int(bad.sum())} of {len(values)} values "
-                        f"are not numbers, e.g. {example!r}): clean it, or list {name!r} under 'categorical'")
+        raise DataError(f"{where}: column {name!r} mixes numbers and text ({int(bad.sum())} of {int(col.notna().sum())} "
+                        f"values are not numbers, the first at row {_first_row(bad)}): clean it, or list {name!r} "
+                        f"under 'categorical'")
 
 
 def _check_task(task: str, target: pd.Series, name: str, where: str) -> None:
@@ -253,11 +269,10 @@ def _check_task(task: str, target: pd.Series, name: str, where: str) -> None:
     if task == "regression":
         if not numeric:
             raise DataError(f"task is 'regression' but target {name!r} in {where} is not numeric "
-                            f"(e.g. {distinct[0]!r}): use task: classification")
+                            f"(dtype {values.dtype}): use task: classification")
         if len(distinct) <= 2:
-            shown = ", ".join(repr(v) for v in sorted(distinct.tolist()))
             raise DataError(f"task is 'regression' but target {name!r} in {where} has only {len(distinct)} distinct "
-                            f"values ({shown}): a class label; use task: classification")
+                            f"values: a class label; use task: classification")
     elif numeric and len(distinct) > 20 and not np.all(np.mod(values.to_numpy(float), 1) == 0):
         raise DataError(f"task is 'classification' but target {name!r} in {where} has {len(distinct):,} distinct "
                         f"non-integer values: a quantity to predict; use task: regression")
@@ -324,12 +339,23 @@ def _parse_time(col: pd.Series, name: str, role: str = "data.current") -> pd.Ser
     parsed = pd.to_datetime(col, errors="coerce", utc=True)
     bad = parsed.isna() & col.notna()
     if bad.any():
-        example = col[bad].iloc[0]
         where = "" if role == "data.current" else f" in {role}"
-        raise DataError(f"timestamp column {name!r}{where} has {int(bad.sum())} values that are not times, e.g. {example!r}")
+        raise DataError(f"timestamp column {name!r}{where} has {int(bad.sum())} values that are not times "
+                        f"(the first at row {_first_row(bad)})")
     return parsed
 
 
-def _preview(columns: Iterable[str], limit: int = 8) -> str:
-    cols = [str(c) for c in columns]
-    return ", ".join(cols[:limit]) + (f", … ({len(cols)} in all)" if len(cols) > limit else "")
+def _absent(kind: str, name: str, role: str, path: str | None, columns: Iterable[object]) -> DataError:
+    """A column the config or the model named is not in a file: how many columns the file has,
+    never what they are called. Only a column that equals `name` up to case and surrounding
+    spaces is suggested: it tells the reader nothing the config did not already say."""
+    names = [str(c) for c in columns]
+    near = next((c for c in names if c.strip().casefold() == name.strip().casefold()), None)
+    hint = f"; did you mean {near!r}?" if near is not None else ""
+    return DataError(f"{kind} column {name!r} is absent from {role} ({path or 'the file'} has {len(names)} "
+                     f"column{'' if len(names) == 1 else 's'}, none named {name!r}{hint})")
+
+
+def _first_row(mask: pd.Series) -> int:
+    """The row, counted from 1 in the file's order, of the first True in `mask`."""
+    return int(np.flatnonzero(mask.to_numpy())[0]) + 1

@@ -19,3 +19,11 @@ class ModelError(PostmortemError):
 
 class TrackingError(PostmortemError):
     """The MLflow tracking server cannot be reached or refuses a request."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT, raised in the main thread so every open run ends KILLED on the way out."""
+
+    def __init__(self, signal_name: str, signum: int) -> None:
+        super().__init__(f"interrupted by {signal_name}")
+        self.signum = signum

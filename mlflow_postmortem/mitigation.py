@@ -36,6 +36,8 @@ from .types import Verdict
 REFERENCE_TRAINER = Path(__file__).resolve().parents[1] / "projects" / "retrain"
 TRAINING_ACTIONS = ("retrain", "fine_tune", "online_update", "retrain_correct_feature_version")
 PLAN_ACTIONS = ("patch_pipeline", "fix_feature_computation")
+#: on a version a mitigation registered: `passed` or `failed`, written once its gate finished
+GATE_TAG = "postmortem.gate"
 Say = Callable[[str], None]
 
 
@@ -53,24 +55,32 @@ class MitigationOutcome:
     def describe(self) -> str:
         if self.version is None:
             return f"mitigation: {self.action}" + (f" ({'; '.join(self.notes)})" if self.notes else "")
-        how = "reused from an earlier mitigation of this diagnosis" if self.reused else (
-            f"trained in run {self.training_run}; alias challenger; gate {'passed' if self.gate_passed else 'failed'}; "
-            + ("champion moved to it" if self.promoted else "champion unchanged"))
+        gate = ("gate passed; alias challenger; " + ("champion moved to it" if self.promoted else "champion unchanged")
+                if self.gate_passed else "gate failed; no alias moved")
+        how = f"reused from an earlier mitigation of this diagnosis; {gate}" if self.reused else (
+            f"trained in run {self.training_run}; {gate}")
         return f"mitigation: {self.action}: {self.model} version {self.version} ({how})"
 
 
 def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> MitigationOutcome:
-    """Mitigate the verdict of `diagnosis_run`, logging into `run` (a RunRef)."""
+    """Mitigate the verdict of `diagnosis_run`, logging into `run` (a RunRef).
+
+    Each step leaves a mark a rerun picks up from: a finished training run of this post-mortem's
+    key is registered rather than trained again, and a registered version without a finished
+    gate (its `postmortem.gate` tag) is gated rather than trained again.
+    """
     from .adapters import mlflow as ml
 
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
     action, cause = verdict.top.mitigation, verdict.root_cause
-    model_uri = ml.run_tags(diagnosis_run).get("postmortem.model_uri") or config.model
+    diagnosis_tags = ml.run_tags(diagnosis_run)
+    model_uri = diagnosis_tags.get("postmortem.model_uri") or config.model
+    key = diagnosis_tags.get(ml.KEY_TAG) or f"run {diagnosis_run}"
     pinned = ml.resolve_version(model_uri)
     if pinned is None:
         raise PostmortemError(f"mitigation needs a registered model version; the post-mortem reviewed {model_uri}")
     ml.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "root_cause": cause})
-    ml.set_tags(run, {"postmortem.mitigation": action, "postmortem.root_cause": cause})
+    ml.set_tags(run, {"postmortem.mitigation": action, "postmortem.root_cause": cause, "postmortem.model_name": pinned.name})
 
     if action == "none":
         say("mitigate: the verdict is healthy, nothing to do")
@@ -78,42 +88,82 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
     if action in PLAN_ACTIONS:
         return _action_plan(run, verdict, pinned, say)
 
-    existing = ml.find_version_by_tag(pinned.name, "postmortem.diagnosis_run_id", diagnosis_run)
+    existing = ml.find_version_by_tag(pinned.name, ml.KEY_TAG, key)
     if existing is not None:
-        say(f"mitigate: diagnosis {diagnosis_run} already produced {pinned.name} version {existing}; reusing it")
-        ml.set_tags(run, {"postmortem.new_version": existing, "postmortem.reused": "true"})
-        return MitigationOutcome(action, pinned.name, existing, reused=True)
+        gate = ml.version_tags(pinned.name, existing).get(GATE_TAG)
+        if gate is not None:
+            say(f"mitigate: this post-mortem already produced {pinned.name} version {existing} (gate {gate}); reusing it")
+            ml.set_tags(run, {"postmortem.new_version": existing, "postmortem.reused": "true"})
+            return MitigationOutcome(action, pinned.name, existing, gate_passed=gate == "passed", reused=True)
+        say(f"mitigate: {pinned.name} version {existing} was registered by an interrupted mitigation; gating it now")
+        return _gate(run, config, verdict, pinned, existing, None, say)
 
     settings = mitigation_settings(config)
-    project = settings.get("project") or str(REFERENCE_TRAINER)
-    entry_point = settings.get("entry_point", "main")
-    params = {"diagnosis_run": diagnosis_run, "mitigation": action, **settings.get("parameters", {})}
-    say(f"mitigate: {action} for {cause}: launching {project} -e {entry_point}")
-    training_run, status = ml.launch_project(project, entry_point, params, experiment=run.experiment_id,
-                                             parent_run_id=diagnosis_run, run_name=f"{action} {pinned.name}")
-    ml.set_tags(run, {"postmortem.training_run": training_run})
-    if status != "FINISHED":
-        raise PostmortemError(f"training run {training_run} ended {status}; no version registered, aliases untouched")
+    training_run = ml.find_finished(run.experiment_id, key, step="train")
+    if training_run is not None:
+        say(f"mitigate: training run {training_run} finished before an interruption; registering its model")
+    else:
+        project = settings.get("project") or str(REFERENCE_TRAINER)
+        entry_point = settings.get("entry_point", "main")
+        params = {"diagnosis_run": diagnosis_run, "mitigation": action, **settings.get("parameters", {})}
+        say(f"mitigate: {action} for {cause}: launching {project} -e {entry_point}")
+        training_run, status = ml.launch_project(project, entry_point, params, experiment=run.experiment_id,
+                                                 parent_run_id=diagnosis_run, run_name=f"{action} {pinned.name}",
+                                                 tags={ml.STEP_TAG: "train", ml.KEY_TAG: key})
+        ml.set_tags(run, {"postmortem.training_run": training_run})
+        if status != "FINISHED":
+            raise PostmortemError(f"training run {training_run} ended {status}; no version registered, aliases untouched")
 
     tags = {"postmortem.diagnosis_run_id": diagnosis_run, "postmortem.parent_version": pinned.version,
-            "postmortem.mitigation": action, "postmortem.root_cause": cause}
+            "postmortem.mitigation": action, "postmortem.root_cause": cause, ml.KEY_TAG: key}
     version = ml.register_run_model(pinned.name, training_run, tags)
     say(f"mitigate: registered {pinned.name} version {version}")
+    return _gate(run, config, verdict, pinned, version, training_run, say)
+
+
+def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_run: str | None,
+          say: Say) -> MitigationOutcome:
+    """The challenger gate on a registered version; aliases move only to a version that passed.
+
+    The version's `postmortem.gate` tag is written last: until it is there, a rerun gates again.
+    """
+    from .adapters import mlflow as ml
+
+    settings = mitigation_settings(config)
     checks = challenger_gate(config, verdict, pinned.uri, f"models:/{pinned.name}/{version}",
                              Rule.from_config(settings.get("gate")), settings.get("holdout_fraction", retrain.HOLDOUT_FRACTION))
     passed = all(c.passed for c in checks)
     ml.log_metrics(run, {k: v for c in checks for k, v in _gate_metrics(c).items()} | {"gate.passed": float(passed)})
     ml.log_artifact_text(run, "gate.json", json.dumps({"passed": passed, "checks": [asdict(c) for c in checks]}, indent=2))
-    ml.set_alias(pinned.name, "challenger", version)
     promoted = passed and bool(settings.get("promote", False))
+    if passed:
+        ml.set_alias(pinned.name, "challenger", version)
     if promoted:
         ml.set_alias(pinned.name, "champion", version)
-    ml.set_tags(run, {"postmortem.new_version": version, "postmortem.gate": "passed" if passed else "failed",
-                      "postmortem.promoted": str(promoted).lower()})
+    outcome = "passed" if passed else "failed"
+    ml.set_tags(run, {"postmortem.new_version": version, "postmortem.gate": outcome,
+                      "postmortem.promoted": str(promoted).lower(),
+                      **({"postmortem.training_run": training_run} if training_run else {})})
+    ml.set_version_tags(pinned.name, version, {GATE_TAG: outcome, "postmortem.gate.run_id": run.run_id})
     for c in checks:
         say(f"mitigate: gate on {c.slice}: {'pass' if c.passed else 'FAIL'} ({c.reason})")
-    say(f"mitigate: {pinned.name}@challenger -> {version}" + ("; champion moved" if promoted else "; champion unchanged"))
-    return MitigationOutcome(action, pinned.name, version, training_run, passed, promoted)
+    moved = (f"{pinned.name}@challenger -> {version}" + ("; champion moved" if promoted else "; champion unchanged")
+             if passed else f"gate failed: {pinned.name} version {version} gets no alias")
+    say(f"mitigate: {moved}")
+    return MitigationOutcome(verdict.top.mitigation, pinned.name, version, training_run, passed, promoted)
+
+
+def mitigation_from_run(run_id: str) -> MitigationOutcome:
+    """What a finished mitigate run did, read back from its tags (for repeats)."""
+    from .adapters import mlflow as ml
+
+    tags = ml.run_tags(run_id)
+    gate = tags.get("postmortem.gate")
+    notes = (f"action required: {tags['postmortem.action_required']}",) if "postmortem.action_required" in tags else ()
+    return MitigationOutcome(tags.get("postmortem.mitigation", "none"), tags.get("postmortem.model_name", "-"),
+                             tags.get("postmortem.new_version"), tags.get("postmortem.training_run"),
+                             None if gate is None else gate == "passed", tags.get("postmortem.promoted") == "true",
+                             reused=True, notes=notes)
 
 
 def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidate_uri: str, rule: Rule,

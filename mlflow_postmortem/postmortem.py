@@ -33,6 +33,8 @@ from .types import FeatureStat, GoldenResult, ModelHandle, Verdict
 STEPS = ("golden_eval", "drift_report", "diagnose")
 #: rows Evidently's reports are computed on (the verdict always uses every row)
 EVIDENTLY_MAX_ROWS = 50_000
+#: on the drift_report and parent runs: the Evidently pages that could not be built, and why
+EVIDENTLY_SKIPPED_TAG = "postmortem.evidently.skipped"
 Say = Callable[[str], None]
 
 
@@ -69,12 +71,13 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     digests = data_digests(config)
     key = _key({"model": model_uri, "config": _config_identity(config), "data": digests})
 
-    earlier = ml.find_finished(exp, key)
+    parent, earlier = _claimed_run("postmortem", key, exp, f"postmortem {model_uri}", say, project_run=project_run,
+                                   tags={"postmortem.model_uri": model_uri})
     if earlier is not None:
-        return _repeat(earlier, config, model_uri, Path(output), project_run, dangling, say)
-
-    parent = project_run or ml.start_run(exp, f"postmortem {model_uri}")
-    ml.claim_run(parent, {ml.STEP_TAG: "postmortem", ml.KEY_TAG: key, "postmortem.model_uri": model_uri})
+        outcome = _repeat(earlier, config, model_uri, Path(output), project_run, dangling, say)
+        if mitigate and pinned is not None:  # an earlier `run --no-mitigate` left the mitigation to do
+            outcome = replace(outcome, mitigation=_mitigate_step(ml.RunRef(earlier, exp), key, say))
+        return outcome
     say(f"post-mortem run {parent.run_id} (experiment {exp})")
     try:
         verdict = _steps(config, model_uri, digests, parent, say)
@@ -84,7 +87,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
         if pinned is not None and record:
             say(f"tagging {model_uri} with postmortem.root_cause={verdict.root_cause}")
             ml.record_version_tags(pinned.name, pinned.version, verdict)
-        mitigation = _mitigate_step(parent, say) if mitigate and pinned is not None else None
+        mitigation = _mitigate_step(parent, key, say) if mitigate and pinned is not None else None
         ml.finish_run(parent)
     except BaseException as exc:
         _fail_quietly(parent, exc)
@@ -99,23 +102,49 @@ def mitigate_run(diagnosis_run: str, *, tracking_uri: str | None = None, say: Sa
     say(f"tracking store {ml.use_tracking_uri(tracking_uri)}")
     ml.check_tracking_reachable()
     diagnosis = ml.RunRef(diagnosis_run, ml.run_experiment(diagnosis_run))
-    run = ml.project_run()
-    if run is not None:
-        ml.claim_run(run, {ml.STEP_TAG: "mitigate", ml.PARENT_TAG: diagnosis_run})
-    else:
-        run = ml.start_run(diagnosis.experiment_id, "mitigate", parent=diagnosis, tags={ml.STEP_TAG: "mitigate"})
-    from .mitigation import mitigate
-
-    return _guarded(run, lambda: mitigate(diagnosis_run, run, say=say))
+    key = ml.run_tags(diagnosis_run).get(ml.KEY_TAG) or f"run {diagnosis_run}"
+    return _mitigate_step(diagnosis, key, say, project_run=ml.project_run())
 
 
-def _mitigate_step(parent, say: Say):
+def _mitigate_step(parent, key: str, say: Say, project_run=None):
+    """Mitigate the post-mortem `parent` once, however many processes ask at the same moment."""
     from .adapters import mlflow as ml
-    from .mitigation import mitigate
+    from .mitigation import mitigate, mitigation_from_run
 
-    run = ml.start_run(parent.experiment_id, "mitigate", parent=parent, tags={ml.STEP_TAG: "mitigate"})
+    run, earlier = _claimed_run("mitigate", key, parent.experiment_id, "mitigate", say, project_run=project_run,
+                                parent=parent)
+    if earlier is not None:
+        say(f"mitigate: this post-mortem was already mitigated in run {earlier}")
+        return mitigation_from_run(earlier)
     ml.set_tags(parent, {"postmortem.mitigate.run_id": run.run_id})
-    return _guarded(run, lambda: mitigate(parent.run_id, run, say=say))
+    return guarded(run, lambda: mitigate(parent.run_id, run, say=say))
+
+
+def _claimed_run(step: str, key: str, experiment: str, name: str, say: Say, *, project_run=None, parent=None,
+                 tags: dict[str, str] | None = None):
+    """(the run to work in, None), or (None or the project run, the FINISHED run that already did
+    the work). Identical runs started together queue in the tracking store (claims.py)."""
+    from . import claims
+    from .adapters import mlflow as ml
+
+    earlier = ml.find_finished(experiment, key, step=step)
+    if earlier is not None:  # the common repeat: no new run at all
+        return project_run, earlier
+    claim = {ml.STEP_TAG: step, ml.KEY_TAG: key, claims.CLAIM_TAG: claims.CHOOSING, **(tags or {}),
+             **({ml.PARENT_TAG: parent.run_id} if parent is not None else {})}
+    if project_run is not None:
+        ml.claim_run(project_run, claim)
+        run = project_run
+    else:
+        run = ml.start_run(experiment, name, parent=parent, tags=claim)
+    try:
+        earlier = claims.wait_turn(run, key, step, say)
+        if earlier is not None:
+            ml.withdraw_run(run, delete=project_run is None, tags={"postmortem.repeat_of": earlier})
+    except BaseException as exc:
+        _fail_quietly(run, exc)
+        raise
+    return (project_run, earlier) if earlier is not None else (run, None)
 
 
 def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
@@ -163,7 +192,7 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
         return diagnose_step(run, config, model, baseline, inputs, digests, golden, golden_uri or "computed here",
                              drift_run or "-", reports, say)
 
-    return _guarded(run, work)
+    return guarded(run, work)
 
 
 # --- the steps ------------------------------------------------------------------------------
@@ -183,21 +212,24 @@ def _steps(config: Config, model_uri: str, digests: dict[str, str], parent, say:
     if golden_run.reused:
         golden = golden_from_dict(json.loads(ml.read_artifact_text(golden_run.run_id, "golden.json")))
     else:
-        golden = _guarded(golden_run.ref, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
+        golden = guarded(golden_run.ref, lambda: golden_eval(golden_run.ref, config, model, baseline, inputs, digests, say))
 
     common["config"] = _key(identity)
     drift_keys = {**common, **{f"data.{k}": v for k, v in digests.items() if k != "golden"}}
     drift_run = _step("drift_report", parent, drift_keys, say)
     if not drift_run.reused:
-        _guarded(drift_run.ref, lambda: drift_report(drift_run.ref, config, model, inputs, digests, say))
+        guarded(drift_run.ref, lambda: drift_report(drift_run.ref, config, model, inputs, digests, say))
     reports = ml.list_artifacts(drift_run.run_id, "evidently")
+    skipped = ml.run_tags(drift_run.run_id).get(EVIDENTLY_SKIPPED_TAG)
+    if skipped:
+        ml.set_tags(parent, {EVIDENTLY_SKIPPED_TAG: skipped})
 
     diag_run = _step("diagnose", parent, {**common, **{f"data.{k}": v for k, v in digests.items()},
                                           "golden_run": golden_run.run_id}, say)
     if diag_run.reused:
         return verdict_from_run(diag_run.run_id)
     golden_uri = f"runs:/{golden_run.run_id}/golden.json"
-    return _guarded(diag_run.ref, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
+    return guarded(diag_run.ref, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
                                                     golden_uri, drift_run.run_id, reports, say))
 
 
@@ -241,14 +273,31 @@ def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digest
     say(f"drift_report: Evidently reports on up to {EVIDENTLY_MAX_ROWS:,} rows per frame")
     schema = inputs.schema
     reference, current = _with_predictions(inputs.reference, model, inputs), _with_predictions(inputs.current, model, inputs)
-    for report in evidently.build_reports(reference, current, target=schema.target, prediction="prediction",
-                                          task=schema.task, numeric=list(schema.numeric),
-                                          categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS,
-                                          source_rows=(len(inputs.reference), len(inputs.current))):
+    reports = evidently.build_reports(reference, current, target=schema.target, prediction="prediction",
+                                      task=schema.task, numeric=list(schema.numeric),
+                                      categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS,
+                                      source_rows=(len(inputs.reference), len(inputs.current)))
+    for report in reports.built:
         ml.log_artifact_text(run, f"evidently/{report.name}.html", report.html)
         ml.log_artifact_text(run, f"evidently/{report.name}.json", json.dumps(report.json, default=str))
         ml.log_params(run, {f"evidently.{report.name}.rows": f"{report.reference_rows} reference, {report.current_rows} current"})
+    if reports.skipped:  # a page that cannot be drawn is a note, not the end of the post-mortem
+        for skipped in reports.skipped:
+            say(f"drift_report: Evidently {skipped.name} page not built: {skipped.reason}")
+        ml.set_tags(run, {EVIDENTLY_SKIPPED_TAG: "; ".join(f"{s.name}: {s.reason}" for s in reports.skipped)})
+        ml.log_artifact_text(run, "evidently/skipped.json", json.dumps([asdict(s) for s in reports.skipped], indent=2))
     return table
+
+
+def evidently_skipped(drift_run_id: str, reports: list[str]) -> dict[str, str]:
+    """The Evidently pages a drift_report run could not build (name -> reason), from its `evidently/skipped.json`.
+
+    `reports` are the paths listed in that run's `evidently` folder: no file, nothing skipped."""
+    from .adapters import mlflow as ml
+
+    if "evidently/skipped.json" not in reports:
+        return {}
+    return {s["name"]: s["reason"] for s in json.loads(ml.read_artifact_text(drift_run_id, "evidently/skipped.json"))}
 
 
 def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle | None, inputs: Inputs,
@@ -274,8 +323,9 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
             ml.log_artifact_text(run, f"evidently/{name}", ml.read_artifact_text(drift_run_id, path))
             evidently_links[f"Evidently {Path(path).stem.replace('_', ' ')}"] = f"evidently/{name}"
     ml.log_artifact_text(run, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
-    ml.log_artifact_text(run, "report.md", render_markdown(verdict, evidently=evidently_links))
-    ml.log_artifact_text(run, "report.html", render_html(verdict, evidently=evidently_links))
+    skipped = evidently_skipped(drift_run_id, reports)
+    ml.log_artifact_text(run, "report.md", render_markdown(verdict, evidently=evidently_links, evidently_skipped=skipped))
+    ml.log_artifact_text(run, "report.html", render_html(verdict, evidently=evidently_links, evidently_skipped=skipped))
     return verdict
 
 
@@ -369,7 +419,7 @@ def _step(name: str, parent, identity: dict[str, Any], say: Say) -> _StepRun:
     return _StepRun(ref, ref.run_id, False)
 
 
-def _guarded(run, work: Callable[[], Any]) -> Any:
+def guarded(run, work: Callable[[], Any]) -> Any:
     """Do a run's work; the run ends FINISHED, or FAILED with the reason."""
     from .adapters import mlflow as ml
 
@@ -387,7 +437,7 @@ def _fail_quietly(run, exc: BaseException) -> None:
     from .adapters import mlflow as ml
 
     try:
-        ml.finish_run(run, exc if isinstance(exc, Exception) else PostmortemError(f"interrupted ({type(exc).__name__})"))
+        ml.finish_run(run, exc)
     except PostmortemError:
         pass  # the tracking server is gone too; the next post-mortem marks this run FAILED
 

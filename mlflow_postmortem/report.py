@@ -60,8 +60,12 @@ class _Table:
 
 
 def render_markdown(verdict: Verdict, *, features: list[dict] | None = None,
-                    evidently: dict[str, str] | None = None) -> str:
-    """The report as GitHub-flavoured Markdown: the same facts and tables as the HTML, no charts."""
+                    evidently: dict[str, str] | None = None, evidently_skipped: dict[str, str] | None = None) -> str:
+    """The report as GitHub-flavoured Markdown: the same facts and tables as the HTML, no charts.
+
+    `evidently` maps link titles to pages; `evidently_skipped` maps a page that could not be
+    built to why, so the reader sees a note where its link would be.
+    """
     feats = _feature_dicts(verdict, features)
     out = [f"# {_md(_title(verdict))}", "", _md_facts(_headline(verdict)), ""]
     if verdict.summary:
@@ -75,15 +79,17 @@ def render_markdown(verdict: Verdict, *, features: list[dict] | None = None,
     out += _md_section("Production", [_md_facts(_production_facts(verdict)), _md_table(_production_window_table(verdict))])
     if feats:
         out += _md_section("Features by drift", [_md_table(_feature_table(feats, verdict, spark=True))])
-    if evidently:
-        out += _md_section("Evidently reports", ["\n".join(f"- [{_md(t)}]({_href(f)})" for t, f in evidently.items())])
+    if evidently or evidently_skipped:
+        items = [f"- [{_md(t)}]({_href(f)})" for t, f in (evidently or {}).items()]
+        items += [f"- {_md(note)}" for note in _skipped_notes(evidently_skipped)]
+        out += _md_section("Evidently reports", ["\n".join(items)])
     out += _md_section("Not checked", ["\n".join(f"- {_md(s)}" for s in verdict.not_checked) or "Every check ran."])
     out += _md_section("Recommended mitigation", [_md_facts(_mitigation_facts(verdict))])
     return "\n".join(out).rstrip() + "\n"
 
 
 def render_html(verdict: Verdict, *, features: list[dict] | None = None,
-                evidently: dict[str, str] | None = None) -> str:
+                evidently: dict[str, str] | None = None, evidently_skipped: dict[str, str] | None = None) -> str:
     """One self-contained page: inline CSS and SVG, no scripts, nothing fetched from anywhere."""
     feats = _feature_dicts(verdict, features)
     sections = [
@@ -99,8 +105,9 @@ def render_html(verdict: Verdict, *, features: list[dict] | None = None,
     ]
     if feats:
         sections.append(_html_section("features", "Features by drift", _html_features(feats, verdict)))
-    if evidently:
-        links = "".join(f'<li><a href="{_e(_href(f))}">{_e(t)}</a></li>' for t, f in evidently.items())
+    if evidently or evidently_skipped:
+        links = "".join(f'<li><a href="{_e(_href(f))}">{_e(t)}</a></li>' for t, f in (evidently or {}).items())
+        links += "".join(f"<li>{_e(note)}</li>" for note in _skipped_notes(evidently_skipped))
         sections.append(_html_section("evidently", "Evidently reports", f"<ul>{links}</ul>"))
     sections.append(_html_section("not-checked", "Not checked", _html_list(verdict.not_checked) or "<p>Every check ran.</p>"))
     sections.append(_html_section("mitigation", "Recommended mitigation", _html_facts(_mitigation_facts(verdict))))
@@ -134,6 +141,11 @@ def _headline(v: Verdict) -> list[tuple[str, str]]:
     if v.run_id:
         facts.append(("MLflow run", v.run_id))
     return facts
+
+
+def _skipped_notes(skipped: dict[str, str] | None) -> list[str]:
+    """One sentence per Evidently page that was not built, in the words of its link title."""
+    return [f"Evidently {name.replace('_', ' ')} page not built: {reason}" for name, reason in (skipped or {}).items()]
 
 
 def _onsets(v: Verdict) -> list[CauseAssessment]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,12 +50,12 @@ def predict(model: ModelHandle, x: pd.DataFrame, fill: dict[str, object]) -> tup
 
     Only a model that refuses missing values gets them imputed (as a serving system that
     imputes would score them), and the count says so; any other failure is the model's error,
-    raised with its own first line, never retried.
+    raised with its own first line (quoted values masked), never retried.
     """
     try:
         return (*_call(model, x), np.zeros(len(x), dtype=bool))
     except Exception as exc:  # noqa: BLE001 - re-raised below unless it is a refusal of missing values
-        message = _first_line(exc)
+        message = _first_line(exc, x.columns)
         missing = x.isna().any(axis=1)
         if not missing.any() or not any(word in message.lower() for word in _REFUSES_MISSING):
             raise ModelError(f"model {model.name} v{model.version} failed to score: {message}") from None
@@ -63,7 +64,7 @@ def predict(model: ModelHandle, x: pd.DataFrame, fill: dict[str, object]) -> tup
         return (*_call(model, filled), missing.to_numpy())
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"model {model.name} v{model.version} failed to score, even with missing values imputed: "
-                         f"{_first_line(exc)}") from None
+                         f"{_first_line(exc, x.columns)}") from None
 
 
 def _call(model: ModelHandle, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -74,9 +75,18 @@ def _call(model: ModelHandle, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray |
     return np.asarray(model.predict(x)).reshape(len(x), -1)[:, 0], None
 
 
-def _first_line(exc: BaseException) -> str:
+#: a quoted literal in a model's error message
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def _first_line(exc: BaseException, columns: pd.Index) -> str:
+    """The error's first line, each quoted literal masked unless it is one of the model's columns:
+    a model quotes the value it choked on ("could not convert string to float: '...'"), and
+    that value is the data's, not ours to print into a terminal and a run's tags."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    names = {str(c) for c in columns}
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in names else "'…'", line)
 
 
 def score(model: ModelHandle, frame: pd.DataFrame, schema: Schema, fill: dict[str, object]) -> Scored:

@@ -8,17 +8,12 @@ model of their own.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import mlflow
 import pandas as pd
 import pytest
-import requests
 import yaml
 from mlflow import MlflowClient
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -27,7 +22,8 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from support import EXPERIMENT, HGB_TYPES, RF_TYPES, Dataset, free_port, register
+from servers import TrackingServer
+from support import EXPERIMENT, HGB_TYPES, RF_TYPES, Dataset, register
 
 
 @pytest.fixture(scope="session")
@@ -121,38 +117,5 @@ def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     if given:
         yield given.rstrip("/")
         return
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log_path = root / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-             "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(uri, proc, log_path, timeout_s=90)
-        yield uri
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _wait_healthy(uri: str, proc: subprocess.Popen, log: Path, *, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            if requests.get(f"{uri}/health", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"mlflow server at {uri} not healthy after {timeout_s}s:\n{log.read_text()[-2000:]}")
+    with TrackingServer("sqlite", tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server.uri

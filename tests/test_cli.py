@@ -124,7 +124,7 @@ def _unreachable_tracking_server(tmp_path: Path, write: Callable[..., Path], dat
     (_unknown_key, "unknown key 'modle'"),
     (_target_absent_from_golden, "target column 'label' is absent from data.golden"),
     (_mixed_type_reference_column, r"data.reference \(.*reference.csv\): column 'mean_radius' mixes numbers and text "
-                                   r"\(5 of \d+ values are not numbers, e.g. 'unknown'\)"),
+                                   r"\(5 of \d+ values are not numbers, the first at row 1\)"),
     (_regression_on_a_class_label, r"task is 'regression' but target 'label' in data.reference \(.*\) has only 2"),
     (_model_not_in_registry, "model URI models:/pm-cancer/9 not found in the registry at sqlite:///"),
     (_unreachable_tracking_server, r"tracking server http://127.0.0.1:\d+ is not reachable: Connection refused"),

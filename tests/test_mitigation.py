@@ -96,6 +96,8 @@ def test_retraining_cause_registers_a_tagged_version_trained_in_a_child_run_and_
     mitigate = next(r for r in runs if _tags(r).get("postmortem.step") == "mitigate")
     training = next(r for r in runs if r["info"]["run_id"] == _tags(mitigate)["postmortem.training_run"])
     assert _tags(training)["mlflow.parentRunId"] == parent_id
+    assert _tags(training)["postmortem.step"] == "train"
+    assert {"postmortem.host", "postmortem.pid"} <= set(_tags(training))  # so a later post-mortem can tell it died
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
     assert {i["tags"][0]["value"] for i in training["inputs"]["dataset_inputs"]} == {"reference", "recent_labelled"}
 
@@ -111,8 +113,10 @@ def test_retraining_cause_registers_a_tagged_version_trained_in_a_child_run_and_
     assert {"gate.golden.accuracy.candidate", "gate.recent.accuracy.candidate", "gate.passed"} <= set(metrics)
     assert "gate.json" in rest.artifacts(mitigate["info"]["run_id"])
     aliases = rest.get("registered-models/get", name=name)["registered_model"].get("aliases", [])
-    assert {"alias": "challenger", "version": new} in aliases
-    assert not any(a["alias"] == "champion" for a in aliases)  # promotion is off without a mitigation section
+    passed = metrics["gate.passed"] == 1.0
+    assert versions[new]["postmortem.gate"] == ("passed" if passed else "failed")
+    assert aliases == ([{"alias": "challenger", "version": new}] if passed else [])  # only a version that passed
+    # (champion never moves: promotion is off without a mitigation section)
     if cause == "data_drift":
         assert metrics["gate.recent.accuracy.candidate"] > metrics["gate.recent.accuracy.current"]
 
@@ -225,7 +229,8 @@ def test_promote_moves_champion_only_when_the_gate_passes(tracking_uri: str, tmp
         outcomes[name] = ({k: str(v) for k, v in client.get_registered_model(name).aliases.items()}, result.stdout)
 
     assert outcomes["pm-mit-promote"][0] == {"champion": "3", "challenger": "3"}
-    assert "gate passed; champion moved to it" in outcomes["pm-mit-promote"][1]
-    # an improvement of 0.5 accuracy points is out of reach: the gate fails and champion stays
-    assert outcomes["pm-mit-promote-strict"][0] == {"champion": "2", "challenger": "3"}
-    assert "gate failed; champion unchanged" in outcomes["pm-mit-promote-strict"][1]
+    assert "gate passed; alias challenger; champion moved to it" in outcomes["pm-mit-promote"][1]
+    # an improvement of 0.5 accuracy points is out of reach: the gate fails and no alias moves to the new version
+    assert outcomes["pm-mit-promote-strict"][0] == {"champion": "2"}
+    assert "gate failed; no alias moved" in outcomes["pm-mit-promote-strict"][1]
+    assert client.get_model_version("pm-mit-promote-strict", "3").tags["postmortem.gate"] == "failed"

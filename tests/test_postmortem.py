@@ -81,8 +81,10 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     linked = [r for r in runs if _tags(r).get("mlflow.parentRunId") == parent_id]
     children = {_tags(r)["postmortem.step"]: r for r in linked if "postmortem.step" in _tags(r)}
     assert set(children) == STEPS | {"mitigate"}
-    training = [r for r in linked if "postmortem.step" not in _tags(r)]
-    assert [_tags(r)["postmortem.mitigation"] for r in training] == ["retrain_correct_feature_version"]
+    # the demo already mitigated this very post-mortem (same version, config and data): its version is reused
+    mitigated = _tags(children["mitigate"])
+    assert mitigated["postmortem.mitigation"] == "retrain_correct_feature_version"
+    assert mitigated["postmortem.reused"] == "true" and mitigated["postmortem.new_version"] == "3"
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
 
     tags = _tags(parent)
@@ -207,11 +209,54 @@ def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri
 
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert f"target column 'label' is absent from data.golden ({tmp_path / 'golden.csv'}) (columns: " in last
+    assert f"target column 'label' is absent from data.golden ({tmp_path / 'golden.csv'} has 30 columns, " in last
     client = MlflowClient()
     runs = client.search_runs([client.get_experiment_by_name("pm-bad-data").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert "target column 'label' is absent from data.golden" in runs[0].data.tags["postmortem.failure"]
+
+
+@pytest.mark.parametrize(("name", "cut", "skipped"), [
+    ("one-row", lambda frame: frame.iloc[:1], {
+        "data_drift": "the current frame has 1 row; Evidently needs at least 2 in each",
+        "data_summary": "the current frame has 1 row; Evidently needs at least 2 in each",
+        "classification_quality": "the current frame has 1 row; Evidently needs at least 2 in each"}),
+    ("no-feature-column", lambda frame: frame[["event_time", "label"]], {
+        "data_drift": "no feature column is in both the reference and the current frame (of 30 named)"}),
+], ids=["one-row", "no-feature-column"])
+def test_a_current_file_evidently_cannot_draw_gets_a_finished_post_mortem_that_says_so(
+        tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path, name: str, cut, skipped) -> None:
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from mlflow_postmortem.postmortem import diagnose_config, run_postmortem
+
+    cut(pd.read_parquet(cancer.current)).to_parquet(tmp_path / "current.parquet", index=False)
+    data = {"reference": str(cancer.reference), "golden": str(cancer.golden), "current": str(tmp_path / "current.parquet")}
+    config = make_config(cancer, f"models:/{cancer_models}/2", data=data)
+    diagnosed = diagnose_config(config, tmp_path / "diagnosed.json", record=False)  # what `run` must record too
+
+    outcome = run_postmortem(config, tmp_path / "v.json", experiment=f"pm-evidently-{name}", record=False, mitigate=False)
+
+    assert outcome.verdict.root_cause == diagnosed.verdict.root_cause
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name(f"pm-evidently-{name}").experiment_id])
+    steps = {r.data.tags["postmortem.step"]: r for r in runs}
+    assert set(steps) == STEPS | {"postmortem"} and all(r.info.status == "FINISHED" for r in runs)
+    drift = steps["drift_report"]
+    assert drift.data.tags["postmortem.evidently.skipped"] == "; ".join(f"{k}: {v}" for k, v in skipped.items())
+    assert steps["postmortem"].data.tags["postmortem.evidently.skipped"] == drift.data.tags["postmortem.evidently.skipped"]
+    recorded = json.loads(mlflow.artifacts.load_text(f"runs:/{drift.info.run_id}/evidently/skipped.json"))
+    assert recorded == [{"name": k, "reason": v} for k, v in skipped.items()]
+    built = {f.path for f in client.list_artifacts(drift.info.run_id, "evidently")} - {"evidently/skipped.json"}
+    assert not any(Path(path).stem in skipped for path in built)
+    diagnose_id = steps["diagnose"].info.run_id
+    md = mlflow.artifacts.load_text(f"runs:/{diagnose_id}/report.md")
+    page = mlflow.artifacts.load_text(f"runs:/{diagnose_id}/report.html")
+    for report, reason in skipped.items():
+        note = f"Evidently {report.replace('_', ' ')} page not built: {reason}"
+        assert f"- {note}" in md and note in page
 
 
 def test_a_changed_config_reruns_the_post_mortem_but_reuses_the_unchanged_golden_step(

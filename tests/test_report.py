@@ -123,6 +123,22 @@ def test_html_is_one_well_formed_page_with_inline_svg_and_nothing_fetched() -> N
     assert hrefs == ["evidently/data_drift.html"]
 
 
+def test_an_evidently_page_not_built_is_a_note_where_its_link_would_be() -> None:
+    links = {"Evidently data summary": "evidently/data_summary.html"}
+    skipped = {"data_drift": "the current frame has 1 row; Evidently needs at least 2 in each"}
+    note = "Evidently data drift page not built: the current frame has 1 row; Evidently needs at least 2 in each"
+
+    md = render_markdown(recalibrated(), evidently=links, evidently_skipped=skipped)
+    parsed = Page(render_html(recalibrated(), evidently=links, evidently_skipped=skipped))
+    alone = Page(render_html(recalibrated(), evidently_skipped=skipped))
+
+    section = md[md.index("## Evidently reports"):md.index("## Not checked")]
+    assert "- [Evidently data summary](evidently/data_summary.html)" in section and f"- {note}" in section
+    assert f"Evidently reports Evidently data summary {note}" in parsed.visible
+    assert [a["href"] for _, a in parsed.attrs if "href" in a] == ["evidently/data_summary.html"]
+    assert f"Evidently reports {note}" in alone.visible and parsed.errors == alone.errors == []
+
+
 def test_html_states_the_same_facts_as_the_verdict() -> None:
     v = recalibrated()
     onset, recovery, golden = v.top.onset, v.top.recovery, v.golden

@@ -15,7 +15,7 @@ import html
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -27,16 +27,16 @@ with warnings.catch_warnings():  # Evidently's import trips numpy.core and lites
     from evidently import BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Regression, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset, RegressionPreset
 
-#: evidently's classification/regression definitions, whichever the task needs
-_Task = BinaryClassification | MulticlassClassification | Regression
 #: what would make the browser fetch something: a script, stylesheet, font or image from the network
 _EXTERNAL = re.compile(r"""<(?:script|img|iframe)[^>]*\bsrc\s*=\s*["']?\s*(?:https?:)?//"""
                        r"""|<link[^>]*\bhref\s*=\s*["']?\s*(?:https?:)?//"""
                        r"""|url\(\s*["']?\s*(?:https?:)?//|@import\s+["']?(?:url\()?\s*["']?(?:https?:)?//""", re.I)
+#: rows each frame needs for any report: one row has no distribution to draw or compare
+MIN_ROWS = 2
 
 
 class EvidentlyError(DataError):
-    """Evidently could not build a report from these frames (one line naming the report)."""
+    """The caller asked for something no frames could satisfy (a task or sample size out of range)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,25 @@ class EvidentlyReport:
     json: dict
     reference_rows: int
     current_rows: int
+
+
+@dataclass(frozen=True)
+class SkippedReport:
+    """A report Evidently could not build, and why: report and config column names and counts, never a data value."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What `build_reports` made: the pages, and a one-line reason for each page it could not make.
+
+    A page is a picture beside the verdict, so one that cannot be drawn is a note, never the end of a post-mortem.
+    """
+
+    built: tuple[EvidentlyReport, ...]
+    skipped: tuple[SkippedReport, ...]
 
 
 @dataclass(frozen=True)
@@ -74,9 +93,11 @@ def build_reports(
     max_rows: int = 50_000,
     seed: int = 0,
     source_rows: tuple[int, int] | None = None,
-) -> list[EvidentlyReport]:
+) -> Reports:
     """Data drift and data summary always; model quality when target and prediction are in both frames.
 
+    Each report is built on its own: one that Evidently cannot build (an exception from it, or
+    frames it cannot work on) is returned as skipped with its reason, and the others still come.
     Frames longer than `max_rows` are sampled without replacement (seeded, row order kept).
     Feature columns missing from either frame, or empty in either, are left out of the
     drift report and named in each report's note instead of failing the whole step.
@@ -87,24 +108,35 @@ def build_reports(
         raise EvidentlyError(f"task must be 'classification' or 'regression', got {task!r}")
     if max_rows < 1:
         raise EvidentlyError(f"max_rows must be at least 1, got {max_rows}")
-    for label, frame in (("reference", reference), ("current", current)):
-        if len(frame) == 0:
-            raise EvidentlyError(f"cannot build Evidently reports: the {label} frame has no rows")
     roles = [c for c in (target, prediction) if c and c in reference.columns and c in current.columns]
+    quality_name = f"{task}_quality" if target and prediction and len(roles) == 2 else None
+    names = ["data_drift", "data_summary", *([quality_name] if quality_name else [])]
+    small = [f"the {label} frame has {len(frame)} row{'' if len(frame) == 1 else 's'}"
+             for label, frame in (("reference", reference), ("current", current)) if len(frame) < MIN_ROWS]
+    if small:
+        reason = f"{' and '.join(small)}; Evidently needs at least {MIN_ROWS} in each"
+        return Reports((), tuple(SkippedReport(name, reason) for name in names))
+
     frames = _prepare(reference, current, numeric, categorical, roles, max_rows, seed, source_rows)
     base = {"numerical_columns": frames.numeric, "categorical_columns": frames.categorical}
     drift_columns = [c for c in frames.numeric + frames.categorical if c not in frames.left_out["empty"]]
-
-    reports = []
+    out: list[EvidentlyReport | SkippedReport] = []
     if drift_columns:
-        reports.append(_run("data_drift", DataDriftPreset(columns=drift_columns), frames, DataDefinition(**base)))
-    reports.append(_run("data_summary", DataSummaryPreset(), frames, DataDefinition(**base)))
-    if target and prediction and len(roles) == 2:
+        out.append(_run("data_drift", frames, lambda: (DataDriftPreset(columns=drift_columns), DataDefinition(**base))))
+    else:
+        out.append(SkippedReport("data_drift", _why_no_drift(frames, len(set(numeric + categorical)))))
+    if len(frames.reference.columns):
+        out.append(_run("data_summary", frames, lambda: (DataSummaryPreset(), DataDefinition(**base))))
+    else:
+        out.append(SkippedReport("data_summary", "no feature, target or prediction column is in both frames"))
+    if quality_name:
         quality = _quality_frames(frames, target, prediction)
-        if quality is not None:
-            definition, name, preset = _task_definition(quality, target, prediction, task)
-            reports.append(_run(name, preset, quality, DataDefinition(**base, **definition)))
-    return reports
+        if isinstance(quality, str):
+            out.append(SkippedReport(quality_name, quality))
+        else:
+            out.append(_run(quality_name, quality, lambda: _task_definition(quality, target, prediction, task, base)))
+    return Reports(tuple(r for r in out if isinstance(r, EvidentlyReport)),
+                   tuple(r for r in out if isinstance(r, SkippedReport)))
 
 
 def _prepare(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str], categorical: list[str],
@@ -113,9 +145,6 @@ def _prepare(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str],
     missing = [c for c in dict.fromkeys(numeric + categorical) if c not in reference.columns or c not in current.columns]
     num = [c for c in dict.fromkeys(numeric) if c not in missing and c not in roles]
     cat = [c for c in dict.fromkeys(categorical) if c not in missing and c not in roles and c not in num]
-    if not num and not cat:
-        raise EvidentlyError(f"cannot build Evidently reports: no feature column besides target and prediction "
-                             f"is in both frames (asked for {sorted(set(numeric + categorical))})")
     rng = np.random.default_rng(seed)
     columns = num + cat + [r for r in roles if r not in num + cat]
     ref = _clean(_sample(reference, max_rows, rng)[columns], num, cat)
@@ -124,6 +153,14 @@ def _prepare(reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str],
     ref_total, cur_total = source_rows or (len(reference), len(current))
     sampled = len(ref) < max(ref_total, len(reference)) or len(cur) < max(cur_total, len(current))
     return _Frames(ref, cur, num, cat, sampled, {"missing": missing, "empty": empty})
+
+
+def _why_no_drift(frames: _Frames, asked: int) -> str:
+    """Why no feature column is left to test for drift: absent from a frame, or empty in one."""
+    shared = len(frames.numeric + frames.categorical)
+    if shared:
+        return f"every feature column in both frames ({shared}) is empty (all null) in one of them"
+    return f"no feature column is in both the reference and the current frame (of {asked} named)"
 
 
 def _sample(frame: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -146,19 +183,21 @@ def _clean(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> p
     return out
 
 
-def _quality_frames(frames: _Frames, target: str, prediction: str) -> _Frames | None:
-    """Only rows with both a label and a prediction can be scored; None when a frame has none."""
+def _quality_frames(frames: _Frames, target: str, prediction: str) -> _Frames | str:
+    """Only rows with both a label and a prediction can be scored; the reason instead when a frame has none."""
     ref = frames.reference.dropna(subset=[target, prediction]).reset_index(drop=True)
     cur = frames.current.dropna(subset=[target, prediction]).reset_index(drop=True)
-    if len(ref) == 0 or len(cur) == 0:
-        return None
+    for label, rows in (("reference", ref), ("current", cur)):
+        if len(rows) == 0:
+            return f"no {label} row has both {target!r} and {prediction!r}"
     return _Frames(ref, cur, frames.numeric, frames.categorical, frames.sampled, frames.left_out)
 
 
-def _task_definition(frames: _Frames, target: str, prediction: str, task: str) -> tuple[dict[str, list[_Task]], str, Any]:
+def _task_definition(frames: _Frames, target: str, prediction: str, task: str,
+                     base: dict[str, list[str]]) -> tuple[Any, DataDefinition]:
     """Binary, multiclass or regression, read off the target's values and the prediction's type."""
     if task == "regression":
-        return {"regression": [Regression(target=target, prediction=prediction)]}, "regression_quality", RegressionPreset()
+        return RegressionPreset(), DataDefinition(**base, regression=[Regression(target=target, prediction=prediction)])
     labels = pd.concat([frames.reference[target], frames.current[target]]).dropna().unique().tolist()
     pred = pd.concat([frames.reference[prediction], frames.current[prediction]])
     if len(labels) <= 2:
@@ -167,7 +206,7 @@ def _task_definition(frames: _Frames, target: str, prediction: str, task: str) -
         spec = BinaryClassification(target=target, pos_label=pos, **{kind: prediction})
     else:
         spec = MulticlassClassification(target=target, prediction_labels=prediction)
-    return {"classification": [spec]}, "classification_quality", ClassificationPreset()
+    return ClassificationPreset(), DataDefinition(**base, classification=[spec])
 
 
 def _positive_label(labels: list[Any]) -> Any:
@@ -185,19 +224,24 @@ def _is_probability(values: pd.Series) -> bool:
     return bool(len(v)) and bool(((v >= 0) & (v <= 1)).all()) and not bool(np.all(v == np.round(v)))
 
 
-def _run(name: str, preset: Any, frames: _Frames, definition: DataDefinition) -> EvidentlyReport:
-    """Run one preset and render it; Evidently's own exceptions become one line naming the report."""
+def _run(name: str, frames: _Frames, spec: Callable[[], tuple[Any, DataDefinition]]) -> EvidentlyReport | SkippedReport:
+    """Run one preset and render it; anything Evidently raises skips this report only.
+
+    The reason names the exception's type and the row counts, not its message: Evidently's
+    messages can quote the values it choked on, and the reason lands in tags and reports.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            preset, definition = spec()
             snapshot = Report([preset]).run(
                 current_data=Dataset.from_pandas(frames.current, data_definition=definition),
                 reference_data=Dataset.from_pandas(frames.reference, data_definition=definition),
             )
             page, result = snapshot.get_html_str(as_iframe=False), snapshot.dict()
-    except Exception as exc:  # Evidently raises bare ValueError/IndexError/KeyError from deep inside
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise EvidentlyError(f"Evidently could not build the {name} report: {type(exc).__name__}: {first_line}") from exc
+    except Exception as exc:  # noqa: BLE001 - Evidently raises bare ValueError/IndexError/KeyError from deep inside
+        return SkippedReport(name, f"Evidently raised {type(exc).__name__} on {len(frames.reference):,} reference "
+                                   f"and {len(frames.current):,} current rows")
     page = _with_note(page, _note(frames))
     _check_self_contained(name, page)
     return EvidentlyReport(name, page, result, len(frames.reference), len(frames.current))

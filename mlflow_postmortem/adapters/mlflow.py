@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from mlflow.models import Model
 
 from ..config import TRUST_PICKLE_ENV
 from ..errors import ModelError, TrackingError
+from ..reachable import PROBE_TIMEOUT_S, probe_tracking_server
 from ..types import GoldenResult, ModelHandle, RecordedGolden, Verdict
 
 # progress bars for kilobyte artifacts drown the post-mortem's own progress lines
@@ -63,27 +66,15 @@ def use_tracking_uri(uri: str | None) -> str:
     return mlflow.get_tracking_uri()
 
 
-def check_tracking_reachable(timeout_s: float = 10.0) -> None:
-    """Fail fast on an unreachable tracking server.
-
-    MLflow's own client retries with backoff for minutes before giving up, so a typo in the
-    URI would look like a hang. A direct `/health` probe answers within `timeout_s`, and the
-    client's retries are bounded (unless the user set them) for failures later in the run.
-    sqlite and file stores need no check.
-    """
+def check_tracking_reachable(timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Fail fast on an unreachable tracking server (reachable.py), and bound the client's own
+    retries (unless the user set them) for failures later in the run."""
     uri = mlflow.get_tracking_uri()
     if not uri.startswith(("http://", "https://")):
         return
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-    try:
-        response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
-    except requests.Timeout:
-        raise TrackingError(f"tracking server {uri} did not answer within {timeout_s:g}s") from None
-    except requests.RequestException as exc:
-        raise TrackingError(f"tracking server {uri} is not reachable: {_os_reason(exc)}") from None
-    if response.status_code >= 500:
-        raise TrackingError(f"tracking server {uri} answered HTTP {response.status_code} on /health")
+    probe_tracking_server(uri, timeout_s)
 
 
 def resolve_version(uri: str) -> RegisteredVersion | None:
@@ -359,6 +350,9 @@ STEP_TAG = "postmortem.step"
 KEY_TAG = "postmortem.key"
 FAILURE_TAG = "postmortem.failure"
 HOST_TAG, PID_TAG = "postmortem.host", "postmortem.pid"
+#: rewritten every HEARTBEAT_S while a run is open: how another machine tells a live run from a dead one
+HEARTBEAT_TAG = "postmortem.heartbeat"
+HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -403,28 +397,104 @@ def project_run() -> RunRef | None:
 
 
 def start_run(experiment: str, name: str, *, parent: RunRef | None = None, tags: dict[str, str] | None = None) -> RunRef:
-    """Create a RUNNING run owned by this process (host and pid tagged, for dangling-run checks)."""
-    owner = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-    all_tags = {**owner, **(tags or {}), **({PARENT_TAG: parent.run_id} if parent else {})}
+    """Create a RUNNING run owned by this process (host, pid and heartbeat tagged, for dangling-run
+    checks), with all its tags in the one request: a claim is visible complete or not at all."""
+    all_tags = {**_owner(), **(tags or {}), **({PARENT_TAG: parent.run_id} if parent else {})}
     run = _call(lambda c: c.create_run(experiment, run_name=name, tags=all_tags), f"create run {name!r}")
-    return RunRef(run.info.run_id, experiment)
+    ref = RunRef(run.info.run_id, experiment)
+    _open_runs.add(ref)
+    return ref
 
 
 def claim_run(run: RunRef, tags: dict[str, str] | None = None) -> None:
     """Mark a run someone else created (the project run) as owned by this process."""
-    set_tags(run, {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), **(tags or {})})
+    set_tags(run, {**_owner(), **(tags or {})})
+    _open_runs.add(run)
 
 
 def finish_run(run: RunRef, error: BaseException | None = None) -> None:
-    """FINISHED, or FAILED with the reason as a tag; never left RUNNING."""
+    """FINISHED; FAILED with the reason as a tag; KILLED when a signal stopped it. Never RUNNING."""
     if error is not None:
         reason = " ".join(str(error).split())[:4000] or type(error).__name__
         try:
             set_tags(run, {FAILURE_TAG: reason})
         except TrackingError:
             pass  # the status below matters more than the reason; a dead server fails both
-    status = "FAILED" if error is not None else "FINISHED"
+    status = "FINISHED" if error is None else "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
     _call(lambda c: c.set_terminated(run.run_id, status), f"end run {run.run_id}")
+    _open_runs.discard(run)
+
+
+def end_open_runs(error: BaseException) -> list[str]:
+    """End every run this process opened and has not ended (after a signal); their ids."""
+    ended = []
+    for run in list(_open_runs):
+        try:
+            finish_run(run, error)
+            ended.append(run.run_id)
+        except TrackingError:
+            pass  # left RUNNING: the next post-mortem on this host finds its dead process
+    return ended
+
+
+def give_up_by(deadline: float) -> None:
+    """From now on a call to the store that starts after `deadline` (time.monotonic) fails at once,
+    and each waits at most 2 s: a signal's clean-up must end within its budget."""
+    global _deadline
+    _deadline = deadline
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "2"
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+
+
+def _owner() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), HEARTBEAT_TAG: "0"}
+
+
+class _OpenRuns:
+    """The runs this process holds open, each heartbeating until it ends.
+
+    One daemon thread rewrites HEARTBEAT_TAG on each open run every HEARTBEAT_S, so a process
+    waiting on a machine elsewhere can tell a slow run from a dead one (claims.py).
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[RunRef, str] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, run: RunRef) -> None:
+        with self._lock:
+            self._runs[run] = mlflow.get_tracking_uri()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="postmortem-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, run: RunRef) -> None:
+        with self._lock:
+            self._runs.pop(run, None)
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self._runs))
+
+    def _beat(self) -> None:
+        from mlflow.entities import RunTag
+
+        beat = 0
+        while True:
+            time.sleep(HEARTBEAT_S)
+            beat += 1
+            with self._lock:
+                runs = list(self._runs.items())
+            for run, uri in runs:
+                try:
+                    MlflowClient(uri).log_batch(run.run_id, tags=[RunTag(HEARTBEAT_TAG, str(beat))])
+                except Exception:  # noqa: BLE001 - a missed beat is retried in HEARTBEAT_S; the main thread reports failures
+                    pass
+
+
+_open_runs = _OpenRuns()
+_deadline: float | None = None
 
 
 def set_tags(run: RunRef, tags: dict[str, str]) -> None:
@@ -480,13 +550,55 @@ def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, 
     _call(lambda c: c.log_inputs(run.run_id, datasets=inputs), f"log datasets to run {run.run_id}")
 
 
-def find_finished(experiment: str, key: str, step: str | None = None) -> str | None:
-    """The newest FINISHED run of this experiment with this post-mortem key (and step), if any."""
-    filt = f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'"
-    filt += f" and tags.`{STEP_TAG}` = '{step}'" if step else f" and tags.`{STEP_TAG}` = 'postmortem'"
+def find_finished(experiment: str, key: str, step: str) -> str | None:
+    """The newest FINISHED run of this experiment with this key and step, if any."""
+    filt = f"tags.`{KEY_TAG}` = '{key}' and tags.`{STEP_TAG}` = '{step}' and attributes.status = 'FINISHED'"
     runs = _call(lambda c: c.search_runs([experiment], filt, max_results=1, order_by=["attributes.start_time DESC"]),
-                 "search for an earlier identical post-mortem")
+                 f"search for an earlier identical {step} run")
     return runs[0].info.run_id if runs else None
+
+
+@dataclass(frozen=True)
+class KeyedRun:
+    """A run carrying a post-mortem key, as a claim sees it."""
+
+    run_id: str
+    status: str
+    tags: dict[str, str]
+
+
+def keyed_runs(experiment: str, key: str, step: str) -> list[KeyedRun]:
+    """Every live (not deleted) run of this experiment with this key and step, in any status."""
+    filt = f"tags.`{KEY_TAG}` = '{key}' and tags.`{STEP_TAG}` = '{step}'"
+    runs = _call(lambda c: c.search_runs([experiment], filt, max_results=1000), "search runs with the same key")
+    return [KeyedRun(r.info.run_id, r.info.status, dict(r.data.tags)) for r in runs]
+
+
+def abandon_run(run_id: str, experiment: str, reason: str) -> None:
+    """End someone else's run FAILED: its process is gone and it would block the line forever."""
+    ref = RunRef(run_id, experiment)
+    set_tags(ref, {FAILURE_TAG: f"abandoned: {reason}"})
+    _call(lambda c: c.set_terminated(run_id, "FAILED"), f"end run {run_id}")
+
+
+def withdraw_run(run: RunRef, *, delete: bool, tags: dict[str, str]) -> None:
+    """A run that lost its claim to an identical one: deleted when this process made it (it
+    was only a ticket), else kept as a repeat without the key (it is the user's `mlflow run`)."""
+    _open_runs.discard(run)
+    if delete:
+        _call(lambda c: c.delete_run(run.run_id), f"delete run {run.run_id}")
+        return
+    set_tags(run, {**tags, STEP_TAG: "repeat"})
+    _call(lambda c: c.delete_tag(run.run_id, KEY_TAG), f"untag run {run.run_id}")
+    _open_runs.add(run)
+
+
+def is_alive_here(tags: dict[str, str]) -> bool | None:
+    """Whether the process that tagged a run is alive; None when it ran on another host."""
+    pid = tags.get(PID_TAG, "")
+    if tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit():
+        return None
+    return int(pid) == os.getpid() or _alive(int(pid))
 
 
 def run_tags(run_id: str) -> dict[str, str]:
@@ -512,11 +624,9 @@ def fail_dangling_runs(experiment: str) -> list[str]:
     runs = _call(lambda c: c.search_runs([experiment], filt, max_results=500), "search for dangling runs")
     dangling = []
     for run in runs:
-        pid = run.data.tags.get(PID_TAG, "")
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            ref = RunRef(run.info.run_id, experiment)
-            set_tags(ref, {FAILURE_TAG: f"abandoned: process {pid} on {host} ended without finishing the run"})
-            _call(lambda c: c.set_terminated(ref.run_id, "FAILED"), f"end run {ref.run_id}")
+        if is_alive_here(run.data.tags) is False:
+            pid = run.data.tags[PID_TAG]
+            abandon_run(run.info.run_id, experiment, f"process {pid} on {host} ended without finishing the run")
             dangling.append(run.info.run_id)
     return dangling
 
@@ -548,15 +658,25 @@ def _source_uri(source: str) -> str:
     return source if "://" in source else Path(source).resolve().as_uri()
 
 
-def _call(fn: Callable[[MlflowClient], Any], what: str) -> Any:
-    """One MLflow call; its failure becomes one line naming what was being done and where."""
-    try:
-        return fn(MlflowClient())
-    except MlflowException as exc:
-        raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
-    except requests.RequestException as exc:
-        raise TrackingError(f"could not {what}: tracking server {mlflow.get_tracking_uri()} "
-                            f"is not reachable ({_os_reason(exc)})") from None
+def _call(fn: Callable[[MlflowClient], Any], what: str, attempts: int = 8) -> Any:
+    """One MLflow call; its failure becomes one line naming what was being done and where.
+
+    A sqlite store shared by concurrent post-mortems answers "database is locked" while another
+    process writes: that is retried, with growing pauses, before it counts as a failure.
+    """
+    for attempt in range(1, attempts + 1):
+        if _deadline is not None and time.monotonic() > _deadline:
+            raise TrackingError(f"could not {what}: out of time after a signal")
+        try:
+            return fn(MlflowClient())
+        except MlflowException as exc:
+            if "database is locked" in str(exc) and attempt < attempts:
+                time.sleep(0.1 * attempt)
+                continue
+            raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
+        except requests.RequestException as exc:
+            raise TrackingError(f"could not {what}: tracking server {mlflow.get_tracking_uri()} "
+                                f"is not reachable ({_os_reason(exc)})") from None
 
 
 def read_artifact_text(run_id: str, path: str) -> str:
@@ -614,36 +734,66 @@ def log_sklearn_model(run: RunRef, estimator: Any, X: pd.DataFrame, *, trusted_t
 
 
 def launch_project(uri: str, entry_point: str, parameters: dict[str, Any], *, experiment: str,
-                   parent_run_id: str, run_name: str) -> tuple[str, str]:
+                   parent_run_id: str, run_name: str, tags: dict[str, str]) -> tuple[str, str]:
     """Run an MLflow Project to completion in this environment; (run id, final status).
 
     `env_manager="local"` runs the project's command with the `python` first on PATH, so this
-    interpreter's folder goes first. The run is made a child of `parent_run_id`. A failing
-    project is not an exception here: the caller reads the status and decides.
+    interpreter's folder goes first. The run is made a child of `parent_run_id` and tagged with
+    the training process's host and pid, so a later post-mortem can tell whether it still runs.
+    A signal here stops the training process too, and ends its run KILLED. A failing project is
+    not an exception here: the caller reads the status and decides.
     """
     from mlflow.exceptions import ExecutionException
     from mlflow.projects import run as run_project
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    before = {r.info.run_id for r in _project_runs(experiment, run_name)}
+    # the project runs under `mlflow run --run-id` in a process group of its own, told the experiment by
+    # id; that command refuses an experiment name beside it, so the name stays out of its environment
+    name = os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
     try:
         submitted = run_project(uri, entry_point=entry_point, parameters=parameters, experiment_id=experiment,
-                                env_manager="local", synchronous=True, run_name=run_name)
-        run_id = submitted.run_id
-    except ExecutionException as exc:  # the project ran and failed: find its run to report it
-        started = [r.info.run_id for r in _project_runs(experiment, run_name) if r.info.run_id not in before]
-        if not started:
-            raise TrackingError(f"could not launch project {uri} -e {entry_point}: {_first_line(exc)}") from None
-        run_id = started[0]
-    except MlflowException as exc:
+                                env_manager="local", synchronous=False, run_name=run_name)
+    except (ExecutionException, MlflowException) as exc:
         raise TrackingError(f"could not launch project {uri} -e {entry_point}: {_first_line(exc)}") from None
-    set_tags(RunRef(run_id, experiment), {PARENT_TAG: parent_run_id})
-    return run_id, _call(lambda c: c.get_run(run_id).info.status, f"read run {run_id}")
+    finally:
+        if name is not None:
+            os.environ["MLFLOW_EXPERIMENT_NAME"] = name
+    ref = RunRef(submitted.run_id, experiment)
+    child = submitted.command_proc
+    try:
+        set_tags(ref, {**tags, PARENT_TAG: parent_run_id, HOST_TAG: socket.gethostname(), PID_TAG: str(child.pid)})
+        succeeded = submitted.wait()
+    except BaseException as exc:
+        _stop(child)
+        finish_run(ref, exc)
+        raise
+    status = _call(lambda c: c.get_run(ref.run_id).info.status, f"read run {ref.run_id}")
+    if status == "RUNNING":  # the project's code did not end its run itself
+        status = "FINISHED" if succeeded else "FAILED"
+        _call(lambda c: c.set_terminated(ref.run_id, status), f"end run {ref.run_id}")
+    return ref.run_id, status
 
 
-def _project_runs(experiment: str, run_name: str) -> list:
-    return _call(lambda c: c.search_runs([experiment], f"attributes.run_name = '{run_name}'", max_results=200),
-                 "search project runs")
+def _stop(process: Any, grace_s: float = 5.0) -> None:
+    """SIGTERM to the process group the project runs in (`mlflow run` and the training process
+    under it), SIGKILL to whatever of it is left after `grace_s`."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # it ended meanwhile
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        process.poll()  # reap the group's leader, so it no longer counts
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
@@ -654,6 +804,10 @@ def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
         return str(mv.version)
 
     return _call(register, f"register the model of run {run_id} as a version of {name}")
+
+
+def version_tags(name: str, version: str) -> dict[str, str]:
+    return _call(lambda c: dict(c.get_model_version(name, version).tags or {}), f"read models:/{name}/{version}")
 
 
 def find_version_by_tag(name: str, key: str, value: str) -> str | None:

@@ -13,8 +13,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlflow_postmortem.adapters.evidently import EvidentlyError, EvidentlyReport, build_reports
-from mlflow_postmortem.errors import PostmortemError
+from mlflow_postmortem.adapters.evidently import EvidentlyError, EvidentlyReport, SkippedReport, build_reports
 
 #: what would make a browser fetch from the network when opening the page
 EXTERNAL = re.compile(r"""<script[^>]*\ssrc=|<link[^>]*\shref=["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.I)
@@ -42,7 +41,8 @@ def sampled() -> dict[str, EvidentlyReport]:
     reference, current, features = cancer()
     reports = build_reports(reference, current, target="label", prediction="prediction", task="classification",
                             numeric=features, categorical=[], max_rows=150, seed=1)
-    return {r.name: r for r in reports}
+    assert reports.skipped == ()
+    return {r.name: r for r in reports.built}
 
 
 def _dashboard(page: str) -> tuple[dict, dict]:
@@ -97,7 +97,7 @@ def test_probabilities_and_a_missing_column_on_a_few_features() -> None:
     current = current.drop(columns=["worst_area"])
 
     reports = build_reports(reference, current, target="label", prediction="probability", task="classification",
-                            numeric=FEW, categorical=[], max_rows=10_000)
+                            numeric=FEW, categorical=[], max_rows=10_000).built
 
     assert [r.name for r in reports] == ["data_drift", "data_summary", "classification_quality"]
     assert (reports[0].reference_rows, reports[0].current_rows) == (300, 269)
@@ -111,7 +111,7 @@ def test_frames_the_caller_sampled_already_are_reported_as_a_sample() -> None:
     reference, current, _ = cancer()
 
     reports = build_reports(reference, current, target=None, prediction=None, task="classification",
-                            numeric=FEW[:2], categorical=[], source_rows=(3_000, 269))
+                            numeric=FEW[:2], categorical=[], source_rows=(3_000, 269)).built
 
     assert [r.name for r in reports] == ["data_drift", "data_summary"]
     assert "Evidently computed on a sample of 300 reference and 269 current rows" in reports[0].html
@@ -123,7 +123,7 @@ def test_no_quality_report_without_predictions_in_both_frames() -> None:
     reports = build_reports(reference, current.drop(columns=["prediction"]), target="label", prediction="prediction",
                             task="classification", numeric=FEW[:2], categorical=[])
 
-    assert [r.name for r in reports] == ["data_drift", "data_summary"]
+    assert [r.name for r in reports.built] == ["data_drift", "data_summary"] and reports.skipped == ()
 
 
 def test_regression_quality_on_diabetes() -> None:
@@ -133,27 +133,63 @@ def test_regression_quality_on_diabetes() -> None:
     frame["prediction"] = model.predict(frame[["age", "bmi", "bp"]])
 
     reports = build_reports(frame.iloc[:250], frame.iloc[250:], target="target", prediction="prediction",
-                            task="regression", numeric=["age", "bmi", "bp"], categorical=["sex"])
+                            task="regression", numeric=["age", "bmi", "bp"], categorical=["sex"]).built
 
     assert [r.name for r in reports] == ["data_drift", "data_summary", "regression_quality"]
     names = [m["metric_name"] for m in reports[2].json["metrics"]]
     assert any(n.startswith("RMSE") for n in names) and any(n.startswith("MAE") for n in names)
 
 
-def test_evidently_failures_become_one_line_postmortem_errors() -> None:
-    frame = pd.DataFrame({"x": [0.1, 0.4, 0.3, 0.9] * 10, "y": ["low", "high"] * 20, "p": [1.0, 2.0] * 20})
+def test_a_report_evidently_cannot_build_is_skipped_with_a_reason_and_the_others_are_built() -> None:
+    frame = pd.DataFrame({"x": [0.1, 0.4, 0.3, 0.9] * 10, "y": ["AKIA_SECRET_1", "hunter2"] * 20, "p": [1.0, 2.0] * 20})
 
-    with pytest.raises(EvidentlyError) as caught:
-        build_reports(frame, frame, target="y", prediction="p", task="regression", numeric=["x"], categorical=[])
+    reports = build_reports(frame, frame, target="y", prediction="p", task="regression", numeric=["x"], categorical=[])
 
-    assert isinstance(caught.value, PostmortemError)
-    message = str(caught.value)
-    assert message.startswith("Evidently could not build the regression_quality report: ") and "\n" not in message
+    assert [r.name for r in reports.built] == ["data_drift", "data_summary"]
+    [skipped] = reports.skipped
+    assert skipped.name == "regression_quality"
+    assert re.fullmatch(r"Evidently raised \w+ on 40 reference and 40 current rows", skipped.reason), skipped.reason
+
+
+def _one_row(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return reference, current.iloc[:1]
+
+
+def _no_shared_feature(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return reference, current[["label", "prediction"]]
+
+
+def _every_feature_empty(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return reference, current.assign(**{f: float("nan") for f in FEW})
+
+
+def _no_labelled_current_row(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return reference, current.assign(label=float("nan"))
+
+
+@pytest.mark.parametrize(("frames", "skipped", "built"), [
+    (_one_row, {name: "the current frame has 1 row; Evidently needs at least 2 in each"
+                for name in ("data_drift", "data_summary", "classification_quality")}, []),
+    (_no_shared_feature, {"data_drift": "no feature column is in both the reference and the current frame (of 4 named)"},
+     ["data_summary", "classification_quality"]),
+    (_every_feature_empty, {"data_drift": "every feature column in both frames (4) is empty (all null) in one of them"},
+     ["data_summary", "classification_quality"]),
+    (_no_labelled_current_row, {"classification_quality": "no current row has both 'label' and 'prediction'"},
+     ["data_drift", "data_summary"]),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else "")
+def test_frames_evidently_cannot_work_on_skip_the_reports_they_break_and_say_why(
+        frames, skipped: dict[str, str], built: list[str]) -> None:
+    reference, current = frames(*cancer()[:2])
+
+    reports = build_reports(reference, current, target="label", prediction="prediction", task="classification",
+                            numeric=FEW, categorical=[])
+
+    assert [r.name for r in reports.built] == built
+    assert reports.skipped == tuple(SkippedReport(name, reason) for name, reason in skipped.items())
 
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"task": "ranking"}, "task must be 'classification' or 'regression'"),
-    ({"numeric": ["nope"]}, "no feature column besides target and prediction is in both frames"),
     ({"max_rows": 0}, "max_rows must be at least 1"),
 ])
 def test_bad_arguments_are_named(kwargs: dict, words: str) -> None:

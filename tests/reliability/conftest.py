@@ -1,0 +1,25 @@
+"""Fixtures of the reliability tests: a real `mlflow server` of the test's own, on each store a team runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from servers import POSTGRES_URI_ENV, Backend, TrackingServer
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend store; postgresql needs a PostgreSQL server to create databases on (.ci/run starts one)."""
+    if request.param == "postgresql" and not os.environ.get(POSTGRES_URI_ENV):
+        pytest.skip(f"{POSTGRES_URI_ENV} is unset: no PostgreSQL server for a postgresql store (.ci/run starts one)")
+    return request.param
+
+
+@pytest.fixture
+def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """A started server on a fresh store, per test: tests kill and restart it; stopped (database dropped) after."""
+    with TrackingServer(backend, tmp_path_factory.mktemp(f"server-{backend}")) as server:
+        yield server

@@ -85,9 +85,9 @@ def resolve_version(uri: str) -> RegisteredVersion | None:
     name, version, alias = match["name"], match["version"], match["alias"]
     if version is not None and not version.isdigit():
         raise ModelError(f"model URI {uri} names neither a version number nor an @alias (stages are not supported)")
-    client = MlflowClient()
     try:
-        mv = client.get_model_version(name, version) if alias is None else client.get_model_version_by_alias(name, alias)
+        mv = _patient(lambda c: c.get_model_version(name, version) if alias is None
+                      else c.get_model_version_by_alias(name, alias))
     except MlflowException as exc:
         raise _registry_error(uri, exc) from None
     return RegisteredVersion(name=mv.name, version=str(mv.version), tags=dict(mv.tags or {}))
@@ -150,7 +150,7 @@ def previous_version_uri(uri: str) -> str | None:
     if reviewed is None:
         return None
     try:
-        versions = MlflowClient().search_model_versions(f"name='{reviewed.name}'")
+        versions = _patient(lambda c: c.search_model_versions(f"name='{reviewed.name}'"))
     except MlflowException as exc:
         raise _registry_error(uri, exc) from None
     below = [int(v.version) for v in versions if int(v.version) < int(reviewed.version)]
@@ -165,9 +165,9 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
     primary metric keeps its interval, row count and a digest of the golden rows, so a later
     comparison is unpaired but honest, and a refreshed golden set is not mistaken for a drop.
     """
-    client = MlflowClient()
     uri = f"models:/{name}/{version}"
-    try:
+
+    def tag(client: MlflowClient) -> None:
         tags = dict(client.get_model_version(name, version).tags or {})
         client.set_model_version_tag(name, version, ROOT_CAUSE_TAG, verdict.root_cause)
         if verdict.run_id:
@@ -176,6 +176,9 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
         if golden is not None and not golden.dropped and not any(k.startswith(GOLDEN_TAG_PREFIX) for k in tags):
             for key, value in _golden_tags(golden).items():
                 client.set_model_version_tag(name, version, key, value)
+
+    try:
+        _patient(tag)
     except MlflowException as exc:
         raise TrackingError(f"could not tag {uri} in the registry at {mlflow.get_registry_uri()}: {_first_line(exc)}") from None
 
@@ -321,7 +324,7 @@ def register_sklearn_model(estimator: Any, name: str, X: pd.DataFrame, *, truste
 def alias_version(name: str, alias: str) -> str | None:
     """The version an alias points at, or None when the model or the alias does not exist."""
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        return str(_patient(lambda c: c.get_model_version_by_alias(name, alias)).version)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
@@ -333,7 +336,7 @@ def set_alias(name: str, alias: str, version: str, attempts: int = 5) -> None:
     same moment; the store then refuses one of them (a unique-key race), which a retry settles."""
     for attempt in range(1, attempts + 1):
         try:
-            MlflowClient().set_registered_model_alias(name, alias, version)
+            _patient(lambda c: c.set_registered_model_alias(name, alias, version))
             return
         except MlflowException as exc:
             if attempt == attempts or "UNIQUE constraint" not in str(exc) and "already exists" not in str(exc):
@@ -658,25 +661,44 @@ def _source_uri(source: str) -> str:
     return source if "://" in source else Path(source).resolve().as_uri()
 
 
-def _call(fn: Callable[[MlflowClient], Any], what: str, attempts: int = 8) -> Any:
-    """One MLflow call; its failure becomes one line naming what was being done and where.
+#: refusals that wrote nothing and pass: a busy store (a sqlite file another process writes, a server whose
+#: database connections concurrent post-mortems hold), or a row two of them inserted at once (the dataset
+#: both log, which the second attempt finds and links)
+_BUSY = ("database is locked", "QueuePool limit", "UniqueViolation", "UNIQUE constraint failed",
+         "duplicate key value violates unique constraint")
+#: how long a call waits, in all, for a busy store before it counts as failed
+BUSY_WAIT_S = 120.0
 
-    A sqlite store shared by concurrent post-mortems answers "database is locked" while another
-    process writes: that is retried, with growing pauses, before it counts as a failure.
+
+def _call(fn: Callable[[MlflowClient], Any], what: str) -> Any:
+    """One MLflow call; its failure becomes one line naming what was being done and where."""
+    try:
+        return _patient(fn)
+    except MlflowException as exc:
+        raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
+    except requests.RequestException as exc:
+        raise TrackingError(f"could not {what}: tracking server {mlflow.get_tracking_uri()} "
+                            f"is not reachable ({_os_reason(exc)})") from None
+
+
+def _patient(fn: Callable[[MlflowClient], Any]) -> Any:
+    """`fn(client)`, repeated while the store is busy rather than broken.
+
+    A store refuses some requests for a moment without writing anything (_BUSY); the call is
+    repeated with growing pauses for up to BUSY_WAIT_S (not at all once a signal's clean-up
+    has begun), then the store's error stands.
     """
-    for attempt in range(1, attempts + 1):
+    waited, pause = 0.0, 0.1
+    while True:
         if _deadline is not None and time.monotonic() > _deadline:
-            raise TrackingError(f"could not {what}: out of time after a signal")
+            raise TrackingError("out of time after a signal")
         try:
             return fn(MlflowClient())
         except MlflowException as exc:
-            if "database is locked" in str(exc) and attempt < attempts:
-                time.sleep(0.1 * attempt)
-                continue
-            raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
-        except requests.RequestException as exc:
-            raise TrackingError(f"could not {what}: tracking server {mlflow.get_tracking_uri()} "
-                                f"is not reachable ({_os_reason(exc)})") from None
+            if not any(busy in str(exc) for busy in _BUSY) or waited >= BUSY_WAIT_S or _deadline is not None:
+                raise
+            time.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 5.0)
 
 
 def read_artifact_text(run_id: str, path: str) -> str:

@@ -403,7 +403,7 @@ def start_run(experiment: str, name: str, *, parent: RunRef | None = None, tags:
     """Create a RUNNING run owned by this process (host, pid and heartbeat tagged, for dangling-run
     checks), with all its tags in the one request: a claim is visible complete or not at all."""
     all_tags = {**_owner(), **(tags or {}), **({PARENT_TAG: parent.run_id} if parent else {})}
-    run = _call(lambda c: c.create_run(experiment, run_name=name, tags=all_tags), f"create run {name!r}")
+    run = _call(lambda c: c.create_run(experiment, run_name=name, tags=all_tags), f"create run {name!r}", once=True)
     ref = RunRef(run.info.run_id, experiment)
     _open_runs.add(ref)
     return ref
@@ -666,14 +666,18 @@ def _source_uri(source: str) -> str:
 #: both log, which the second attempt finds and links)
 _BUSY = ("database is locked", "QueuePool limit", "UniqueViolation", "UNIQUE constraint failed",
          "duplicate key value violates unique constraint")
+#: a connection a busy server dropped mid-answer (a worker replaced under load): the request may have been
+#: applied, so only calls that may safely run twice repeat it
+_BROKEN = ("Connection broken", "IncompleteRead", "RemoteDisconnected", "Connection aborted")
 #: how long a call waits, in all, for a busy store before it counts as failed
 BUSY_WAIT_S = 120.0
 
 
-def _call(fn: Callable[[MlflowClient], Any], what: str) -> Any:
-    """One MLflow call; its failure becomes one line naming what was being done and where."""
+def _call(fn: Callable[[MlflowClient], Any], what: str, *, once: bool = False) -> Any:
+    """One MLflow call; its failure becomes one line naming what was being done and where.
+    `once`: the call creates something, so a dropped connection is not a reason to repeat it."""
     try:
-        return _patient(fn)
+        return _patient(fn, once=once)
     except MlflowException as exc:
         raise TrackingError(f"could not {what} at {mlflow.get_tracking_uri()}: {_first_line(exc)}") from None
     except requests.RequestException as exc:
@@ -681,10 +685,11 @@ def _call(fn: Callable[[MlflowClient], Any], what: str) -> Any:
                             f"is not reachable ({_os_reason(exc)})") from None
 
 
-def _patient(fn: Callable[[MlflowClient], Any]) -> Any:
+def _patient(fn: Callable[[MlflowClient], Any], *, once: bool = False) -> Any:
     """`fn(client)`, repeated while the store is busy rather than broken.
 
-    A store refuses some requests for a moment without writing anything (_BUSY); the call is
+    A store refuses some requests for a moment without writing anything (_BUSY), and a busy
+    server may drop a connection mid-answer (_BROKEN, repeated unless `once`); the call is
     repeated with growing pauses for up to BUSY_WAIT_S (not at all once a signal's clean-up
     has begun), then the store's error stands.
     """
@@ -695,7 +700,8 @@ def _patient(fn: Callable[[MlflowClient], Any]) -> Any:
         try:
             return fn(MlflowClient())
         except MlflowException as exc:
-            if not any(busy in str(exc) for busy in _BUSY) or waited >= BUSY_WAIT_S or _deadline is not None:
+            passing = _BUSY if once else _BUSY + _BROKEN
+            if not any(marker in str(exc) for marker in passing) or waited >= BUSY_WAIT_S or _deadline is not None:
                 raise
             time.sleep(pause)
             waited, pause = waited + pause, min(pause * 2, 5.0)
@@ -825,7 +831,7 @@ def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
         mv = client.create_model_version(name, source, run_id=run_id, tags=tags)
         return str(mv.version)
 
-    return _call(register, f"register the model of run {run_id} as a version of {name}")
+    return _call(register, f"register the model of run {run_id} as a version of {name}", once=True)
 
 
 def version_tags(name: str, version: str) -> dict[str, str]:

@@ -159,11 +159,14 @@ class Rescale(Evidence):
     windows_changed: int
     reference_median: float
     current_median: float
+    #: discrete features: the share of changed values that map back exactly onto values the
+    #: reference holds (the evidence when the shape cannot match: a feature that moves with time)
+    mapped_onto_reference: float | None = None
 
     def sentence(self) -> str:
         what = self.unit or f"scale x{self.scale:.4g}, offset {self.offset:+.4g}"
-        return (f"{what} ({self.specific}); mapped back, the shape matches the reference (TV "
-                f"{self.shape_tv_after_inverse:.3f}); median {self.reference_median:.4g} -> {self.current_median:.4g}, "
+        return (f"{what} ({self.specific}); {_mapped_back(self.shape_tv_after_inverse, self.mapped_onto_reference)}; "
+                f"median {self.reference_median:.4g} -> {self.current_median:.4g}, "
                 f"{self.out_of_range_share:.1%} outside the seen range")
 
 
@@ -182,10 +185,19 @@ class Redefinition(Evidence):
     scale: float = 1.0
     offset: float = 0.0
     step: float | None = None
+    #: as in Rescale
+    mapped_onto_reference: float | None = None
 
     def sentence(self) -> str:
-        return (f"{self.description}; mapped back, the shape matches the reference (TV {self.shape_tv_after_inverse:.3f}); "
+        return (f"{self.description}; {_mapped_back(self.shape_tv_after_inverse, self.mapped_onto_reference)}; "
                 f"distinct values {self.distinct_values[0]} -> {self.distinct_values[1]}")
+
+
+def _mapped_back(shape_tv: float, onto_reference: float | None) -> str:
+    if onto_reference is None:
+        return f"mapped back, the shape matches the reference (TV {shape_tv:.3f})"
+    return (f"mapped back, {onto_reference:.1%} of the values are exactly values the reference holds "
+            f"(the shape differs by TV {shape_tv:.3f}, as the feature moves with time)")
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,85 @@ def test_a_class_balance_that_moved_is_data_drift_naming_the_target_with_or_with
         assert verdict.root_cause == "data_drift", verdict.summary
         assert verdict.top.features[0] == "label"
         assert verdict.top.evidence["kind"] == "prior_shift"
+
+
+def _with_year(frame: pd.DataFrame) -> pd.DataFrame:
+    """A `year` that advances with the rows (2000 to 2012): the reference holds every year, a
+    time-ordered log each year in turn, so any stretch of the log differs from the reference."""
+    return frame.assign(year=2000 + np.floor(13 * np.arange(len(frame)) / len(frame)))
+
+
+def _year_verdict(change=None):
+    w = world()
+    cur = _with_year(current(3000, seed=40))
+    if change is not None:
+        late = _second_half(cur)
+        cur.loc[late, "year"] = change(cur.loc[late, "year"])
+    data = build_inputs(_with_year(w.reference), _with_year(w.golden), cur, task="classification", target="label",
+                        features=[*FEATURES, "year"], timestamp="event_time")
+    return _diagnose(data, _on_features(w.model))
+
+
+def test_a_year_that_advances_with_time_is_healthy():
+    assert _year_verdict().root_cause == "healthy"
+
+
+@pytest.mark.parametrize(("change", "transform"), [
+    (lambda y: y * 2.20462, "affine"),
+    (lambda y: y * 1.8 + 32, "affine"),
+    (np.log, "natural log"),
+])
+def test_a_year_redefined_mid_log_is_recalibration_not_novelty(change, transform):
+    """Its changed rows hold only the latest years, so their mix never matches the reference's;
+    that each one maps back exactly onto a year the reference holds is the evidence."""
+    verdict = _year_verdict(change)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("year",)
+    assert verdict.top.evidence["transform"] == transform
+    assert verdict.top.evidence["mapped_onto_reference"] >= 0.99
+    assert verdict.top.onset is not None and verdict.top.onset.pattern == "step"
+
+
+def test_a_year_stuck_at_zero_is_a_default_not_novelty():
+    verdict = _year_verdict(lambda y: 0.0)
+
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("year",)
+    assert verdict.top.evidence["default_value"] == 0.0
+
+
+def _channel_verdict(change):
+    """A categorical whose most common value (`web`) most rows hold."""
+    def with_channel(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return frame.assign(channel=rng.choice(["web", "store", "phone"], len(frame), p=[0.75, 0.15, 0.10]))
+
+    w = world()
+    cur = with_channel(current(3000, seed=42), 3)
+    change(cur, _second_half(cur), np.random.default_rng(5))
+    data = build_inputs(with_channel(w.reference, 1), with_channel(w.golden, 2), cur, task="classification",
+                        target="label", features=[*FEATURES, "channel"], categorical=("plan", "region", "channel"),
+                        timestamp="event_time")
+    return _diagnose(data, _on_features(w.model))
+
+
+def test_a_categorical_frozen_on_its_most_common_value_is_a_default_not_drift():
+    def freeze(cur, late, rng):
+        cur.loc[late, "channel"] = "web"
+
+    verdict = _channel_verdict(freeze)
+
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("channel",)
+    assert verdict.top.evidence["default_value"] == "web"
+
+
+def test_its_most_common_value_growing_more_common_is_drift_not_a_default():
+    def grow(cur, late, rng):
+        cur.loc[late & (rng.random(len(cur)) < 0.9), "channel"] = "web"  # about 97% web, never every row
+
+    verdict = _channel_verdict(grow)
+
+    assert verdict.root_cause == "data_drift", verdict.summary
+    assert verdict.top.features == ("channel",)

@@ -109,7 +109,7 @@ def load_model_handle(uri: str, *, trusted_types: tuple[str, ...] = (), trust_pi
     registered = resolve_version(uri)
     source = registered.uri if registered else uri
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        local = _patient(lambda _: mlflow.artifacts.download_artifacts(artifact_uri=source))  # a download may repeat
         meta = Model.load(local)
     except MlflowException as exc:
         raise ModelError(f"model URI {uri} could not be downloaded: {_first_line(exc)}") from None
@@ -736,7 +736,7 @@ def load_sklearn_estimator(uri: str, *, trusted_types: tuple[str, ...] = (), tru
     registered = resolve_version(uri)
     source = registered.uri if registered else uri
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        local = _patient(lambda _: mlflow.artifacts.download_artifacts(artifact_uri=source))  # a download may repeat
         meta = Model.load(local)
     except (MlflowException, OSError) as exc:
         raise ModelError(f"model URI {uri} could not be downloaded: {_first_line(exc)}") from None

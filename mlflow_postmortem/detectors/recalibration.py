@@ -10,6 +10,11 @@ be one of:
 - a new value grid: continuous values rounded, truncated or bucketed onto evenly spaced codes;
 - any affine map, but only when it arrives as a step that moves the bulk of values out of range;
 - categorical (or integer) codes whose frequency profile is the reference's under other codes.
+
+On a discrete feature (a year, a count, a code) there is a second way to be specific: mapped
+back, every changed value is exactly one of the values the reference holds. That needs no
+shape match, which matters for a feature that moves with time: the rows after a change hold
+only the latest years, so their mix is not the reference's, yet each maps back to a real year.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class Recalibration(Detector):
     unit_window: float = 0.4
     #: the smallest change of scale (|log|, x1.5) a unit conversion without an offset may explain
     min_log_unit: float = 0.405
+    #: discrete features: mapped back, this share of the values served off the reference's grid must
+    #: land exactly on reference values (and at least min_raw_tv of all values must be off it)
+    exact_landing: float = 0.99
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings = []
@@ -124,9 +132,17 @@ class Recalibration(Detector):
         out = float((raw[0] + raw[-1]) / len(values))
         medians = (float(np.median(ref.summary.quantiles)), float(np.median(values)))
 
+        on_grid = _on_grid(ref)
+        landing = _landing(on_grid, values, self.exact_landing, self.min_raw_tv)
+
         def rescale(a: float, b: float, specific: str, unit: str | None) -> tuple[float, Rescale]:
             tv = shape(lambda v: (v - b) / a)
-            return tv, Rescale("affine", a, b, specific, unit, tv, raw_tv, out, len(changed), *medians)
+            onto = landing(lambda v: (v - b) / a) if landing else None
+            return (0.0 if onto else tv), Rescale("affine", a, b, specific, unit, tv, raw_tv, out, len(changed),
+                                                 *medians, mapped_onto_reference=onto)
+
+        def named(unit: str) -> str:
+            return "a power of ten" if "10^" in unit else "a known unit conversion"
 
         candidates: list[tuple[float, Rescale | Redefinition]] = []
         fit = _fit_affine(ref, values)
@@ -138,12 +154,15 @@ class Recalibration(Detector):
             # spread around zero: it counts only on a magnitude (never negative). Large factors, powers
             # of ten and conversions with an offset (degrees) count on any feature.
             magnitude = ref.summary.minimum >= 0
-            candidates += [rescale(ua, ub, "a power of ten" if "10^" in unit else "a known unit conversion", unit)
+            candidates += [rescale(ua, ub, named(unit), unit)
                            for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
                            and (ub != 0 or abs(np.log(ua)) >= self.min_log_unit)
                            and ("10^" in unit or ub != 0 or magnitude or abs(np.log(ua)) >= np.log(2.5))]
+        if landing:  # exact values need no fitted scale to point at the unit
+            candidates += [c for c in (rescale(ua, ub, named(unit), unit) for unit, ua, ub in UNITS)
+                           if c[1].mapped_onto_reference]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
-        candidates += self._redefinitions(ref, values, shape, common)
+        candidates += self._redefinitions(ref, values, shape, common, landing)
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)
         if grid_change is not None:
             candidates.append(grid_change)
@@ -162,20 +181,29 @@ class Recalibration(Detector):
         if best is None:
             return None
         evidence = best[1]
+        if ctx.has_time and getattr(evidence, "mapped_onto_reference", None) is not None:
+            # the windows' mix moves with time anyway: the change starts where values leave the grid
+            rows = ctx.current_sample[[name, "_window"]].dropna()
+            off = pd.Series(~on_grid(rows[name].to_numpy(float))).groupby(rows["_window"].to_numpy()).mean()
+            onset = stats.onset(off.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
+                                self.window_tv, ctx.window_labels)
         scale = getattr(evidence, "scale", 1.0)
         strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(scale))) / np.log(1.5) if scale > 0 else 1.0,
                        out / self.bulk_out_of_range)
         return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
 
-    def _redefinitions(self, ref: NumericReference, values: np.ndarray, shape, common) -> list:
+    def _redefinitions(self, ref: NumericReference, values: np.ndarray, shape, common, landing) -> list:
         out = []
         lo = ref.summary.minimum
         for label, (_, inverse, domain) in REDEFINITIONS.items():
             if not lo > domain:
                 continue
             tv = shape(inverse)
-            out.append((tv, Redefinition(label, f"values are the {label} of the reference's", tv,
-                                         distinct_values=(ref.summary.distinct, int(len(np.unique(values)))), **common)))
+            onto = landing(inverse) if landing else None
+            out.append((0.0 if onto else tv, Redefinition(
+                label, f"values are the {label} of the reference's", tv,
+                distinct_values=(ref.summary.distinct, int(len(np.unique(values)))), mapped_onto_reference=onto,
+                **common)))
         return out
 
     def _grid(self, ref: NumericReference, values: np.ndarray, reference_rows: np.ndarray, common):
@@ -392,6 +420,46 @@ def _fit_affine(ref: NumericReference, values: np.ndarray) -> tuple[float, float
             return None
         a, b = np.polyfit(ref_q, cur_q, 1)
     return (float(a), float(b)) if a > 0 else None
+
+
+def _on_grid(ref: NumericReference) -> Callable[[np.ndarray], np.ndarray] | None:
+    """For a discrete feature: which values are exactly values the reference holds. "Exactly" is
+    within a hundredth of the reference's smallest gap between values, so a unit constant
+    rounded to a few digits (0.3937 for cm to in) still lands."""
+    grid = np.asarray(ref.values, dtype=float)
+    if not ref.discrete or len(grid) < 2:
+        return None
+    tolerance = 0.01 * float(np.min(np.diff(grid)))
+
+    def test(v: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.searchsorted(grid, v), 1, len(grid) - 1)
+        gap = np.minimum(np.abs(v - grid[idx - 1]), np.abs(v - grid[idx]))
+        return np.nan_to_num(gap, nan=np.inf) <= tolerance
+
+    return test
+
+
+def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, values: np.ndarray, needed: float,
+             least: float) -> Callable[[Callable], float | None] | None:
+    """When at least a share `least` of values are off the reference's grid: a test of an
+    inverse map, giving the share of those values it lands on the grid when that share reaches
+    `needed` (None otherwise). None when the feature gives no such test.
+
+    Only the values off the grid are mapped: the rest may be rows from before the change, which
+    for a feature that moves with time cannot be told apart by their windows' mix.
+    """
+    if on_grid is None or len(values) == 0:
+        return None
+    moved = values[~on_grid(values)]
+    if len(moved) < 20 or len(moved) < least * len(values) or len(np.unique(moved)) < 2:
+        return None  # one value maps onto the grid under countless maps: a stuck default's sign, not a unit's
+
+    def test(inverse: Callable[[np.ndarray], np.ndarray]) -> float | None:
+        with np.errstate(all="ignore"):
+            landed = float(np.mean(on_grid(inverse(moved))))
+        return landed if landed >= needed else None
+
+    return test
 
 
 def _snap(values: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ class Unavailability(Detector):
     collapsed: float = 0.9
     #: a placeholder or the reference's mean is a default only where the reference rarely holds it
     rare_in_reference: float = 0.05
+    #: a value the reference mostly holds is frozen only when every row of a window holds it, at a chance
+    #: (across windows) at most this
+    frozen_chance: float = 0.001
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings, tested = [], []
@@ -108,6 +111,10 @@ class Unavailability(Detector):
         because = self._default_because(ref, value, p_ref, per_window, windows)
         if because is None:
             return None  # a real value growing more common: drift, not a default
+        if numeric and value in NUMERIC_PLACEHOLDERS and p_ref == 0 and not ref.support[0] <= value <= ref.support[1]:
+            # 0 or -1 where the reference never goes: the rest need not match the reference (a
+            # feature that moves with time has only its earlier values left beside the default)
+            return 0.0, c.top_count, per_window, value, because
         rest_cur = np.asarray(c.counts, float).copy()
         rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)
         rest_ref = np.asarray(r.counts, float).copy()
@@ -130,6 +137,10 @@ class Unavailability(Detector):
         taken = [k / max(w.n - _missing(w), 1) for k, w in zip(per_window, windows)]
         if p_ref < 0.5 and max(taken, default=0.0) >= self.collapsed:
             return f"holds {max(taken):.0%} of a window's rows"
+        # a value most rows already hold: only every row of a window on it, at a chance that small, is a frozen feed
+        full = [w.n - _missing(w) for t, w in zip(taken, windows) if t >= 1.0]
+        if full and len(windows) * p_ref ** max(full) <= self.frozen_chance:
+            return f"holds every row of a window ({max(full)} rows; the reference holds it in {p_ref:.0%})"
         numeric = isinstance(ref, NumericReference)
         named = self._placeholder(ref, value) if p_ref < self.rare_in_reference else None
         if numeric and not ref.discrete:

@@ -1,11 +1,13 @@
-"""The drill benchmark: a tuning suite, two evaluation suites kept apart from it, and fault-free splits.
+"""The drill benchmark: a tuning suite, three evaluation suites kept apart from it, and fault-free splits.
 
     pip install -e '.[bench]'
-    python bench/drills.py                          # every suite (about 20 minutes on 2 cores)
+    python bench/drills.py                          # every suite but the blind two (about 20 minutes on 2 cores)
     python bench/drills.py --suite tuning           # what detector changes may be tuned against
-    python bench/drills.py --suite holdout          # fresh tables and variants, never tuned against: what is reported
+    python bench/drills.py --suite holdout          # the second evaluation suite (spent: see bench/README.md)
     python bench/drills.py --suite evaluation       # the first evaluation suite (spent: see bench/README.md)
+    python bench/drills.py --suite blind            # a third set of fresh tables, blind: run it once, to report
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
+    python bench/drills.py --suite fault-free-fresh # the same on new splits of every table, blind ones too: once, to report
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -18,7 +20,8 @@ aggregates as skew, the rarest category growing, drift reaching past the seen ra
 changes, global concept drift, prior shifts with and without labels, compound incidents), each
 over several seeds. Holdout suite: six further tables (`drills.holdout_datasets`), chosen and
 loaded without diagnosing any of them, with strengths and units no other suite drills, never
-tuned against. Fault-free: healthy drills on many splits of every dataset, each split
+tuned against, then read (spent). Blind suite: seven more tables (`drills.blind_datasets`) and
+scenarios written before any of them was diagnosed, run once for the report. Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
 
@@ -40,8 +43,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from mlflow_postmortem.drills import (DATASETS, EVAL_DATASETS, HOLDOUT_DATASETS, compound, feature_ranking, inject, load_dataset,
-                                      make_drill, run_suite, split_dataset)
+from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, HOLDOUT_DATASETS, compound,
+                                      feature_ranking, inject, load_dataset, make_drill, run_suite, split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
 
@@ -55,6 +58,9 @@ TUNING_HEALTHY_SEEDS = {"flights": 3, "diamonds": 4, "fair": 4}
 EVAL_SIZES = (500, 2_000, 10_000)
 EVAL_SEEDS = 3
 EVAL_HEALTHY_SEEDS = 3
+#: the blind suite's seeds: scenario seeds offset by this, healthy seeds from BLIND_HEALTHY_SEED on
+BLIND_SEED_OFFSET = 5_000
+BLIND_HEALTHY_SEED = 300
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -249,6 +255,86 @@ def holdout_scenarios(dataset: str) -> list[Scenario]:
     return out
 
 
+def blind_scenarios(dataset: str) -> list[Scenario]:
+    """Scenarios of the blind suite: a third set of fresh tables (`drills.blind_datasets`), with
+    strengths, units, shares and onsets no earlier suite drilled, and causes compounded in other
+    pairs; written before any of its tables was diagnosed, and never to be tuned against."""
+    ds = load_dataset(dataset)
+    numeric, cat, positive = _features(dataset)
+    f1, f2, f3 = (numeric * 3)[:3]
+    classification = ds.task == "classification"
+    out: list[Scenario] = [
+        ("model_regression", {"variant": "label_noise", "magnitude": 0.42}),
+        ("model_regression", {"variant": "small_subset", "magnitude": 0.01}),
+        ("data_drift", {"feature": f1, "variant": "shift", "magnitude": 1.8, "onset": "step"}),
+        ("data_drift", {"feature": f2, "variant": "shift", "magnitude": 3.0, "onset": "ramp"}),
+        ("data_drift", {"feature": f3, "variant": "spread", "magnitude": 2.5, "onset": "ramp"}),
+        ("data_drift", {"feature": f1, "variant": "beyond_range", "magnitude": 2.0, "onset": "step"}),
+        ("data_drift", {"variant": "prior_shift", "magnitude": 2.2, "onset": "step"}),
+        ("data_drift", {"variant": "prior_shift", "magnitude": 4.5, "onset": "ramp", "labelled": False}),
+        ("feature_drift", {"feature": f3, "magnitude": 0.55 if classification else 1.1, "onset": "step"}),
+        ("feature_drift", {"feature": f1, "magnitude": 0.75 if classification else 1.3, "onset": "ramp"}),
+        ("feature_drift", {"magnitude": 0.45 if classification else 0.6, "onset": "step", "share": 0.8}),
+        # km/h -> m/s, inches -> feet, ounces -> grams, a percentage stored as a fraction rolled out gradually
+        ("feature_recalibration", {"feature": f1, "variant": "scale", "magnitude": 0.2778, "onset": "step"}),
+        ("feature_recalibration", {"feature": f2, "variant": "scale", "magnitude": 1 / 12, "onset": "step"}),
+        ("feature_recalibration", {"feature": f3, "variant": "scale", "magnitude": 28.3495, "onset": "step"}),
+        ("feature_recalibration", {"feature": f2, "variant": "scale", "magnitude": 0.01, "onset": "ramp"}),
+        ("feature_recalibration", {"feature": f1, "variant": "c_to_f", "onset": "step"}),
+        ("feature_recalibration", {"feature": f2, "variant": "bucket", "magnitude": 8, "onset": "step"}),
+        ("feature_recalibration", {"feature": f3, "variant": "bucket", "magnitude": 16, "onset": "step"}),
+        ("feature_unavailability", {"feature": f3, "variant": "nulls", "onset": "ramp", "share": 0.9}),
+        ("feature_unavailability", {"feature": f1, "variant": "default_zero", "onset": "step", "share": 0.6}),
+        ("feature_unavailability", {"feature": f2, "variant": "default_minus_one", "onset": "step", "share": 0.5}),
+        ("feature_unavailability", {"feature": f3, "variant": "default_mean", "onset": "ramp"}),
+        ("feature_unavailability", {"feature": f1, "variant": "stale", "onset": "step", "share": 0.75}),
+        ("feature_unavailability", {"feature": f1, "variant": "dropped"}),
+        ("training_serving_skew", {"feature": f1, "variant": "round", "magnitude": 0.5, "share": 0.4}),
+        ("training_serving_skew", {"feature": f2, "variant": "truncate", "magnitude": 2.0, "share": 0.9}),
+        ("training_serving_skew", {"feature": f2, "variant": "lagged", "share": 0.45, "training_view": False}),
+        ("training_serving_skew", {"feature": f1, "variant": "null_fill", "magnitude": -1.0, "share": 0.4}),
+        ("training_serving_skew", {"feature": f3, "variant": "affine", "share": 0.3}),
+        ("prediction_label_bias", {"feature": f2, "variant": "out_of_range", "magnitude": 1.0, "share": 0.3,
+                                   "onset": "ramp"}),
+        ("prediction_label_bias", {"feature": (f1, f3), "variant": "out_of_range", "magnitude": 3.0, "share": 0.08,
+                                   "onset": "from_start"}),
+        ("compound", {"first": ("data_drift", {"feature": f2, "variant": "spread", "magnitude": 2.5, "onset": "ramp"}),
+                      "second": ("training_serving_skew", {"feature": f1, "variant": "truncate", "share": 0.6})}),
+        ("compound", {"first": ("data_drift", {"variant": "prior_shift", "magnitude": 2.5, "onset": "ramp"}),
+                      "second": ("feature_recalibration", {"feature": f2, "variant": "scale", "magnitude": 0.2778})}),
+        ("compound", {"first": ("feature_unavailability", {"feature": f1, "variant": "stale", "onset": "step"}),
+                      "second": ("feature_drift", {"feature": f2, "magnitude": 0.6 if classification else 1.2,
+                                                   "onset": "step"})}),
+        ("compound", {"first": ("model_regression", {"variant": "small_subset", "magnitude": 0.01}),
+                      "second": ("data_drift", {"feature": f1, "variant": "beyond_range", "magnitude": 2.0,
+                                                "onset": "ramp"})}),
+    ]
+    positive = [f for f in positive if f in numeric[:3]] or positive
+    if positive:
+        out.append(("feature_recalibration", {"feature": positive[0], "variant": "log10", "onset": "ramp"}))
+    # serving rounds to whole numbers: only a feature with fractions has any value to change
+    reference = split_dataset(ds).reference
+    fractional = [f for f in numeric[:3] if (reference[f].dropna() % 1 != 0).any()]
+    if fractional:
+        out.append(("training_serving_skew", {"feature": fractional[-1], "variant": "decimals", "share": 0.35}))
+    if cat is not None:
+        out += [
+            ("data_drift", {"feature": cat, "variant": "scores", "magnitude": 3.0, "onset": "ramp"}),
+            ("data_drift", {"feature": cat, "variant": "rarest", "magnitude": 1.8, "onset": "step"}),
+            ("feature_recalibration", {"feature": cat, "variant": "permute", "onset": "ramp"}),
+            ("feature_unavailability", {"feature": cat, "variant": "nulls", "onset": "step", "share": 0.7}),
+            ("feature_unavailability", {"feature": cat, "variant": "stale", "onset": "step"}),
+            ("prediction_label_bias", {"feature": cat, "variant": "unseen_category", "share": 0.35, "onset": "ramp"}),
+            ("compound", {"first": ("data_drift", {"feature": cat, "variant": "rarest", "magnitude": 2.0,
+                                                   "onset": "ramp"}),
+                          "second": ("feature_unavailability", {"feature": f1, "variant": "default_mean",
+                                                                "onset": "step"})}),
+        ]
+    if classification:
+        out += [("prediction_label_bias", {"variant": "unseen_label", "share": 0.3, "onset": "ramp"})]
+    return out
+
+
 def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
            forward: bool = False, exchangeable: bool = False) -> Drill:
     drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward, exchangeable=exchangeable)
@@ -273,19 +359,28 @@ def tuning_drills(dataset: str, max_rows: int) -> Iterator[Callable[[], Drill]]:
         yield lambda n=n, i=i, cause=cause, params=params: _build(dataset, cause, params, n, i)
 
 
-def evaluation_drills(dataset: str, max_rows: int, *, holdout: bool = False) -> Iterator[Callable[[], Drill]]:
+def evaluation_drills(dataset: str, max_rows: int, *, holdout: bool = False,
+                      scenarios: Callable[[str], list[Scenario]] | None = None, seed_offset: int = 0,
+                      healthy_seed: int | None = None) -> Iterator[Callable[[], Drill]]:
+    """An evaluation suite's drills on one dataset: EVAL_HEALTHY_SEEDS healthy drills, then each
+    scenario (by default the evaluation suite's, with `holdout` the holdout suite's) over EVAL_SEEDS
+    seeds; `seed_offset` and `healthy_seed` give another suite seeds of its own."""
     sizes = _sizes(dataset, EVAL_SIZES, max_rows)
+    first = 200 + 50 * holdout if healthy_seed is None else healthy_seed
     for seed in range(EVAL_HEALTHY_SEEDS):
-        yield lambda seed=seed: _build(dataset, "healthy", {}, sizes[seed % len(sizes)], 200 + seed + 50 * holdout)
-    for i, (cause, params) in enumerate((holdout_scenarios if holdout else evaluation_scenarios)(dataset)):
+        yield lambda seed=seed: _build(dataset, "healthy", {}, sizes[seed % len(sizes)], first + seed)
+    scenarios = scenarios or (holdout_scenarios if holdout else evaluation_scenarios)
+    for i, (cause, params) in enumerate(scenarios(dataset)):
         for seed in range(EVAL_SEEDS):
             n = sizes[(i + seed) % len(sizes)]
             yield lambda n=n, cause=cause, params=params, seed=seed, i=i: _build(dataset, cause, params, n,
-                                                                                1000 * seed + i)
+                                                                                seed_offset + 1000 * seed + i)
 
 
-def fault_free_drills(datasets: list[str], max_rows: int, *, in_time: bool = False) -> Iterator[Callable[[], Drill]]:
-    """Healthy drills on FAULT_FREE_SPLITS splits of each dataset (each split trains its own models).
+def fault_free_drills(datasets: list[str], max_rows: int, *, in_time: bool = False,
+                      first_split: int = 1) -> Iterator[Callable[[], Drill]]:
+    """Healthy drills on FAULT_FREE_SPLITS splits of each dataset (each split trains its own models),
+    split seeds from `first_split` on.
 
     By default every log is exchangeable (rows in random order), so nothing changes inside it and
     any finding is a false alarm. With `in_time`, the time-ordered datasets' logs keep their time
@@ -295,7 +390,7 @@ def fault_free_drills(datasets: list[str], max_rows: int, *, in_time: bool = Fal
         if in_time and not load_dataset(dataset).timestamp:
             continue
         sizes = _sizes(dataset, (500, 2_000, 10_000), max_rows)
-        for split_seed in range(1, FAULT_FREE_SPLITS + 1):
+        for split_seed in range(first_split, first_split + FAULT_FREE_SPLITS):
             n = sizes[split_seed % len(sizes)]
             yield lambda dataset=dataset, n=n, split_seed=split_seed: _build(dataset, "healthy", {}, n, split_seed,
                                                                             split_seed, exchangeable=not in_time)
@@ -395,19 +490,24 @@ def _below_golden_interval(r) -> bool:
     return p["ci"][0] > high and p["value"] > high * 1.05
 
 
-SUITES = ("tuning", "evaluation", "holdout", "fault-free", "fault-free-in-time", "forward")
+SUITES = ("tuning", "evaluation", "holdout", "blind", "fault-free", "fault-free-fresh", "fault-free-in-time", "forward")
+#: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
+DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fault-free-fresh"))
+#: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20), over every table, the blind ones too
+FRESH_FIRST_SPLIT = 21
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", action="append", choices=SUITES, help="suite(s) to run (default: all)")
+    parser.add_argument("--suite", action="append", choices=SUITES,
+                        help="suite(s) to run (default: all but blind and fault-free-fresh)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     every = [*sorted(DATASETS), *sorted(EVAL_DATASETS), *sorted(HOLDOUT_DATASETS)]
-    for name in args.suite or SUITES:
+    for name in args.suite or DEFAULT_SUITES:
         if name == "tuning":
             datasets = [d for d in (args.dataset or sorted(TUNING_SIZES)) if d in TUNING_SIZES]
             builders = [b for d in datasets for b in tuning_drills(d, args.max_rows)]
@@ -415,9 +515,17 @@ def main(argv: list[str] | None = None) -> int:
             own = EVAL_DATASETS if name == "evaluation" else HOLDOUT_DATASETS
             datasets = [d for d in (args.dataset or sorted(own)) if d in own]
             builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, holdout=name == "holdout")]
+        elif name == "blind":
+            datasets = [d for d in (args.dataset or sorted(BLIND_DATASETS)) if d in BLIND_DATASETS]
+            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=blind_scenarios,
+                                                                       seed_offset=BLIND_SEED_OFFSET,
+                                                                       healthy_seed=BLIND_HEALTHY_SEED)]
         elif name == "forward":
             datasets = args.dataset or every
             builders = list(forward_drills(datasets, args.max_rows))
+        elif name == "fault-free-fresh":
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS)]
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=FRESH_FIRST_SPLIT))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

@@ -71,6 +71,8 @@ class LabelShift(Detector):
         if labelled:
             in_part = scored.frame.index.isin(rows)
             cur_counts = classes.counts(scored.y[in_part])
+            if cur_counts.sum() == 0:
+                return None  # every label is one the model has no class for: novelty's finding, not a shift
             p = stats.homogeneity_pvalue(classes.counts(ctx.reference_labels), cur_counts)
             cur_shares, how = cur_counts / cur_counts.sum(), "from production labels"
         else:

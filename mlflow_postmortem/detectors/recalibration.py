@@ -19,6 +19,7 @@ only the latest years, so their mix is not the reference's, yet each maps back t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -307,7 +308,9 @@ def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np
         return means.reindex(index).to_numpy(float)
 
     ref_profile, cur_profile = profiles(reference), profiles(current)
-    distance = np.nanmean(np.abs(cur_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
+    with warnings.catch_warnings():  # a code with no rows on one side has no profile: NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        distance = np.nanmean(np.abs(cur_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
     distance = np.where(np.isnan(distance), np.nanmax(distance, initial=1.0) * 2, distance)
     back = linear_sum_assignment(cost + distance)[1]
     weight = cur_counts / max(cur_counts.sum(), 1)

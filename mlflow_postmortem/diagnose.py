@@ -144,9 +144,14 @@ def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:
         seen = drift_counts(ref, ref.summary.counts)
         c = profile.overall
         missing = c.n_null + getattr(c, "n_inf", 0)
+        inside = [drift_tv(seen, drift_counts(ref, s.counts)) for s in (c, *profile.windows)]
+        # as served, the share outside the seen range has moved all the way: out + (1 - out) x the rest's drift
+        # (categorical drift counts already hold unseen values, in their pooled bin)
+        outside = [out_share(ref, s) if kind == "numeric" else 0.0 for s in (c, *profile.windows)]
+        served = [o + (1 - o) * tv for o, tv in zip(outside, inside)]
         rows.append(FeatureStat(
-            name, kind, present=True, drift_tv=drift_tv(seen, drift_counts(ref, c.counts)),
-            per_window_tv=tuple(drift_tv(seen, drift_counts(ref, w.counts)) for w in profile.windows),
+            name, kind, present=True, drift_tv=inside[0], per_window_tv=tuple(inside[1:]),
+            served_tv=served[0], per_window_served_tv=tuple(served[1:]),
             null_share=missing / max(c.n, 1), novel_share=out_share(ref, c),
         ))
     return tuple(rows)

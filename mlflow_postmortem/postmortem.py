@@ -26,7 +26,7 @@ from .data import Inputs, load_inputs
 from .diagnose import diagnose, feature_table, profile_inputs
 from .errors import PostmortemError
 from .golden import evaluate_golden
-from .report import render_html, render_markdown
+from .report import render_html, render_markdown, render_note
 from .scoring import score
 from .types import FeatureStat, GoldenResult, ModelHandle, Verdict
 
@@ -62,6 +62,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     ml.check_tracking_reachable()
     project_run = ml.project_run()
     exp = project_run.experiment_id if project_run else ml.experiment_id(experiment)
+    ml.open_as_model_development(exp)
     dangling = tuple(ml.fail_dangling_runs(exp))
     for run_id in dangling:
         say(f"run {run_id} was left RUNNING by a post-mortem that died; marked FAILED")
@@ -71,7 +72,8 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     digests = data_digests(config)
     key = _key({"model": model_uri, "config": _config_identity(config), "data": digests})
 
-    parent, earlier = _claimed_run("postmortem", key, exp, f"postmortem {model_uri}", say, project_run=project_run,
+    name = f"postmortem {pinned.name} v{pinned.version}" if pinned else f"postmortem {model_uri}"
+    parent, earlier = _claimed_run("postmortem", key, exp, name, say, project_run=project_run,
                                    tags={"postmortem.model_uri": model_uri})
     if earlier is not None:
         outcome = _repeat(earlier, config, model_uri, Path(output), project_run, dangling, say)
@@ -133,7 +135,7 @@ def _claimed_run(step: str, key: str, experiment: str, name: str, say: Say, *, p
     claim = {ml.STEP_TAG: step, ml.KEY_TAG: key, claims.CLAIM_TAG: claims.CHOOSING, **(tags or {}),
              **({ml.PARENT_TAG: parent.run_id} if parent is not None else {})}
     if project_run is not None:
-        ml.claim_run(project_run, claim)
+        ml.claim_run(project_run, {**claim, ml.RUN_NAME_TAG: name})  # not the random name `mlflow run` gave it
         run = project_run
     else:
         run = ml.start_run(experiment, name, parent=parent, tags=claim)
@@ -268,7 +270,8 @@ def drift_report(run, config: Config, model: ModelHandle, inputs: Inputs, digest
     _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
     ml.log_metrics(run, feature_metrics(table))
     _log_window_curves(run, inputs, profiled.bounds,
-                       {f"drift_tv_by_window.{f.feature}": f.per_window_tv for f in table if f.present})
+                       {**{f"drift_tv_served_by_window.{f.feature}": f.per_window_served_tv for f in table if f.present},
+                        **{f"drift_tv_seen_range_by_window.{f.feature}": f.per_window_tv for f in table if f.present}})
 
     say(f"drift_report: Evidently reports on up to {EVIDENTLY_MAX_ROWS:,} rows per frame")
     schema = inputs.schema
@@ -331,22 +334,33 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
 
 # --- what lands in MLflow -------------------------------------------------------------------
 
+#: digits a logged figure keeps: metrics and shares to 4 (a hundredth of a point), scores to 3
+DIGITS, SCORE_DIGITS = 4, 3
+
+
+def _rounded(metrics: dict[str, float], digits: int = DIGITS) -> dict[str, float]:
+    """Figures as they mean something: 0.005, not 0.0050000000000000044."""
+    return {k: round(float(v), digits) for k, v in metrics.items()}
+
+
 def golden_metrics(golden: GoldenResult) -> dict[str, float]:
     out = {f"golden.{k}": v for k, v in golden.metrics.items()}
     out.update({f"golden.{golden.metric}.ci_low": golden.ci_low, f"golden.{golden.metric}.ci_high": golden.ci_high})
     if golden.baseline is not None:
         out[f"golden.baseline.{golden.metric}"] = golden.baseline
         out[f"golden.delta.{golden.metric}"] = golden.delta
-    return out
+    return _rounded(out)
 
 
 def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
+    """Drift twice, so a broken feature never reads "no drift": as served (values outside the seen
+    range count as moved) and within the seen range (what data_drift judges; the rest is novelty)."""
     out: dict[str, float] = {}
     for f in table:
         if f.present:
-            out.update({f"drift_tv.{f.feature}": f.drift_tv, f"null_share.{f.feature}": f.null_share,
-                        f"novel_share.{f.feature}": f.novel_share})
-    return out
+            out.update({f"drift_tv_served.{f.feature}": f.served_tv, f"drift_tv_seen_range.{f.feature}": f.drift_tv,
+                        f"null_share.{f.feature}": f.null_share, f"novel_share.{f.feature}": f.novel_share})
+    return _rounded(out)
 
 
 def verdict_tags(verdict: Verdict) -> dict[str, str]:
@@ -358,8 +372,9 @@ def verdict_tags(verdict: Verdict) -> dict[str, str]:
 
 
 def verdict_metrics(verdict: Verdict) -> dict[str, float]:
-    out = {f"score.{c.cause}": c.score for c in verdict.causes}
-    out.update({f"explains.{c.cause}": c.explains.share for c in verdict.causes if c.explains is not None})
+    scores = {f"score.{c.cause}": c.score for c in verdict.causes}
+    scores.update({f"explains.{c.cause}": c.explains.share for c in verdict.causes if c.explains is not None})
+    out: dict[str, float] = {}
     for c in verdict.causes:
         if c.recovery is not None and c.score > 0:
             key = f"recovery.{c.cause}.{c.recovery.metric}"
@@ -367,7 +382,7 @@ def verdict_metrics(verdict: Verdict) -> dict[str, float]:
     prod = verdict.production
     if prod.get("metric") and prod.get("value") is not None:
         out[f"production.{prod['metric']}"] = prod["value"]
-    return out
+    return {**_rounded(scores, SCORE_DIGITS), **_rounded(out)}
 
 
 def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, str]) -> None:
@@ -375,10 +390,13 @@ def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, 
 
     ml.log_params(parent, {"config_file": config.source, "model_uri": config.model,
                            **{f"data.{k}": v for k, v in digests.items()}})
-    ml.set_tags(parent, verdict_tags(verdict))
+    ml.set_tags(parent, {**verdict_tags(verdict), ml.NOTE_TAG: render_note(verdict)})
     ml.log_metrics(parent, verdict_metrics(verdict))
     ml.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
     ml.log_artifact_text(parent, "config.json", json.dumps(_plain(asdict(config)), indent=2))  # what mitigate reads
+    # the page a user lands on has the report too (the Evidently pages stay in the diagnose run)
+    ml.log_artifact_text(parent, "report.md", render_markdown(verdict))
+    ml.log_artifact_text(parent, "report.html", render_html(verdict))
 
 
 def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curves: dict[str, Any]) -> None:
@@ -390,7 +408,7 @@ def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curve
     ts = inputs.current[inputs.schema.timestamp] if inputs.schema.timestamp else None
     for i, (a, _) in enumerate(bounds):
         stamp = int(pd.Timestamp(ts.iloc[a]).value // 1_000_000) if ts is not None else None
-        ml.log_metrics(run, {k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None},
+        ml.log_metrics(run, _rounded({k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None}),
                        step=i, timestamp_ms=stamp)
 
 

@@ -88,6 +88,17 @@ def render_markdown(verdict: Verdict, *, features: list[dict] | None = None,
     return "\n".join(out).rstrip() + "\n"
 
 
+def render_note(verdict: Verdict) -> str:
+    """The post-mortem run's description in the MLflow UI (Markdown): the headline and summary,
+    and where the rest is."""
+    out = [f"### {_md(_title(verdict))}", "", _md_facts(_headline(verdict)), ""]
+    if verdict.summary:
+        out += [*(f"> {_md(line)}  " for line in verdict.summary.splitlines()), ""]
+    out.append("The whole report is `report.html` (and `report.md`) among this run's artifacts; "
+               "each step is a child run, the Evidently pages are in `diagnose`'s.")
+    return "\n".join(out) + "\n"
+
+
 def render_html(verdict: Verdict, *, features: list[dict] | None = None,
                 evidently: dict[str, str] | None = None, evidently_skipped: dict[str, str] | None = None) -> str:
     """One self-contained page: inline CSS and SVG, no scripts, nothing fetched from anywhere."""
@@ -130,7 +141,7 @@ def _headline(v: Verdict) -> list[tuple[str, str]]:
     top = v.top
     facts = [("Production drop", v.summary.splitlines()[0])] if v.production.get("dropped") and v.summary else []
     facts += [("Root cause", f"{top.cause}: {CAUSE_MEANING.get(top.cause, '')}"),
-             ("Confidence", f"{top.score:.2f}"),
+             ("Score", f"{top.score:.2f} (ranks the causes; not a probability)"),
              ("Mitigation", f"{top.mitigation}: {MITIGATION_MEANING.get(top.mitigation, '')}"),
              ("Features at fault", ", ".join(top.features) or "none named")]
     if top.onset is not None and top.onset.pattern != "unknown":
@@ -249,8 +260,17 @@ def _production_window_table(v: Verdict) -> _Table:
 def _feature_dicts(v: Verdict, features: list[dict] | None) -> list[dict]:
     """Caller's rows if given, else the verdict's own FeatureStats; absent columns first, then most drifted."""
     rows = features if features is not None else [asdict(f) for f in v.features if isinstance(f, FeatureStat)]
-    return sorted(rows, key=lambda r: (r.get("present") is False,
-                                       float(r["drift_tv"]) if _finite(r.get("drift_tv")) else -1.0), reverse=True)
+    return sorted(rows, key=lambda r: (r.get("present") is False, _served(r)), reverse=True)
+
+
+def _served(row: dict) -> float:
+    """Drift as served (a verdict from before it was recorded: the seen range's)."""
+    value = row.get("served_tv") if row.get("per_window_served_tv") else row.get("drift_tv")
+    return float(value) if _finite(value) else -1.0
+
+
+def _served_curve(row: dict) -> tuple[float, ...]:
+    return tuple(row.get("per_window_served_tv") or row.get("per_window_tv") or ())
 
 
 def _named_by(v: Verdict) -> dict[str, list[str]]:
@@ -265,12 +285,12 @@ def _named_by(v: Verdict) -> dict[str, list[str]]:
 
 def _feature_table(feats: list[dict], v: Verdict, *, spark: bool) -> _Table:
     top, named = _tv_max(feats), _named_by(v)
-    header = ("feature", "kind", "drift TV", "null share", "novel share", "named by",
-              *(["per-window TV"] if spark else []))
+    header = ("feature", "kind", "drift TV as served", "drift TV in seen range", "null share", "novel share",
+              "named by", *(["per-window TV as served"] if spark else []))
     rows = [(str(f.get("feature", "")), f"{f.get('kind', '')}{' (absent)' if f.get('present') is False else ''}",
-             _fmt(f.get("drift_tv")), _fmt(f.get("null_share")), _fmt(f.get("novel_share")),
-             ", ".join(named.get(str(f.get("feature")), [])),
-             *([_sparkline(f.get("per_window_tv") or (), top)] if spark else []))
+             _fmt(_served(f)) if f.get("present") is not False else _fmt(None), _fmt(f.get("drift_tv")),
+             _fmt(f.get("null_share")), _fmt(f.get("novel_share")), ", ".join(named.get(str(f.get("feature")), [])),
+             *([_sparkline(_served_curve(f), top)] if spark else []))
             for f in feats]
     return _Table(header, rows)
 
@@ -339,7 +359,7 @@ def _compact(value: Any, *, depth: int = 0) -> str:
 
 def _tv_max(feats: list[dict]) -> float:
     """One scale for every feature's per-window TV, at least TV_SCALE_FLOOR, so noise does not look like a step."""
-    return max([TV_SCALE_FLOOR] + [float(x) for f in feats for x in f.get("per_window_tv") or () if _finite(x)])
+    return max([TV_SCALE_FLOOR] + [float(x) for f in feats for x in _served_curve(f) if _finite(x)])
 
 
 def _sparkline(values: Iterable[Any], top: float) -> str:
@@ -476,21 +496,22 @@ def _html_features(feats: list[dict], v: Verdict) -> str:
     """Small multiples (features at fault, then the most drifted) on one y scale; the full table with sparklines."""
     at_fault = set(v.top.features)
     charted = sorted(feats, key=lambda f: f.get("feature") not in at_fault)  # stable: drift order otherwise
-    top = [f for f in charted if f.get("per_window_tv")][:TOP_FEATURE_CHARTS]
+    top = [f for f in charted if _served_curve(f)][:TOP_FEATURE_CHARTS]
     ymax = _tv_max(feats)
     onset = v.top.onset.window_index if v.top.onset is not None else None
     panels = "".join(
         f'<figure class="small"><figcaption>{_e(f.get("feature", ""))} '
-        f'<span class="conf">drift TV {_e(_fmt(f.get("drift_tv")))}</span></figcaption>'
-        + _svg_line([("TV", list(f["per_window_tv"]))], _windows(v, len(f["per_window_tv"])), width=240, height=110,
+        f'<span class="conf">drift TV as served {_e(_fmt(_served(f)))}</span></figcaption>'
+        + _svg_line([("TV", list(_served_curve(f)))], _windows(v, len(_served_curve(f))), width=240, height=110,
                     y_range=(0.0, ymax), axis_labels=False, mark=onset if f.get("feature") in v.top.features else None,
-                    title=f"per-window TV of {f.get('feature', '')}") + "</figure>"
+                    title=f"per-window TV as served of {f.get('feature', '')}") + "</figure>"
         for f in top)
     table = _feature_table(feats, v, spark=False)
-    rows = [(*row, _svg_spark(f.get("per_window_tv") or (), ymax)) for row, f in zip(table.rows, feats)]
-    return (f'<p>Per-window total variation against the reference: 0 = same distribution; '
-            f'all panels share the y scale 0 to {ymax:.3g}.</p>'
-            f'<div class="grid">{panels}</div>' + _html_table(_Table((*table.header, "per-window TV"), rows), raw_last=True))
+    rows = [(*row, _svg_spark(_served_curve(f), ymax)) for row, f in zip(table.rows, feats)]
+    return (f'<p>Per-window total variation against the reference, as served (values outside the seen range '
+            f'count as moved): 0 = same distribution; all panels share the y scale 0 to {ymax:.3g}.</p>'
+            f'<div class="grid">{panels}</div>'
+            + _html_table(_Table((*table.header, "per-window TV as served"), rows), raw_last=True))
 
 
 # ---------------------------------------------------------------- SVG charts

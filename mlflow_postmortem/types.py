@@ -160,9 +160,14 @@ class FeatureStat:
     feature: str
     kind: Literal["numeric", "categorical"]
     present: bool
-    #: debiased total variation against the reference, inside the seen range (0 = no drift)
+    #: debiased total variation against the reference, inside the seen range (0 = no drift): what
+    #: data_drift judges, values outside the range being novelty's
     drift_tv: float = 0.0
     per_window_tv: tuple[float, ...] = ()
+    #: the same as served: the share outside the seen range has moved all the way, so served =
+    #: outside + (1 - outside) x drift_tv (a unit change that leaves the range reads 1)
+    served_tv: float = 0.0
+    per_window_served_tv: tuple[float, ...] = ()
     null_share: float = 0.0
     #: values outside the reference's range, or categories it never had
     novel_share: float = 0.0
@@ -200,7 +205,9 @@ class Verdict:
             golden["delta_ci"] = tuple(golden["delta_ci"])
         production = dict(raw["production"])
         not_checked = tuple(production.pop("not_checked", ()))
-        features = tuple(FeatureStat(**{**f, "per_window_tv": tuple(f["per_window_tv"])}) for f in raw.get("features", []))
+        features = tuple(FeatureStat(**{**f, "per_window_tv": tuple(f["per_window_tv"]),
+                                         "per_window_served_tv": tuple(f.get("per_window_served_tv", ()))})
+                         for f in raw.get("features", []))
         return cls(raw["root_cause"], causes, GoldenResult(**golden) if golden.get("metric") else None, production,
                    dict(raw["model"]), not_checked, raw.get("run_id"), raw.get("summary", ""), features)
 

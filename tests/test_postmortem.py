@@ -93,6 +93,16 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     assert tags["postmortem.mitigation"] == "retrain_correct_feature_version"
     assert float(tags["postmortem.score"]) > 0.5
     assert tags["postmortem.production_dropped"] == "true"  # the cents halve the demo's accuracy
+    # the page a user lands on: named for what it is, the verdict as its description, the report beside it
+    assert parent["info"]["run_name"] == f"postmortem {demo.MODEL} v2"
+    assert tags["mlflow.note.content"].startswith(f"### Post-mortem: {demo.MODEL} v2: feature_recalibration")
+    assert "accuracy dropped by" in tags["mlflow.note.content"]
+    assert {"report.html", "report.md", "verdict.json"} <= rest.artifacts(parent_id)
+    opened_as = {t["key"]: t["value"] for t in rest.get("experiments/get-by-name", experiment_name=experiment)
+                 ["experiment"].get("tags", [])}
+    assert opened_as["mlflow.experimentKind"] == "custom_model_development"  # the model-training view, not GenAI's
+    figures = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
+    assert all(round(v, 4) == v for v in figures.values()), figures
 
     contexts = {inp["tags"][0]["value"] for inp in children["diagnose"]["inputs"]["dataset_inputs"]}
     assert contexts == {"reference", "golden", "current"}
@@ -106,10 +116,13 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
             "evidently/classification_quality.html"} <= drift
     assert "golden.json" in rest.artifacts(children["golden_eval"]["info"]["run_id"])
 
-    metrics = {m["key"] for m in children["drift_report"]["data"]["metrics"]}
-    assert f"drift_tv.{demo.FAULTY_FEATURE}" in metrics and f"novel_share.{demo.FAULTY_FEATURE}" in metrics
+    metrics = {m["key"]: m["value"] for m in children["drift_report"]["data"]["metrics"]}
+    assert f"novel_share.{demo.FAULTY_FEATURE}" in metrics
+    # the broken feature reads as moved as served, though inside the seen range nothing is left to drift
+    assert metrics[f"drift_tv_served.{demo.FAULTY_FEATURE}"] > 0.3
+    assert metrics[f"drift_tv_seen_range.{demo.FAULTY_FEATURE}"] < metrics[f"drift_tv_served.{demo.FAULTY_FEATURE}"]
     history = rest.get("metrics/get-history", run_id=children["drift_report"]["info"]["run_id"],
-                       metric_key=f"drift_tv_by_window.{demo.FAULTY_FEATURE}")["metrics"]
+                       metric_key=f"drift_tv_served_by_window.{demo.FAULTY_FEATURE}")["metrics"]
     assert len({m["step"] for m in history}) == 8 and len({m["timestamp"] for m in history}) == 8
 
     version = rest.get("model-versions/get", name=demo.MODEL, version="2")["model_version"]

@@ -349,6 +349,9 @@ def set_alias(name: str, alias: str, version: str, attempts: int = 5) -> None:
 # a failure in one step can never leave another step's run open by accident.
 
 PARENT_TAG = "mlflow.parentRunId"
+#: the run's description in the MLflow UI (Markdown), and its name
+NOTE_TAG = "mlflow.note.content"
+RUN_NAME_TAG = "mlflow.runName"
 STEP_TAG = "postmortem.step"
 KEY_TAG = "postmortem.key"
 FAILURE_TAG = "postmortem.failure"
@@ -370,6 +373,10 @@ class RunRef:
         return _call(lambda c: c.get_run(self.run_id).info.artifact_uri, f"read run {self.run_id}")
 
 
+#: the MLflow 3 UI opens an experiment in the view this tag names; without it, it may guess GenAI
+EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
+
+
 def experiment_id(name: str | None) -> str:
     """The experiment in effect: `name`, else MLFLOW_EXPERIMENT_NAME, else _ID (MLflow's order), else `postmortem`."""
     name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
@@ -388,6 +395,16 @@ def experiment_id(name: str | None) -> str:
             return client.get_experiment_by_name(name).experiment_id
 
     return _call(get_or_create, f"open experiment {name!r}")
+
+
+def open_as_model_development(experiment: str) -> None:
+    """Tag the experiment so the MLflow 3 UI opens it in the model-training view, unless it already
+    names a kind (`mlflow run` creates experiments without one, and the UI may then guess GenAI)."""
+    def mark(client: MlflowClient) -> None:
+        if EXPERIMENT_KIND_TAG not in (client.get_experiment(experiment).tags or {}):
+            client.set_experiment_tag(experiment, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
+
+    _call(mark, f"tag experiment {experiment}")
 
 
 def project_run() -> RunRef | None:

@@ -129,6 +129,10 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     version_tags = {t["key"]: t["value"] for t in version.get("tags", [])}
     assert version_tags["postmortem.root_cause"] == "feature_recalibration"
     assert version_tags["postmortem.run_id"] == parent_id
+    # the demo's own post-mortem of version 2 is still there, under this one
+    history = version_tags["postmortem.history"].splitlines()
+    assert len(history) == 2 and parent_id in history[0] and parent_id not in history[1]
+    assert all("feature_recalibration (score " in line for line in history)
     assert json.loads((tmp_path / "verdict.json").read_text())["run_id"] == parent_id
 
 

@@ -40,6 +40,8 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 GOLDEN_TAG_PREFIX = "postmortem.golden."
 ROOT_CAUSE_TAG = "postmortem.root_cause"
 RUN_ID_TAG = "postmortem.run_id"
+#: every post-mortem of the version, newest first (the two tags above hold the latest)
+HISTORY_TAG = "postmortem.history"
 #: the version of a model loaded from outside the registry (runs:/, a path)
 UNREGISTERED = "unregistered"
 
@@ -172,6 +174,7 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
         client.set_model_version_tag(name, version, ROOT_CAUSE_TAG, verdict.root_cause)
         if verdict.run_id:
             client.set_model_version_tag(name, version, RUN_ID_TAG, verdict.run_id)
+            client.set_model_version_tag(name, version, HISTORY_TAG, _history(tags.get(HISTORY_TAG, ""), verdict))
         golden = verdict.golden
         if golden is not None and not golden.dropped and not any(k.startswith(GOLDEN_TAG_PREFIX) for k in tags):
             for key, value in _golden_tags(golden).items():
@@ -181,6 +184,17 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
         _patient(tag)
     except MlflowException as exc:
         raise TrackingError(f"could not tag {uri} in the registry at {mlflow.get_registry_uri()}: {_first_line(exc)}") from None
+
+
+def _history(earlier: str, verdict: Verdict) -> str:
+    """The version's post-mortems, newest first, one line each: the latest verdict never hides the
+    ones before it. Oldest lines go when the tag would pass MLflow's 8,000 characters."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    line = f"{when}  {verdict.root_cause} (score {verdict.top.score:.2f})  run {verdict.run_id}"
+    lines = [line, *(old for old in earlier.splitlines() if old.strip())]
+    while len("\n".join(lines)) > 8000 and len(lines) > 1:
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _golden_tags(golden: GoldenResult) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -334,13 +335,19 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
 
 # --- what lands in MLflow -------------------------------------------------------------------
 
-#: digits a logged figure keeps: metrics and shares to 4 (a hundredth of a point), scores to 3
+#: decimals a logged figure keeps: metrics and shares 4 (a hundredth of a point), scores 3
 DIGITS, SCORE_DIGITS = 4, 3
 
 
 def _rounded(metrics: dict[str, float], digits: int = DIGITS) -> dict[str, float]:
-    """Figures as they mean something: 0.005, not 0.0050000000000000044."""
-    return {k: round(float(v), digits) for k, v in metrics.items()}
+    """Figures as they mean something: 0.005, not 0.0050000000000000044; a value below 1 keeps
+    `digits` significant digits too (an MSE of 0.00001234 stays that)."""
+    def one(v: float) -> float:
+        if not math.isfinite(v) or v == 0:
+            return v
+        return round(v, max(digits, digits - math.floor(math.log10(abs(v))) - 1))
+
+    return {k: one(float(v)) for k, v in metrics.items()}
 
 
 def golden_metrics(golden: GoldenResult) -> dict[str, float]:

@@ -102,7 +102,7 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
                  ["experiment"].get("tags", [])}
     assert opened_as["mlflow.experimentKind"] == "custom_model_development"  # the model-training view, not GenAI's
     figures = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
-    assert all(round(v, 4) == v for v in figures.values()), figures
+    assert all(len(repr(v).split(".")[-1]) <= 8 for v in figures.values()), figures  # no 0.0050000000000000044
 
     contexts = {inp["tags"][0]["value"] for inp in children["diagnose"]["inputs"]["dataset_inputs"]}
     assert contexts == {"reference", "golden", "current"}

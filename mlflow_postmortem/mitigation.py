@@ -23,12 +23,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import retrain
+from . import retrain, scoring
 from .config import Config
 from .data import Inputs, load_inputs
 from .errors import PostmortemError
 from .gate import Check, Rule, judge
-from .postmortem import config_from_run, verdict_from_run
+from .postmortem import config_from_run, rounded, verdict_from_run
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
 
@@ -237,6 +237,7 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
     for note in notes:
         say(f"train: {note}")
     ml.log_sklearn_model(run, result.estimator, data.frame[features], trusted_types=config.skops_trusted_types)
+    ml.log_metrics(run, _fit_metrics(result.estimator, data.frame, features, schema.target, schema.task))
     ml.log_datasets(run, [("reference", reference, config.data.reference, _digest(diagnosis_run, "reference"), schema.target),
                           ("recent_labelled", recent, config.data.current, _digest(diagnosis_run, "current"), schema.target)])
     ml.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "training_rows": len(data.frame),
@@ -244,6 +245,16 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
     ml.set_tags(run, {"postmortem.training_notes": " | ".join(notes), "postmortem.mitigation": action,
                       "postmortem.root_cause": verdict.root_cause})
     return tuple(notes)
+
+
+def _fit_metrics(estimator: Any, frame: pd.DataFrame, features: list[str], target: str, task: str) -> dict[str, float]:
+    """`training.<metric>` on the rows the model was fitted on, so the training run's page shows how
+    the fit went (the held-out rows are scored by the gate, in the mitigate run)."""
+    labelled = frame[frame[target].notna()]
+    if not len(labelled):
+        return {}
+    pred = np.asarray(estimator.predict(labelled[features]))
+    return rounded({f"training.{k}": v for k, v in scoring.metrics(task, labelled[target].to_numpy(), pred).items()})
 
 
 def mitigation_settings(config: Config) -> dict[str, Any]:

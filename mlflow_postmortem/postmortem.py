@@ -339,7 +339,7 @@ def diagnose_step(run, config: Config, model: ModelHandle, baseline: ModelHandle
 DIGITS, SCORE_DIGITS = 4, 3
 
 
-def _rounded(metrics: dict[str, float], digits: int = DIGITS) -> dict[str, float]:
+def rounded(metrics: dict[str, float], digits: int = DIGITS) -> dict[str, float]:
     """Figures as they mean something: 0.005, not 0.0050000000000000044; a value below 1 keeps
     `digits` significant digits too (an MSE of 0.00001234 stays that)."""
     def one(v: float) -> float:
@@ -356,7 +356,7 @@ def golden_metrics(golden: GoldenResult) -> dict[str, float]:
     if golden.baseline is not None:
         out[f"golden.baseline.{golden.metric}"] = golden.baseline
         out[f"golden.delta.{golden.metric}"] = golden.delta
-    return _rounded(out)
+    return rounded(out)
 
 
 def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
@@ -367,7 +367,7 @@ def feature_metrics(table: tuple[FeatureStat, ...]) -> dict[str, float]:
         if f.present:
             out.update({f"drift_tv_served.{f.feature}": f.served_tv, f"drift_tv_seen_range.{f.feature}": f.drift_tv,
                         f"null_share.{f.feature}": f.null_share, f"novel_share.{f.feature}": f.novel_share})
-    return _rounded(out)
+    return rounded(out)
 
 
 def verdict_tags(verdict: Verdict) -> dict[str, str]:
@@ -389,7 +389,7 @@ def verdict_metrics(verdict: Verdict) -> dict[str, float]:
     prod = verdict.production
     if prod.get("metric") and prod.get("value") is not None:
         out[f"production.{prod['metric']}"] = prod["value"]
-    return {**_rounded(scores, SCORE_DIGITS), **_rounded(out)}
+    return {**rounded(scores, SCORE_DIGITS), **rounded(out)}
 
 
 def _record_parent(parent, verdict: Verdict, config: Config, digests: dict[str, str]) -> None:
@@ -415,7 +415,7 @@ def _log_window_curves(run, inputs: Inputs, bounds: list[tuple[int, int]], curve
     ts = inputs.current[inputs.schema.timestamp] if inputs.schema.timestamp else None
     for i, (a, _) in enumerate(bounds):
         stamp = int(pd.Timestamp(ts.iloc[a]).value // 1_000_000) if ts is not None else None
-        ml.log_metrics(run, _rounded({k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None}),
+        ml.log_metrics(run, rounded({k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None}),
                        step=i, timestamp_ms=stamp)
 
 

@@ -100,6 +100,8 @@ def test_retraining_cause_registers_a_tagged_version_trained_in_a_child_run_and_
     assert {"postmortem.host", "postmortem.pid"} <= set(_tags(training))  # so a later post-mortem can tell it died
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
     assert {i["tags"][0]["value"] for i in training["inputs"]["dataset_inputs"]} == {"reference", "recent_labelled"}
+    fit = {m["key"]: m["value"] for m in training["data"]["metrics"]}  # the training run's page shows the fit
+    assert 0.5 < fit["training.accuracy"] <= 1.0
 
     versions = _versions(rest, name)
     new = _tags(mitigate)["postmortem.new_version"]

@@ -159,9 +159,10 @@ class Recalibration(Detector):
                            for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
                            and (ub != 0 or abs(np.log(ua)) >= self.min_log_unit)
                            and ("10^" in unit or ub != 0 or magnitude or abs(np.log(ua)) >= np.log(2.5))]
-        if landing:  # exact values need no fitted scale to point at the unit
-            candidates += [c for c in (rescale(ua, ub, named(unit), unit) for unit, ua, ub in UNITS)
-                           if c[1].mapped_onto_reference]
+        if landing:  # exact values need no fitted scale to point at the unit: every unit that lands is tried
+            tried = {(c[1].unit, c[1].scale, c[1].offset) for c in candidates}
+            candidates += [rescale(ua, ub, named(unit), unit) for unit, ua, ub in UNITS
+                           if (unit, ua, ub) not in tried and landing(lambda v, ua=ua, ub=ub: (v - ub) / ua)]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
         candidates += self._redefinitions(ref, values, shape, common, landing)
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)

@@ -266,7 +266,7 @@ class Scenario:
         """Register `name` v1 and v2, write the data files; returns the pm.yaml content (not yet written)."""
         import mlflow
 
-        from mlflow_postmortem.adapters.mlflow import register_sklearn_model
+        from mlflow_postmortem.adapters.registry import register_sklearn_model
 
         folder.mkdir(parents=True, exist_ok=True)
         for role in ("reference", "golden", "current"):

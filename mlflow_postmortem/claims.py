@@ -67,19 +67,19 @@ def done_by(line: list[Contender]) -> str | None:
 def wait_turn(run, key: str, step: str, say: Say) -> str | None:
     """Wait until `run` (a RunRef already tagged with the key, the step and `choosing`) may do the
     work; returns the FINISHED run that did it meanwhile, or None when the work is ours."""
-    from .adapters import mlflow as ml
+    from .adapters import runs
 
     def line() -> list[Contender]:
-        runs = ml.keyed_runs(run.experiment_id, key, step)
-        tags.update({r.run_id: r.tags for r in runs})
-        return [contender(r.run_id, r.status, r.tags) for r in runs]
+        keyed = runs.keyed_runs(run.experiment_id, key, step)
+        tags.update({r.run_id: r.tags for r in keyed})
+        return [contender(r.run_id, r.status, r.tags) for r in keyed]
 
     tags: dict[str, dict[str, str]] = {}
     first = line()
     if (earlier := done_by(first)) is not None:
         return earlier
     ticket = next_ticket(first)
-    ml.set_tags(run, {CLAIM_TAG: str(ticket)})
+    runs.set_tags(run, {CLAIM_TAG: str(ticket)})
     me = Contender(run.run_id, "RUNNING", ticket)
     heartbeats = _Heartbeats()
     told = 0.0
@@ -114,18 +114,18 @@ class _Heartbeats:
 
 def _abandoned(c: Contender, tags: dict[str, str], heartbeats: _Heartbeats, experiment: str, say: Say) -> bool:
     """Whether `c`'s process is gone; if so its run is ended FAILED, out of everyone's way."""
-    from .adapters import mlflow as ml
+    from .adapters import runs
 
-    alive = ml.is_alive_here(tags)
+    alive = runs.is_alive_here(tags)
     if alive is None:
-        silent = heartbeats.silent_for(c.run_id, tags.get(ml.HEARTBEAT_TAG, ""))
+        silent = heartbeats.silent_for(c.run_id, tags.get(runs.HEARTBEAT_TAG, ""))
         if silent < STALE_S:
             return False
-        reason = f"no heartbeat for {silent:.0f}s from {tags.get(ml.HOST_TAG, 'an unknown host')}"
+        reason = f"no heartbeat for {silent:.0f}s from {tags.get(runs.HOST_TAG, 'an unknown host')}"
     elif alive:
         return False
     else:
-        reason = f"process {tags.get(ml.PID_TAG)} on {tags.get(ml.HOST_TAG)} ended without finishing the run"
+        reason = f"process {tags.get(runs.PID_TAG)} on {tags.get(runs.HOST_TAG)} ended without finishing the run"
     say(f"run {c.run_id} was left RUNNING ({reason}); marked FAILED")
-    ml.abandon_run(c.run_id, experiment, reason)
+    runs.abandon_run(c.run_id, experiment, reason)
     return True

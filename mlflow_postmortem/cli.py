@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except Interrupted as exc:
-        adapter = sys.modules.get("mlflow_postmortem.adapters.mlflow")
+        adapter = sys.modules.get("mlflow_postmortem.adapters.runs")
         ended = adapter.end_open_runs(exc) if adapter else []
         print(f"{PROG}: {exc}" + (f"; runs {', '.join(ended)} ended KILLED" if ended else ""), file=sys.stderr)
         return 128 + exc.signum
@@ -49,7 +49,7 @@ def _stop_on_signals() -> None:
     def interrupt(signum: int, _frame) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
-        adapter = sys.modules.get("mlflow_postmortem.adapters.mlflow")
+        adapter = sys.modules.get("mlflow_postmortem.adapters.tracking")
         if adapter is not None:
             adapter.give_up_by(time.monotonic() + CLEANUP_S)
         raise Interrupted(signal.Signals(signum).name, signum)
@@ -99,16 +99,16 @@ def mitigate_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """The reference trainer (projects/retrain): logs into the run `mlflow run` opened."""
-    from .adapters import mlflow as ml
+    """The reference trainer (the package's `trainer` project): logs into the run `mlflow run` opened."""
+    from .adapters import runs
+    from .lifecycle import guarded
     from .mitigation import train_reference
 
-    from .postmortem import guarded
-
-    run = ml.project_run()
+    run = runs.project_run()
     if run is None:
-        raise PostmortemError("train runs inside 'mlflow run projects/retrain' (it needs the run MLflow opens)")
-    ml.claim_run(run, {ml.STEP_TAG: "train"})  # this process's host and pid: a later post-mortem sees if it died
+        raise PostmortemError("train runs inside 'mlflow run' of the package's trainer/ folder, as mitigate launches it "
+                              "(it needs the run MLflow opens)")
+    runs.claim_run(run, {runs.STEP_TAG: "train"})  # this process's host and pid: a later post-mortem sees if it died
     guarded(run, lambda: train_reference(args.diagnosis_run, args.mitigation, run, say=_progress(args.quiet)))
     return 0
 
@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     mitigate.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     mitigate.set_defaults(run=mitigate_command)
 
-    train = commands.add_parser("train", help="the reference trainer of projects/retrain (inside 'mlflow run')")
+    train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")
     train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")
     train.add_argument("--mitigation", required=True, choices=("retrain", "fine_tune", "online_update",
                                                                 "retrain_correct_feature_version"))

@@ -28,17 +28,17 @@ ROWS = {"reference": 8_000, "golden": 2_000, "production": 6_000}
 
 
 def run_demo(folder: Path, *, say: Callable[[str], None] = lambda message: None) -> int:
-    from .adapters import mlflow as registry
+    from .adapters import registry, tracking
     from .postmortem import run_postmortem
 
-    tracking = registry.use_tracking_uri(None)
-    registry.check_tracking_reachable()
+    store = tracking.use_tracking_uri(None)
+    tracking.check_tracking_reachable()
     reference = write_demo_data(folder)
     if registry.alias_version(MODEL, "champion") is None:
-        say(f"training and registering {MODEL} versions in {tracking}")
+        say(f"training and registering {MODEL} versions in {store}")
         _register_models(reference)
     else:
-        say(f"reusing {MODEL}@champion already in {tracking}")
+        say(f"reusing {MODEL}@champion already in {store}")
     config = folder / "pm.yaml"
     config.write_text(yaml.safe_dump({
         "model": f"models:/{MODEL}@champion",
@@ -60,8 +60,8 @@ def run_demo(folder: Path, *, say: Callable[[str], None] = lambda message: None)
     if outcome.mitigation is not None:
         print(outcome.mitigation.describe())
     print(f"verdict written to {outcome.output}; config in {config}; MLflow run {outcome.run_id or outcome.repeat_of}")
-    if tracking.startswith("sqlite:///"):
-        print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {tracking}")
+    if store.startswith("sqlite:///"):
+        print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {store}")
     return 0
 
 
@@ -110,7 +110,7 @@ def _register_models(reference: pd.DataFrame) -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
-    from .adapters import mlflow as registry
+    from .adapters import registry
 
     X, y = reference.drop(columns=TARGET), reference[TARGET]
     version = None

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from . import retrain, scoring
+from .adapters import models, projects, registry, runs
 from .config import Config
 from .data import Inputs, load_inputs
 from .errors import PostmortemError
 from .gate import Check, Rule, judge
-from .postmortem import config_from_run, rounded, verdict_from_run
+from .records import config_from_run, rounded, verdict_from_run
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
 
@@ -69,18 +70,17 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
     key is registered rather than trained again, and a registered version without a finished
     gate (its `postmortem.gate` tag) is gated rather than trained again.
     """
-    from .adapters import mlflow as ml
 
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
     action, cause = verdict.top.mitigation, verdict.root_cause
-    diagnosis_tags = ml.run_tags(diagnosis_run)
+    diagnosis_tags = runs.run_tags(diagnosis_run)
     model_uri = diagnosis_tags.get("postmortem.model_uri") or config.model
-    key = diagnosis_tags.get(ml.KEY_TAG) or f"run {diagnosis_run}"
-    pinned = ml.resolve_version(model_uri)
+    key = diagnosis_tags.get(runs.KEY_TAG) or f"run {diagnosis_run}"
+    pinned = registry.resolve_version(model_uri)
     if pinned is None:
         raise PostmortemError(f"mitigation needs a registered model version; the post-mortem reviewed {model_uri}")
-    ml.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "root_cause": cause})
-    ml.set_tags(run, {"postmortem.mitigation": action, "postmortem.root_cause": cause, "postmortem.model_name": pinned.name})
+    runs.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "root_cause": cause})
+    runs.set_tags(run, {"postmortem.mitigation": action, "postmortem.root_cause": cause, "postmortem.model_name": pinned.name})
 
     if action == "none":
         say("mitigate: the verdict is healthy, nothing to do")
@@ -88,18 +88,18 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
     if action in PLAN_ACTIONS:
         return _action_plan(run, verdict, pinned, say)
 
-    existing = ml.find_version_by_tag(pinned.name, ml.KEY_TAG, key)
+    existing = registry.find_version_by_tag(pinned.name, runs.KEY_TAG, key)
     if existing is not None:
-        gate = ml.version_tags(pinned.name, existing).get(GATE_TAG)
+        gate = registry.version_tags(pinned.name, existing).get(GATE_TAG)
         if gate is not None:
             say(f"mitigate: this post-mortem already produced {pinned.name} version {existing} (gate {gate}); reusing it")
-            ml.set_tags(run, {"postmortem.new_version": existing, "postmortem.reused": "true"})
+            runs.set_tags(run, {"postmortem.new_version": existing, "postmortem.reused": "true"})
             return MitigationOutcome(action, pinned.name, existing, gate_passed=gate == "passed", reused=True)
         say(f"mitigate: {pinned.name} version {existing} was registered by an interrupted mitigation; gating it now")
         return _gate(run, config, verdict, pinned, existing, None, say)
 
     settings = mitigation_settings(config)
-    training_run = ml.find_finished(run.experiment_id, key, step="train")
+    training_run = runs.find_finished(run.experiment_id, key, step="train")
     if training_run is not None:
         say(f"mitigate: training run {training_run} finished before an interruption; registering its model")
     else:
@@ -107,16 +107,16 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
         entry_point = settings.get("entry_point", "main")
         params = {"diagnosis_run": diagnosis_run, "mitigation": action, **settings.get("parameters", {})}
         say(f"mitigate: {action} for {cause}: launching {project} -e {entry_point}")
-        training_run, status = ml.launch_project(project, entry_point, params, experiment=run.experiment_id,
+        training_run, status = projects.launch_project(project, entry_point, params, experiment=run.experiment_id,
                                                  parent_run_id=diagnosis_run, run_name=f"{action} {pinned.name}",
-                                                 tags={ml.STEP_TAG: "train", ml.KEY_TAG: key})
-        ml.set_tags(run, {"postmortem.training_run": training_run})
+                                                 tags={runs.STEP_TAG: "train", runs.KEY_TAG: key})
+        runs.set_tags(run, {"postmortem.training_run": training_run})
         if status != "FINISHED":
             raise PostmortemError(f"training run {training_run} ended {status}; no version registered, aliases untouched")
 
     tags = {"postmortem.diagnosis_run_id": diagnosis_run, "postmortem.parent_version": pinned.version,
-            "postmortem.mitigation": action, "postmortem.root_cause": cause, ml.KEY_TAG: key}
-    version = ml.register_run_model(pinned.name, training_run, tags)
+            "postmortem.mitigation": action, "postmortem.root_cause": cause, runs.KEY_TAG: key}
+    version = registry.register_run_model(pinned.name, training_run, tags)
     say(f"mitigate: registered {pinned.name} version {version}")
     return _gate(run, config, verdict, pinned, version, training_run, say)
 
@@ -127,24 +127,23 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
 
     The version's `postmortem.gate` tag is written last: until it is there, a rerun gates again.
     """
-    from .adapters import mlflow as ml
 
     settings = mitigation_settings(config)
     checks = challenger_gate(config, verdict, pinned.uri, f"models:/{pinned.name}/{version}",
                              Rule.from_config(settings.get("gate")), settings.get("holdout_fraction", retrain.HOLDOUT_FRACTION))
     passed = all(c.passed for c in checks)
-    ml.log_metrics(run, {k: v for c in checks for k, v in _gate_metrics(c).items()} | {"gate.passed": float(passed)})
-    ml.log_artifact_text(run, "gate.json", json.dumps({"passed": passed, "checks": [asdict(c) for c in checks]}, indent=2))
+    runs.log_metrics(run, {k: v for c in checks for k, v in _gate_metrics(c).items()} | {"gate.passed": float(passed)})
+    runs.log_artifact_text(run, "gate.json", json.dumps({"passed": passed, "checks": [asdict(c) for c in checks]}, indent=2))
     promoted = passed and bool(settings.get("promote", False))
     if passed:
-        ml.set_alias(pinned.name, "challenger", version)
+        registry.set_alias(pinned.name, "challenger", version)
     if promoted:
-        ml.set_alias(pinned.name, "champion", version)
+        registry.set_alias(pinned.name, "champion", version)
     outcome = "passed" if passed else "failed"
-    ml.set_tags(run, {"postmortem.new_version": version, "postmortem.gate": outcome,
+    runs.set_tags(run, {"postmortem.new_version": version, "postmortem.gate": outcome,
                       "postmortem.promoted": str(promoted).lower(),
                       **({"postmortem.training_run": training_run} if training_run else {})})
-    ml.set_version_tags(pinned.name, version, {GATE_TAG: outcome, "postmortem.gate.run_id": run.run_id})
+    registry.set_version_tags(pinned.name, version, {GATE_TAG: outcome, "postmortem.gate.run_id": run.run_id})
     for c in checks:
         say(f"mitigate: gate on {c.slice}: {'pass' if c.passed else 'FAIL'} ({c.reason})")
     moved = (f"{pinned.name}@challenger -> {version}" + ("; champion moved" if promoted else "; champion unchanged")
@@ -155,9 +154,8 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
 
 def mitigation_from_run(run_id: str) -> MitigationOutcome:
     """What a finished mitigate run did, read back from its tags (for repeats)."""
-    from .adapters import mlflow as ml
 
-    tags = ml.run_tags(run_id)
+    tags = runs.run_tags(run_id)
     gate = tags.get("postmortem.gate")
     notes = (f"action required: {tags['postmortem.action_required']}",) if "postmortem.action_required" in tags else ()
     return MitigationOutcome(tags.get("postmortem.mitigation", "none"), tags.get("postmortem.model_name", "-"),
@@ -169,12 +167,11 @@ def mitigation_from_run(run_id: str) -> MitigationOutcome:
 def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidate_uri: str, rule: Rule,
                     holdout_fraction: float) -> list[Check]:
     """Both versions on the golden set and on the newest labelled production rows."""
-    from .adapters import mlflow as ml
     from .diagnose import fill_values, reference_profiles
 
     trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
-    current = ml.load_model_handle(current_uri, **trust)
-    candidate = ml.load_model_handle(candidate_uri, **trust)
+    current = models.load_model_handle(current_uri, **trust)
+    candidate = models.load_model_handle(candidate_uri, **trust)
     inputs = load_inputs(config, current.features)
     schema = inputs.schema
     fill = fill_values(inputs, reference_profiles(inputs))
@@ -197,13 +194,12 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
 
 def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda message: None) -> tuple[str, ...]:
     """The reference trainer (`projects/retrain`): a new scikit-learn version shaped by the diagnosis."""
-    from .adapters import mlflow as ml
 
     if action not in TRAINING_ACTIONS:
         raise PostmortemError(f"the reference trainer does {', '.join(TRAINING_ACTIONS)}, not {action!r}")
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
-    model_uri = ml.run_tags(diagnosis_run).get("postmortem.model_uri") or config.model
-    fitted = ml.load_sklearn_estimator(model_uri, trusted_types=config.skops_trusted_types,
+    model_uri = runs.run_tags(diagnosis_run).get("postmortem.model_uri") or config.model
+    fitted = models.load_sklearn_estimator(model_uri, trusted_types=config.skops_trusted_types,
                                        trust_pickle=config.trust_pickle)
     inputs = load_inputs(config, tuple(getattr(fitted, "feature_names_in_", ())) or None)
     schema, features = inputs.schema, list(inputs.schema.features)
@@ -236,13 +232,13 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
     notes += result.notes
     for note in notes:
         say(f"train: {note}")
-    ml.log_sklearn_model(run, result.estimator, data.frame[features], trusted_types=config.skops_trusted_types)
-    ml.log_metrics(run, _fit_metrics(result.estimator, data.frame, features, schema.target, schema.task))
-    ml.log_datasets(run, [("reference", reference, config.data.reference, _digest(diagnosis_run, "reference"), schema.target),
+    models.log_sklearn_model(run, result.estimator, data.frame[features], trusted_types=config.skops_trusted_types)
+    runs.log_metrics(run, _fit_metrics(result.estimator, data.frame, features, schema.target, schema.task))
+    runs.log_datasets(run, [("reference", reference, config.data.reference, _digest(diagnosis_run, "reference"), schema.target),
                           ("recent_labelled", recent, config.data.current, _digest(diagnosis_run, "current"), schema.target)])
-    ml.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "training_rows": len(data.frame),
+    runs.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "training_rows": len(data.frame),
                         "model_uri": model_uri})
-    ml.set_tags(run, {"postmortem.training_notes": " | ".join(notes), "postmortem.mitigation": action,
+    runs.set_tags(run, {"postmortem.training_notes": " | ".join(notes), "postmortem.mitigation": action,
                       "postmortem.root_cause": verdict.root_cause})
     return tuple(notes)
 
@@ -264,7 +260,6 @@ def mitigation_settings(config: Config) -> dict[str, Any]:
 
 def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:
     """No retraining can fix a broken pipeline: say what to fix, where, and what it is worth."""
-    from .adapters import mlflow as ml
 
     top = verdict.top
     feature = top.features[0] if top.features else "-"
@@ -287,10 +282,10 @@ def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:
         lines.append(f"- estimated recovery once fixed: {top.recovery.metric} {top.recovery.before:.4f} -> "
                      f"{top.recovery.after:.4f} ({top.recovery.repair})")
     lines += ["", "Evidence:", "```json", json.dumps(top.evidence, indent=2, default=str), "```"]
-    ml.log_artifact_text(run, "action_plan.md", "\n".join(lines) + "\n")
-    ml.log_artifact_text(run, "action_plan.json", json.dumps(plan, indent=2, default=str))
-    ml.set_version_tags(pinned.name, pinned.version, {"postmortem.action_required": f"{top.mitigation}: {feature}"})
-    ml.set_tags(run, {"postmortem.action_required": f"{top.mitigation}: {feature}"})
+    runs.log_artifact_text(run, "action_plan.md", "\n".join(lines) + "\n")
+    runs.log_artifact_text(run, "action_plan.json", json.dumps(plan, indent=2, default=str))
+    registry.set_version_tags(pinned.name, pinned.version, {"postmortem.action_required": f"{top.mitigation}: {feature}"})
+    runs.set_tags(run, {"postmortem.action_required": f"{top.mitigation}: {feature}"})
     say(f"mitigate: {top.mitigation} for {feature}: action plan written, no new version")
     return MitigationOutcome(top.mitigation, pinned.name, notes=(f"action plan for {feature}",))
 
@@ -338,6 +333,5 @@ def _raw(frame: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
 
 
 def _digest(run_id: str, role: str) -> str:
-    from .adapters import mlflow as ml
 
-    return ml.run_params(run_id).get(f"data.{role}", "unknown")
+    return runs.run_params(run_id).get(f"data.{role}", "unknown")

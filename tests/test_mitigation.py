@@ -36,7 +36,7 @@ def _session_store(tracking_uri: str) -> None:
 
 def scenario(server: str, root: Path, name: str, cause: str, **params: Any) -> Path:
     """A drill of `cause` on the churn data: files, a registered model (v1 good, v2 under review), pm.yaml."""
-    from mlflow_postmortem.adapters import mlflow as ml
+    from mlflow_postmortem.adapters import registry
 
     ds = _dataset()
     split = split_dataset(ds)
@@ -51,8 +51,8 @@ def scenario(server: str, root: Path, name: str, cause: str, **params: Any) -> P
     reviewed = degraded_fit(ds, split.reference, variant="label_noise", magnitude=0.45) \
         if cause == "model_regression" else split.model
     with tracking(server, experiment="pm-mitigation-setup"):
-        ml.register_sklearn_model(split.baseline, name, X, trusted_types=tuple(TRUSTED))
-        version = ml.register_sklearn_model(reviewed, name, X, trusted_types=tuple(TRUSTED))
+        registry.register_sklearn_model(split.baseline, name, X, trusted_types=tuple(TRUSTED))
+        version = registry.register_sklearn_model(reviewed, name, X, trusted_types=tuple(TRUSTED))
     config = {"model": f"models:/{name}/{version}", "task": "classification", "target": demo.TARGET,
               "timestamp": drill.timestamp, "entity_id": drill.entity_id, "categorical": list(ds.categorical),
               "skops_trusted_types": TRUSTED, "data": {role: f"{role}.parquet" for role in frames}}

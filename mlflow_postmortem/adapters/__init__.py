@@ -1,5 +1,5 @@
 """Thin adapters at the edge: the only modules that import MLflow (and, later, Evidently).
 
-Submodules are imported on use (`from mlflow_postmortem.adapters import mlflow`), so the
+Submodules are imported on use (`from mlflow_postmortem.adapters import runs`), so the
 core and `--help` never pay for importing MLflow.
 """

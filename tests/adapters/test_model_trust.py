@@ -13,7 +13,7 @@ import mlflow
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlflow_postmortem.adapters import mlflow as adapter
+from mlflow_postmortem.adapters import models
 from mlflow_postmortem.errors import ModelError
 from support import Dataset, run
 
@@ -55,7 +55,7 @@ def test_a_cloudpickled_model_is_refused_before_any_of_its_code_runs(tracking_ur
     uri = _register_pyfunc("pm-payload", _Payload(str(marker)))
 
     with pytest.raises(ModelError, match=r"pm-payload/1 is saved with cloudpickle .*trust_pickle: true"):
-        adapter.load_model_handle(uri)
+        models.load_model_handle(uri)
 
     assert not marker.exists()
 
@@ -64,7 +64,7 @@ def test_a_trusted_cloudpickled_model_loads_and_scores(tracking_uri: str, tmp_pa
     marker = tmp_path / "marker"
     uri = _register_pyfunc("pm-payload-trusted", _Payload(str(marker)))
 
-    handle = adapter.load_model_handle(uri, trust_pickle=True)
+    handle = models.load_model_handle(uri, trust_pickle=True)
 
     assert marker.read_text() == "ran"
     X, _ = cancer.xy()
@@ -75,8 +75,8 @@ def test_a_sklearn_model_saved_with_cloudpickle_is_refused_unless_trusted(tracki
     uri = _register_sklearn("pm-pickled-sklearn", LogisticRegression(max_iter=5000), cancer, "cloudpickle")
 
     with pytest.raises(ModelError, match=r"saved with cloudpickle \(sklearn flavour\)"):
-        adapter.load_model_handle(uri)
-    assert adapter.load_model_handle(uri, trust_pickle=True).predict_proba is not None
+        models.load_model_handle(uri)
+    assert models.load_model_handle(uri, trust_pickle=True).predict_proba is not None
 
 
 def test_a_trusted_load_that_returns_no_model_is_one_line_naming_what_came_back(tracking_uri: str,
@@ -84,14 +84,14 @@ def test_a_trusted_load_that_returns_no_model_is_one_line_naming_what_came_back(
     uri = _register_sklearn("pm-not-a-model", {"weights": [1, 2, 3]}, cancer, "pickle")
 
     with pytest.raises(ModelError, match=r"pm-not-a-model/1 loaded as a dict, which has no predict\(\)"):
-        adapter.load_model_handle(uri, trust_pickle=True)
+        models.load_model_handle(uri, trust_pickle=True)
 
 
 def test_a_trusted_load_that_raises_is_one_line_naming_the_uri(tracking_uri: str, tmp_path: Path) -> None:
     uri = _register_pyfunc("pm-payload-raises", _Payload(str(tmp_path / "m"), fail=True))
 
     with pytest.raises(ModelError) as err:
-        adapter.load_model_handle(uri, trust_pickle=True)
+        models.load_model_handle(uri, trust_pickle=True)
 
     message = str(err.value)
     assert "pm-payload-raises/1 could not be loaded: RuntimeError: the payload broke" in message

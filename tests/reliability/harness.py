@@ -31,7 +31,7 @@ TRUSTED = [*demo.TRUSTED_TYPES, "functools.partial", "sklearn.utils.validation.c
 
 def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, **config: Any) -> Path:
     """Data files, `name` v1 and v2 registered on `server`, and a pm.yaml reviewing v2."""
-    from mlflow_postmortem.adapters import mlflow as ml
+    from mlflow_postmortem.adapters import registry
 
     ds = make_dataset(demo.customers(6_000, seed=11), name="churn", task="classification", target=demo.TARGET,
                       categorical=demo.CATEGORICAL)
@@ -43,8 +43,8 @@ def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, **confi
         getattr(drill.frames, role).to_parquet(root / f"{role}.parquet", index=False)
     X = split.reference[list(ds.features)]
     with tracking(server, experiment="pm-reliability-setup"):
-        ml.register_sklearn_model(split.baseline, name, X, trusted_types=tuple(TRUSTED))
-        version = ml.register_sklearn_model(split.model, name, X, trusted_types=tuple(TRUSTED))
+        registry.register_sklearn_model(split.baseline, name, X, trusted_types=tuple(TRUSTED))
+        version = registry.register_sklearn_model(split.model, name, X, trusted_types=tuple(TRUSTED))
     raw = {"model": f"models:/{name}/{version}", "task": "classification", "target": demo.TARGET,
            "timestamp": drill.timestamp, "entity_id": drill.entity_id, "categorical": list(ds.categorical),
            "skops_trusted_types": TRUSTED, "data": {role: f"{role}.parquet" for role in ("reference", "golden", "current")},

@@ -1,0 +1,219 @@
+"""The model registry: versions resolved and pinned, their tags (verdicts, history, launch
+golden metrics), new versions and aliases."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ..errors import ModelError, TrackingError
+from ..types import GoldenResult, RecordedGolden, Verdict
+from .tracking import call, first_line, patient
+
+
+#: version tags holding a version's launch golden metrics, e.g. `postmortem.golden.roc_auc`
+GOLDEN_TAG_PREFIX = "postmortem.golden."
+
+
+ROOT_CAUSE_TAG = "postmortem.root_cause"
+
+
+RUN_ID_TAG = "postmortem.run_id"
+
+
+#: every post-mortem of the version, newest first (the two tags above hold the latest)
+HISTORY_TAG = "postmortem.history"
+
+
+#: the version of a model loaded from outside the registry (runs:/, a path)
+UNREGISTERED = "unregistered"
+
+
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registry URI pinned to one version, so an alias moving mid-run changes nothing."""
+
+    name: str
+    version: str
+    tags: dict[str, str]
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def resolve_version(uri: str) -> RegisteredVersion | None:
+    """Resolve `models:/name/3` or `models:/name@alias`; None for any non-registry URI."""
+    match = _REGISTRY_URI.match(uri)
+    if match is None:
+        return None
+    name, version, alias = match["name"], match["version"], match["alias"]
+    if version is not None and not version.isdigit():
+        raise ModelError(f"model URI {uri} names neither a version number nor an @alias (stages are not supported)")
+    try:
+        mv = patient(lambda c: c.get_model_version(name, version) if alias is None
+                      else c.get_model_version_by_alias(name, alias))
+    except MlflowException as exc:
+        raise _registry_error(uri, exc) from None
+    return RegisteredVersion(name=mv.name, version=str(mv.version), tags=dict(mv.tags or {}))
+
+
+def previous_version_uri(uri: str) -> str | None:
+    """The default baseline: the highest existing version below the reviewed one, if any."""
+    reviewed = resolve_version(uri)
+    if reviewed is None:
+        return None
+    try:
+        versions = patient(lambda c: c.search_model_versions(f"name='{reviewed.name}'"))
+    except MlflowException as exc:
+        raise _registry_error(uri, exc) from None
+    below = [int(v.version) for v in versions if int(v.version) < int(reviewed.version)]
+    return f"models:/{reviewed.name}/{max(below)}" if below else None
+
+
+def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
+    """Tag the reviewed version with the verdict, so the registry page tells the story.
+
+    The version's golden metrics are recorded as its baseline only when it has none yet and
+    the golden check found no drop: a regressed version must not become its own yardstick. The
+    primary metric keeps its interval, row count and a digest of the golden rows, so a later
+    comparison is unpaired but honest, and a refreshed golden set is not mistaken for a drop.
+    """
+    uri = f"models:/{name}/{version}"
+
+    def tag(client: MlflowClient) -> None:
+        tags = dict(client.get_model_version(name, version).tags or {})
+        client.set_model_version_tag(name, version, ROOT_CAUSE_TAG, verdict.root_cause)
+        if verdict.run_id:
+            client.set_model_version_tag(name, version, RUN_ID_TAG, verdict.run_id)
+            client.set_model_version_tag(name, version, HISTORY_TAG, _history(tags.get(HISTORY_TAG, ""), verdict))
+        golden = verdict.golden
+        if golden is not None and not golden.dropped and not any(k.startswith(GOLDEN_TAG_PREFIX) for k in tags):
+            for key, value in _golden_tags(golden).items():
+                client.set_model_version_tag(name, version, key, value)
+
+    try:
+        patient(tag)
+    except MlflowException as exc:
+        raise TrackingError(f"could not tag {uri} in the registry at {mlflow.get_registry_uri()}: {first_line(exc)}") from None
+
+
+def _history(earlier: str, verdict: Verdict) -> str:
+    """The version's post-mortems, newest first, one line each: the latest verdict never hides the
+    ones before it. Oldest lines go when the tag would pass MLflow's 8,000 characters."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    line = f"{when}  {verdict.root_cause} (score {verdict.top.score:.2f})  run {verdict.run_id}"
+    lines = [line, *(old for old in earlier.splitlines() if old.strip())]
+    while len("\n".join(lines)) > 8000 and len(lines) > 1:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _golden_tags(golden: GoldenResult) -> dict[str, str]:
+    tags = {f"{GOLDEN_TAG_PREFIX}{metric}": repr(float(value)) for metric, value in golden.metrics.items()
+            if math.isfinite(value)}
+    tags.update({f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_low": repr(float(golden.ci_low)),
+                 f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_high": repr(float(golden.ci_high)),
+                 f"{GOLDEN_TAG_PREFIX}rows": str(golden.n_rows), f"{GOLDEN_TAG_PREFIX}digest": golden.digest or ""})
+    return tags
+
+
+def recorded_golden(version: RegisteredVersion) -> RecordedGolden | None:
+    """The primary golden metric recorded on the version, when it was recorded with its interval,
+    row count and golden digest (tags from before those were kept compare nothing)."""
+    tags = {k.removeprefix(GOLDEN_TAG_PREFIX): v for k, v in version.tags.items() if k.startswith(GOLDEN_TAG_PREFIX)}
+    for metric in ("accuracy", "rmse"):
+        keys = (metric, f"{metric}.ci_low", f"{metric}.ci_high", "rows", "digest")
+        if not all(tags.get(k) for k in keys):
+            continue
+        try:
+            return RecordedGolden(metric, float(tags[metric]), float(tags[f"{metric}.ci_low"]),
+                                  float(tags[f"{metric}.ci_high"]), int(tags["rows"]), tags["digest"])
+        except ValueError:
+            raise ModelError(f"tags {GOLDEN_TAG_PREFIX}{metric}* on {version.uri} are not numbers: "
+                             f"{ {k: tags[k] for k in keys[:4]} }") from None
+    return None
+
+
+def _registry_error(uri: str, exc: MlflowException) -> ModelError | TrackingError:
+    if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        return ModelError(f"model URI {uri} not found in the registry at {mlflow.get_registry_uri()}")
+    return TrackingError(f"registry at {mlflow.get_registry_uri()} failed to resolve {uri}: {first_line(exc)}")
+
+
+def register_sklearn_model(estimator: Any, name: str, X: pd.DataFrame, *, trusted_types: tuple[str, ...] = (),
+                           run_name: str | None = None) -> str:
+    """Log a fitted estimator with its signature and register it; returns the new version."""
+    from mlflow.models import infer_signature
+
+    try:
+        with mlflow.start_run(run_name=run_name):
+            info = mlflow.sklearn.log_model(
+                estimator, name="model", registered_model_name=name, pip_requirements=["scikit-learn"],
+                signature=infer_signature(X, estimator.predict(X)), skops_trusted_types=list(trusted_types) or None,
+            )
+    except MlflowException as exc:
+        raise TrackingError(f"could not register {name} at {mlflow.get_tracking_uri()}: {first_line(exc)}") from None
+    return str(info.registered_model_version)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the model or the alias does not exist."""
+    try:
+        return str(patient(lambda c: c.get_model_version_by_alias(name, alias)).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise TrackingError(f"registry at {mlflow.get_registry_uri()} failed to look up {name}@{alias}: {first_line(exc)}") from None
+
+
+def set_alias(name: str, alias: str, version: str, attempts: int = 5) -> None:
+    """Point an alias at a version. Two mitigations of one model may set the same alias at the
+    same moment; the store then refuses one of them (a unique-key race), which a retry settles."""
+    for attempt in range(1, attempts + 1):
+        try:
+            patient(lambda c: c.set_registered_model_alias(name, alias, version))
+            return
+        except MlflowException as exc:
+            if attempt == attempts or "UNIQUE constraint" not in str(exc) and "already exists" not in str(exc):
+                raise TrackingError(f"could not set {name}@{alias} -> {version}: {first_line(exc)}") from None
+            time.sleep(0.2 * attempt)
+
+
+def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    def tag(client: MlflowClient) -> None:
+        for k, v in tags.items():
+            client.set_model_version_tag(name, version, k, v)
+
+    call(tag, f"tag models:/{name}/{version}")
+
+
+def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register `runs:/<run_id>/model` as a new version of `name`, tagged; returns the version."""
+    def register(client: MlflowClient) -> str:
+        source = f"{client.get_run(run_id).info.artifact_uri}/model"
+        mv = client.create_model_version(name, source, run_id=run_id, tags=tags)
+        return str(mv.version)
+
+    return call(register, f"register the model of run {run_id} as a version of {name}", once=True)
+
+
+def version_tags(name: str, version: str) -> dict[str, str]:
+    return call(lambda c: dict(c.get_model_version(name, version).tags or {}), f"read models:/{name}/{version}")
+
+
+def find_version_by_tag(name: str, key: str, value: str) -> str | None:
+    versions = call(lambda c: c.search_model_versions(f"name='{name}' and tags.`{key}` = '{value}'"),
+                     f"search versions of {name}")
+    return str(min(int(v.version) for v in versions)) if versions else None

@@ -1,0 +1,128 @@
+"""The life of a post-mortem's runs: keys, claims, reuse, and an end that is never RUNNING.
+
+Each step and the post-mortem as a whole carry a key: a hash of the pinned model version, the
+config and the bytes of every data file. A finished step with the same key is reused, and a
+finished post-mortem with the same key is a repeat, not run again. Identical post-mortems
+started together queue in the tracking store (claims.py), and runs left RUNNING by a process
+that died are marked FAILED by the next post-mortem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from . import claims
+from .adapters import runs
+from .config import Config
+from .errors import PostmortemError
+
+Say = Callable[[str], None]
+
+
+def open_experiment(project_run: runs.RunRef | None, experiment: str | None, say: Say) -> tuple[str, tuple[str, ...]]:
+    """The experiment to work in (the project run's, else `experiment`), shown in the UI's
+    model-training view; and the runs a dead process left RUNNING in it, now marked FAILED."""
+    exp = project_run.experiment_id if project_run else runs.experiment_id(experiment)
+    runs.open_as_model_development(exp)
+    dangling = tuple(runs.fail_dangling_runs(exp))
+    for run_id in dangling:
+        say(f"run {run_id} was left RUNNING by a post-mortem that died; marked FAILED")
+    return exp, dangling
+
+
+def claimed_run(step: str, key: str, experiment: str, name: str, say: Say, *, project_run: runs.RunRef | None = None,
+                parent: runs.RunRef | None = None, tags: dict[str, str] | None = None
+                ) -> tuple[runs.RunRef | None, str | None]:
+    """(the run to work in, None), or (None or the project run, the FINISHED run that already did
+    the work). Identical runs started together queue in the tracking store (claims.py)."""
+    earlier = runs.find_finished(experiment, key, step=step)
+    if earlier is not None:  # the common repeat: no new run at all
+        return project_run, earlier
+    claim = {runs.STEP_TAG: step, runs.KEY_TAG: key, claims.CLAIM_TAG: claims.CHOOSING, **(tags or {}),
+             **({runs.PARENT_TAG: parent.run_id} if parent is not None else {})}
+    if project_run is not None:
+        runs.claim_run(project_run, {**claim, runs.RUN_NAME_TAG: name})  # not the random name `mlflow run` gave it
+        run = project_run
+    else:
+        run = runs.start_run(experiment, name, parent=parent, tags=claim)
+    try:
+        earlier = claims.wait_turn(run, key, step, say)
+        if earlier is not None:
+            runs.withdraw_run(run, delete=project_run is None, tags={"postmortem.repeat_of": earlier})
+    except BaseException as exc:
+        fail_quietly(run, exc)
+        raise
+    return (project_run, earlier) if earlier is not None else (run, None)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """A step's run: a new one to work in (`ref`), or the finished run of an identical earlier step."""
+
+    ref: runs.RunRef | None
+    run_id: str
+    reused: bool
+
+
+def step_run(name: str, parent: runs.RunRef, identity: dict[str, Any], say: Say) -> StepRun:
+    """A child run for the step, or the finished run of an identical earlier step."""
+    key = digest({"step": name, **identity})
+    earlier = runs.find_finished(parent.experiment_id, key, step=name)
+    if earlier is not None:
+        say(f"{name}: reusing finished run {earlier} (same parameters and data digests)")
+        runs.set_tags(parent, {f"postmortem.{name}.run_id": earlier, f"postmortem.{name}.reused": "true"})
+        return StepRun(None, earlier, True)
+    ref = runs.start_run(parent.experiment_id, name, parent=parent, tags={runs.STEP_TAG: name, runs.KEY_TAG: key})
+    runs.log_params(ref, identity)
+    runs.set_tags(parent, {f"postmortem.{name}.run_id": ref.run_id})
+    return StepRun(ref, ref.run_id, False)
+
+
+def guarded(run: runs.RunRef, work: Callable[[], Any]) -> Any:
+    """Do a run's work; the run ends FINISHED, or FAILED with the reason."""
+    try:
+        result = work()
+    except BaseException as exc:
+        fail_quietly(run, exc)
+        raise
+    runs.finish_run(run)
+    return result
+
+
+def fail_quietly(run: runs.RunRef, exc: BaseException) -> None:
+    """Mark a run FAILED without hiding the original error behind a second one."""
+    try:
+        runs.finish_run(run, exc)
+    except PostmortemError:
+        pass  # the tracking server is gone too; the next post-mortem marks this run FAILED
+
+
+def data_digests(config: Config) -> dict[str, str]:
+    """sha256 of each data file's bytes: two runs with equal digests saw the same data."""
+    out = {}
+    for role in ("reference", "golden", "current", "training_view"):
+        path = getattr(config.data, role)
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                out[role] = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+        except OSError as exc:
+            raise PostmortemError(f"data.{role}: cannot read {path}: {exc.strerror or exc}") from None
+    return out
+
+
+def config_identity(config: Config) -> dict[str, Any]:
+    """The config's meaning, without where it was read from or where its data lives."""
+    raw = asdict(config)
+    raw.pop("source", None)
+    raw.pop("data", None)
+    return raw
+
+
+def digest(payload: dict[str, Any]) -> str:
+    """The key of a payload: equal payloads, equal keys, whatever their order."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]

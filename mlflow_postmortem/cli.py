@@ -123,6 +123,22 @@ def step_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate_versions_command(args: argparse.Namespace) -> int:
+    """Versions side by side: one run per version, the same metric keys, a table on stdout."""
+    from .evaluate_versions import evaluate_versions
+
+    evaluated = evaluate_versions(args.config, versions=args.versions, tracking_uri=args.tracking_uri,
+                                  experiment=args.experiment, say=_progress(args.quiet))
+    keys = sorted({k for e in evaluated for k in (*e.scores.golden, *e.scores.recent) if "." not in k and k != "rows"})
+    print("version  aliases              " + "  ".join(f"{s + '.' + k:>16}" for s in ("golden", "recent") for k in keys)
+          + "  run")
+    for e in evaluated:
+        values = [{"golden": e.scores.golden, "recent": e.scores.recent}[s].get(k) for s in ("golden", "recent") for k in keys]
+        print(f"{e.version:>7}  {','.join(e.aliases) or '-':<20} "
+              + "  ".join(f"{v:>16.4f}" if v is not None else f"{'-':>16}" for v in values) + f"  {e.run_id}")
+    return 0
+
+
 def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
@@ -185,6 +201,17 @@ def _parser() -> argparse.ArgumentParser:
     mitigate.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     mitigate.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     mitigate.set_defaults(run=mitigate_command)
+
+    versions = commands.add_parser("evaluate-versions", help="score a model's versions side by side on the golden set "
+                                                            "and the newest labelled production rows, one run each")
+    versions.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML); its model names the registered model")
+    versions.add_argument("--versions", default="aliases", metavar="WHICH",
+                          help="'aliases' (the config's version, the one before it, every aliased one), 'all', or "
+                               "version numbers like 2,5 (default: %(default)s)")
+    versions.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    versions.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
+    versions.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    versions.set_defaults(run=evaluate_versions_command)
 
     train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")
     train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")

@@ -17,7 +17,7 @@ from .errors import ConfigError
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors",
+    "detectors", "slices",
 }
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -56,6 +56,8 @@ class Config:
     mitigation: dict[str, Any] = field(default_factory=dict)
     #: threshold overrides per detector: `{data_drift: {min_tv: 0.15}}` (see `detectors.parameters()`)
     detectors: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: features whose values (categories, or quartiles of a number) evaluate-versions scores one by one
+    slices: tuple[str, ...] = ()
     source: str | None = None
 
 
@@ -127,6 +129,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         trust_pickle=trust_pickle,
         mitigation=dict(mitigation),
         detectors=detectors,
+        slices=_string_list(raw, "slices", where),
         source=source,
     )
 

@@ -116,10 +116,11 @@ def data_digests(config: Config) -> dict[str, str]:
 
 
 def config_identity(config: Config) -> dict[str, Any]:
-    """The config's meaning, without where it was read from or where its data lives."""
+    """The config's meaning to a post-mortem: not where it was read from, where its data lives, or
+    the slices only evaluate-versions reads."""
     raw = asdict(config)
-    raw.pop("source", None)
-    raw.pop("data", None)
+    for key in ("source", "data", "slices"):
+        raw.pop(key, None)
     return raw
 
 

@@ -28,6 +28,7 @@ from .adapters import models, projects, registry, runs
 from .config import Config
 from .data import Inputs, load_inputs
 from .errors import PostmortemError
+from .evaluate_versions import evaluate_into
 from .gate import Check, Rule, judge
 from .records import config_from_run, rounded, verdict_from_run
 from .scoring import metric_value, primary_metric, score
@@ -140,6 +141,9 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
     if promoted:
         registry.set_alias(pinned.name, "champion", version)
     outcome = "passed" if passed else "failed"
+    # both versions side by side, in runs of their own with the same metric keys (evaluate-versions)
+    evaluate_into(run, config, pinned, [registry.resolve_version(f"models:/{pinned.name}/{v}") for v in (pinned.version, version)],
+                  say)
     runs.set_tags(run, {"postmortem.new_version": version, "postmortem.gate": outcome,
                       "postmortem.promoted": str(promoted).lower(),
                       **({"postmortem.training_run": training_run} if training_run else {})})
@@ -232,8 +236,9 @@ def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda m
     notes += result.notes
     for note in notes:
         say(f"train: {note}")
-    models.log_sklearn_model(run, result.estimator, data.frame[features], trusted_types=config.skops_trusted_types)
-    runs.log_metrics(run, _fit_metrics(result.estimator, data.frame, features, schema.target, schema.task))
+    model_id = models.log_sklearn_model(run, result.estimator, data.frame[features], trusted_types=config.skops_trusted_types)
+    runs.log_metrics(run, _fit_metrics(result.estimator, data.frame, features, schema.target, schema.task),
+                     model_id=model_id)
     runs.log_datasets(run, [("reference", reference, config.data.reference, _digest(diagnosis_run, "reference"), schema.target),
                           ("recent_labelled", recent, config.data.current, _digest(diagnosis_run, "current"), schema.target)])
     runs.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "training_rows": len(data.frame),

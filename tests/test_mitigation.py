@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from mlflow import MlflowClient
+from mlflow.models import Model
 
 from mlflow_postmortem import demo
 from mlflow_postmortem.drills import inject, make_dataset, make_drill, split_dataset
@@ -121,6 +123,26 @@ def test_retraining_cause_registers_a_tagged_version_trained_in_a_child_run_and_
     # (champion never moves: promotion is off without a mitigation section)
     if cause == "data_drift":
         assert metrics["gate.recent.accuracy.candidate"] > metrics["gate.recent.accuracy.current"]
+
+    # both versions evaluated side by side under the mitigate run, on the gate's rows, the same keys each
+    evaluations = {_tags(r)["postmortem.version"]: r for r in runs if _tags(r).get("postmortem.step") == "evaluate_version"}
+    assert set(evaluations) == {"2", new}
+    assert all(_tags(r)["mlflow.parentRunId"] == mitigate["info"]["run_id"] for r in evaluations.values())
+    scores = {v: {m["key"]: m["value"] for m in r["data"]["metrics"]} for v, r in evaluations.items()}
+    assert set(scores["2"]) == set(scores[new]) and any(".slice." in k for k in scores[new])
+    for where in ("golden", "recent"):
+        assert scores[new][f"{where}.accuracy"] == pytest.approx(metrics[f"gate.{where}.accuracy.candidate"], abs=1e-4)
+        assert scores["2"][f"{where}.accuracy"] == pytest.approx(metrics[f"gate.{where}.accuracy.current"], abs=1e-4)
+    # the new version is a logged model with a signature and an input example, its metrics linked to it
+    with tracking(mlflow_server_uri):
+        client = MlflowClient()
+        source = client.get_model_version(name, new).source
+        assert source.startswith("models:/m-")
+        logged = client.get_logged_model(source.removeprefix("models:/"))
+        assert logged.source_run_id == training["info"]["run_id"]
+        assert {"training.accuracy", "golden.accuracy", "recent.accuracy"} <= {m.key for m in logged.metrics}
+        meta = Model.load(source)
+        assert meta.signature is not None and meta.saved_input_example_info is not None
 
 
 @pytest.mark.parametrize(("cause", "params"), [

@@ -6,7 +6,6 @@ Everything returned is MLflow-free (a `ModelHandle`), so the core never sees an 
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -169,13 +168,17 @@ def load_sklearn_estimator(uri: str, *, trusted_types: tuple[str, ...] = (), tru
 
 
 def log_sklearn_model(run: RunRef, estimator: Any, X: pd.DataFrame, *, trusted_types: tuple[str, ...] = ()) -> str:
-    """Save the estimator with its signature and upload it as the run's `model` artifact."""
+    """Log the estimator as the run's logged model `model`, with its signature and an input example
+    (five rows it was fitted on); returns the logged model's id."""
     from mlflow.models import infer_signature
 
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "model"
-        mlflow.sklearn.save_model(estimator, str(path), signature=infer_signature(X, estimator.predict(X)),
-                                  pip_requirements=["scikit-learn"], skops_trusted_types=list(trusted_types) or None)
-        call(lambda c: c.log_artifacts(run.run_id, str(path), "model"), f"upload the model to run {run.run_id}")
-    return f"runs:/{run.run_id}/model"
+    def log(_: Any) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = mlflow.sklearn.log_model(
+                estimator, name="model", run_id=run.run_id, signature=infer_signature(X, estimator.predict(X)),
+                input_example=X.head(5), pip_requirements=["scikit-learn"],
+                skops_trusted_types=list(trusted_types) or None)
+        return info.model_id
+
+    return call(log, f"log the model to run {run.run_id}", once=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mlflow
@@ -21,22 +21,16 @@ from .tracking import call, first_line, patient
 
 #: version tags holding a version's launch golden metrics, e.g. `postmortem.golden.roc_auc`
 GOLDEN_TAG_PREFIX = "postmortem.golden."
-
-
 ROOT_CAUSE_TAG = "postmortem.root_cause"
-
-
 RUN_ID_TAG = "postmortem.run_id"
-
 
 #: every post-mortem of the version, newest first (the two tags above hold the latest)
 HISTORY_TAG = "postmortem.history"
 
-
 #: the version of a model loaded from outside the registry (runs:/, a path)
 UNREGISTERED = "unregistered"
 
-
+_LOGGED_MODEL_SOURCE = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 
 
@@ -47,6 +41,10 @@ class RegisteredVersion:
     name: str
     version: str
     tags: dict[str, str]
+    aliases: tuple[str, ...] = ()
+    #: the logged model behind the version (MLflow 3), which metrics can be linked to; None for a
+    #: version registered from a run's artifacts
+    model_id: str | None = None
 
     @property
     def uri(self) -> str:
@@ -66,7 +64,38 @@ def resolve_version(uri: str) -> RegisteredVersion | None:
                       else c.get_model_version_by_alias(name, alias))
     except MlflowException as exc:
         raise _registry_error(uri, exc) from None
-    return RegisteredVersion(name=mv.name, version=str(mv.version), tags=dict(mv.tags or {}))
+    return _registered(mv)
+
+
+def list_versions(name: str) -> list[RegisteredVersion]:
+    """Every version of a registered model with its aliases, oldest first (a search returns no aliases:
+    they are read from the registered model)."""
+    def read(client: MlflowClient) -> tuple[list[Any], dict[str, str]]:
+        return client.search_model_versions(f"name='{name}'"), dict(client.get_registered_model(name).aliases or {})
+
+    try:
+        found, aliases = patient(read)
+    except MlflowException as exc:
+        raise _registry_error(f"models:/{name}", exc) from None
+    named: dict[str, list[str]] = {}
+    for alias, version in sorted(aliases.items()):
+        named.setdefault(str(version), []).append(alias)
+    return sorted((replace(_registered(mv), aliases=tuple(named.get(str(mv.version), ()))) for mv in found),
+                  key=lambda v: int(v.version))
+
+
+def _registered(mv: Any) -> RegisteredVersion:
+    return RegisteredVersion(name=mv.name, version=str(mv.version), tags=dict(mv.tags or {}),
+                             aliases=tuple(getattr(mv, "aliases", None) or ()), model_id=_model_id(mv))
+
+
+def _model_id(mv: Any) -> str | None:
+    """The version's logged model: its `model_id`, or (the sqlite store leaves that empty) the id in
+    its `models:/m-...` source."""
+    if getattr(mv, "model_id", None):
+        return mv.model_id
+    match = _LOGGED_MODEL_SOURCE.match(mv.source or "")
+    return match["id"] if match else None
 
 
 def previous_version_uri(uri: str) -> str | None:
@@ -200,10 +229,20 @@ def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
 
 
 def register_run_model(name: str, run_id: str, tags: dict[str, str]) -> str:
-    """Register `runs:/<run_id>/model` as a new version of `name`, tagged; returns the version."""
+    """Register the model a training run logged as a new version of `name`, tagged; returns the version.
+
+    The run's logged model named `model` (MLflow 3's `log_model`) when it has one, so the version
+    links to it; else the run's `model` artifact folder (a trainer that saved files itself).
+    """
     def register(client: MlflowClient) -> str:
-        source = f"{client.get_run(run_id).info.artifact_uri}/model"
-        mv = client.create_model_version(name, source, run_id=run_id, tags=tags)
+        run = client.get_run(run_id)
+        outputs = run.outputs.model_outputs if run.outputs is not None else []
+        logged = [m for m in (client.get_logged_model(o.model_id) for o in outputs) if m.name == "model"]
+        if logged:
+            model_id = logged[-1].model_id
+            mv = client.create_model_version(name, f"models:/{model_id}", run_id=run_id, tags=tags, model_id=model_id)
+        else:
+            mv = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags)
         return str(mv.version)
 
     return call(register, f"register the model of run {run_id} as a version of {name}", once=True)

@@ -30,29 +30,21 @@ from .tracking import call
 
 PARENT_TAG = "mlflow.parentRunId"
 
-
 #: the run's description in the MLflow UI (Markdown), and its name
 NOTE_TAG = "mlflow.note.content"
 
-
 RUN_NAME_TAG = "mlflow.runName"
-
 
 STEP_TAG = "postmortem.step"
 
-
 KEY_TAG = "postmortem.key"
-
 
 FAILURE_TAG = "postmortem.failure"
 
-
 HOST_TAG, PID_TAG = "postmortem.host", "postmortem.pid"
-
 
 #: rewritten every HEARTBEAT_S while a run is open: how another machine tells a live run from a dead one
 HEARTBEAT_TAG = "postmortem.heartbeat"
-
 
 HEARTBEAT_S = 10.0
 
@@ -217,13 +209,18 @@ def log_params(run: RunRef, params: dict[str, Any]) -> None:
     call(lambda c: c.log_batch(run.run_id, params=batch), f"log params to run {run.run_id}")
 
 
-def log_metrics(run: RunRef, metrics: dict[str, float], *, step: int = 0, timestamp_ms: int | None = None) -> None:
-    """Finite values only (MLflow rejects NaN keys in some stores); batched 1000 at a time."""
+def log_metrics(run: RunRef, metrics: dict[str, float], *, step: int = 0, timestamp_ms: int | None = None,
+                model_id: str | None = None, dataset: tuple[str, str] | None = None) -> None:
+    """Finite values only (MLflow rejects NaN keys in some stores); batched 1000 at a time.
+
+    `model_id` and `dataset` (name, digest) link the metrics to a logged model and a dataset the
+    run logged as input, so they show on the model's page and beside the dataset in the UI."""
     from mlflow.entities import Metric
 
     ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-    batch = [Metric(_metric_key(k), float(v), ts, step) for k, v in metrics.items()
-             if v is not None and math.isfinite(float(v))]
+    name, digest = dataset or (None, None)
+    batch = [Metric(_metric_key(k), float(v), ts, step, model_id=model_id, dataset_name=name, dataset_digest=digest)
+             for k, v in metrics.items() if v is not None and math.isfinite(float(v))]
     for i in range(0, len(batch), 1000):
         call(lambda c: c.log_batch(run.run_id, metrics=batch[i:i + 1000]), f"log metrics to run {run.run_id}")
 
@@ -237,13 +234,15 @@ def log_artifact_text(run: RunRef, name: str, text: str) -> None:
         call(lambda c: c.log_artifact(run.run_id, str(path), folder or None), f"upload {name} to run {run.run_id}")
 
 
-def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, str | None]]) -> None:
-    """(context, frame, source path, digest, target) as run inputs, e.g. context `reference`.
+def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, str | None]],
+                 models: tuple[str, ...] = ()) -> None:
+    """(context, frame, source path, digest, target) as run inputs, e.g. context `reference`, and the
+    logged models (ids) the run read.
 
     The digest is the caller's (a hash of the file's bytes), so a later run can prove it saw
     the same data; MLflow's own pandas digest only looks at the first rows.
     """
-    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.entities import DatasetInput, InputTag, LoggedModelInput
 
     inputs = []
     for context, frame, source, digest, target in datasets:
@@ -253,7 +252,8 @@ def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, 
                                          targets=target if target in frame.columns else None, digest=digest)
             entity = ds._to_mlflow_entity()
         inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)]))
-    call(lambda c: c.log_inputs(run.run_id, datasets=inputs), f"log datasets to run {run.run_id}")
+    read = [LoggedModelInput(m) for m in models]
+    call(lambda c: c.log_inputs(run.run_id, datasets=inputs, models=read or None), f"log datasets to run {run.run_id}")
 
 
 def find_finished(experiment: str, key: str, step: str) -> str | None:

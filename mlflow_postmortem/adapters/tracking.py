@@ -67,7 +67,6 @@ def give_up_by(deadline: float) -> None:
 
 _deadline: float | None = None
 
-
 #: refusals that wrote nothing and pass: a busy store (a sqlite file another process writes, a server whose
 #: database connections concurrent post-mortems hold), or a row two of them inserted at once (the dataset
 #: both log, which the second attempt finds and links)
@@ -78,7 +77,6 @@ _BUSY = ("database is locked", "QueuePool limit", "UniqueViolation", "UNIQUE con
 #: a connection a busy server dropped mid-answer (a worker replaced under load): the request may have been
 #: applied, so only calls that may safely run twice repeat it
 _BROKEN = ("Connection broken", "IncompleteRead", "RemoteDisconnected", "Connection aborted")
-
 
 #: how long a call waits, in all, for a busy store before it counts as failed
 BUSY_WAIT_S = 120.0

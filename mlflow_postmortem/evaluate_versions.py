@@ -21,7 +21,7 @@ from .config import Config, load_config
 from .data import Inputs, load_inputs
 from .errors import DataError, PostmortemError
 from .evaluation import VersionScores, scored_for_ranking, slices_of, version_scores, worst_slices
-from .lifecycle import Say, data_digests, digest, guarded, open_experiment
+from .lifecycle import Say, data_digests, digest, guarded, placement, point_to
 from .records import rounded, verdict_from_run
 from .scoring import primary_metric
 
@@ -49,12 +49,12 @@ def evaluate_versions(config_path: str | Path, *, versions: str = "aliases", tra
         raise PostmortemError(f"evaluate-versions compares registered versions; model {config.model} is not a "
                               "models:/ URI of the registry")
     chosen = choose_versions(reviewed, versions)
-    project_run = runs.project_run()
-    exp, _ = open_experiment(project_run, experiment, say)
+    where = placement(experiment, say)
     name = f"evaluate versions {reviewed.name}"
-    if project_run is not None:
-        runs.claim_run(project_run, {runs.STEP_TAG: "evaluate_versions", runs.RUN_NAME_TAG: name})
-    parent = project_run or runs.start_run(exp, name, tags={runs.STEP_TAG: "evaluate_versions"})
+    if where.project_run is not None:
+        runs.claim_run(where.project_run, {runs.STEP_TAG: "evaluate_versions", runs.RUN_NAME_TAG: name})
+    parent = where.project_run or runs.start_run(where.experiment, name, tags={runs.STEP_TAG: "evaluate_versions"})
+    point_to(where.pointer, parent.run_id, name, {})
     say(f"evaluating versions {', '.join(v.version for v in chosen)} of {reviewed.name} in run {parent.run_id}")
     return guarded(parent, lambda: evaluate_into(parent, config, reviewed, chosen, say))
 

@@ -22,23 +22,52 @@ from .errors import PostmortemError
 Say = Callable[[str], None]
 
 
-def open_experiment(project_run: runs.RunRef | None, experiment: str | None, say: Say) -> tuple[str, tuple[str, ...]]:
-    """The experiment to work in (the project run's, else `experiment`), shown in the UI's
-    model-training view; and the runs a dead process left RUNNING in it, now marked FAILED."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a command records: an experiment, and the run `mlflow run` opened, if any."""
+
+    experiment: str
+    #: the project run, when the work is recorded in it
+    project_run: runs.RunRef | None
+    #: the project run, when `mlflow run` was given no experiment: it stays in Default and only points
+    #: at the runs recorded in `postmortem` (the project's default experiment)
+    pointer: runs.RunRef | None
+    #: runs a dead process left RUNNING in the experiment, now marked FAILED
+    dangling: tuple[str, ...]
+
+
+def placement(experiment: str | None, say: Say) -> Placement:
+    """The experiment to work in: the project run's (unless `mlflow run` fell back to Default), else
+    `experiment`, else MLflow's environment, else `postmortem`; opened in the UI's model-training view."""
+    project_run, pointer = runs.project_run(), None
+    if project_run is not None and project_run.experiment_id == runs.DEFAULT_EXPERIMENT_ID:
+        project_run, pointer = None, project_run
+        experiment = experiment or "postmortem"
     exp = project_run.experiment_id if project_run else runs.experiment_id(experiment)
     runs.open_as_model_development(exp)
     dangling = tuple(runs.fail_dangling_runs(exp))
     for run_id in dangling:
         say(f"run {run_id} was left RUNNING by a post-mortem that died; marked FAILED")
-    return exp, dangling
+    return Placement(exp, project_run, pointer, dangling)
+
+
+def point_to(pointer: runs.RunRef | None, run_id: str, what: str, tags: dict[str, str]) -> None:
+    """Name, in the Default experiment's project run, where the work it started is recorded."""
+    if pointer is None:
+        return
+    where = runs.run_experiment(run_id)
+    runs.set_tags(pointer, {**tags, "postmortem.run_id": run_id, runs.RUN_NAME_TAG: what,
+                            runs.NOTE_TAG: f"Recorded in experiment {where}, run {run_id} (`mlflow run` was given no "
+                                           "experiment; the project's default is `postmortem`)."})
 
 
 def claimed_run(step: str, key: str, experiment: str, name: str, say: Say, *, project_run: runs.RunRef | None = None,
-                parent: runs.RunRef | None = None, tags: dict[str, str] | None = None
+                parent: runs.RunRef | None = None, tags: dict[str, str] | None = None, anywhere: bool = False
                 ) -> tuple[runs.RunRef | None, str | None]:
     """(the run to work in, None), or (None or the project run, the FINISHED run that already did
-    the work). Identical runs started together queue in the tracking store (claims.py)."""
-    earlier = runs.find_finished(experiment, key, step=step)
+    the work: in any experiment of the store when `anywhere`). Identical runs started together
+    queue in the tracking store (claims.py)."""
+    earlier = runs.find_finished(None if anywhere else experiment, key, step=step)
     if earlier is not None:  # the common repeat: no new run at all
         return project_run, earlier
     claim = {runs.STEP_TAG: step, runs.KEY_TAG: key, claims.CLAIM_TAG: claims.CHOOSING, **(tags or {}),

@@ -17,7 +17,8 @@ from .config import Config, load_config
 from .data import load_inputs
 from .diagnose import diagnose
 from .errors import PostmortemError
-from .lifecycle import Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded, open_experiment
+from .lifecycle import (Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded, placement,
+                        point_to)
 from .records import golden_from_dict, record_parent, verdict_from_run, verdict_tags, write_verdict
 from .steps import STEPS, diagnose_step, drift_report, golden_check, golden_eval, load_models, run_steps
 from .types import FeatureStat, GoldenResult, Verdict
@@ -43,8 +44,8 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     config = load_config(config_path)
     say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
     tracking.check_tracking_reachable()
-    project_run = runs.project_run()
-    exp, dangling = open_experiment(project_run, experiment, say)
+    where = placement(experiment, say)
+    project_run, exp = where.project_run, where.experiment
 
     pinned = registry.resolve_version(config.model)
     model_uri = pinned.uri if pinned else config.model
@@ -53,11 +54,13 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
 
     name = f"postmortem {pinned.name} v{pinned.version}" if pinned else f"postmortem {model_uri}"
     parent, earlier = claimed_run("postmortem", key, exp, name, say, project_run=project_run,
-                                  tags={"postmortem.model_uri": model_uri})
+                                  tags={"postmortem.model_uri": model_uri}, anywhere=True)
     if earlier is not None:
-        outcome = _repeat(earlier, config, Path(output), project_run, dangling, say)
+        outcome = _repeat(earlier, config, Path(output), project_run, where.dangling, say)
+        point_to(where.pointer, earlier, f"{name} (repeat)", verdict_tags(outcome.verdict))
         if mitigate and pinned is not None:  # an earlier `run --no-mitigate` left the mitigation to do
-            outcome = replace(outcome, mitigation=_mitigate_step(runs.RunRef(earlier, exp), key, say))
+            outcome = replace(outcome, mitigation=_mitigate_step(runs.RunRef(earlier, runs.run_experiment(earlier)),
+                                                                 key, say))
         return outcome
     say(f"post-mortem run {parent.run_id} (experiment {exp})")
     try:
@@ -65,6 +68,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
         verdict = replace(verdict, run_id=parent.run_id)
         write_verdict(verdict, Path(output))
         record_parent(parent, verdict, config, digests)
+        point_to(where.pointer, parent.run_id, name, verdict_tags(verdict))
         if pinned is not None and record:
             say(f"tagging {model_uri} with postmortem.root_cause={verdict.root_cause}")
             registry.record_version_tags(pinned.name, pinned.version, verdict)
@@ -73,7 +77,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     except BaseException as exc:
         fail_quietly(parent, exc)
         raise
-    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=dangling, mitigation=mitigation)
+    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=where.dangling, mitigation=mitigation)
 
 
 def mitigate_run(diagnosis_run: str, *, tracking_uri: str | None = None, say: Say = lambda message: None):

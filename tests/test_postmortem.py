@@ -63,8 +63,8 @@ def demo_on_server(mlflow_server_uri: str, tmp_path_factory: pytest.TempPathFact
     return folder / "postmortem-demo" / "pm.yaml"
 
 
-def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_server_uri: str, demo_on_server: Path,
-                                                                      tmp_path: Path) -> None:
+def test_mlflow_run_of_a_post_mortem_recorded_in_another_experiment_is_a_repeat_pointing_at_it(
+        mlflow_server_uri: str, demo_on_server: Path, tmp_path: Path) -> None:
     experiment = "pm-mlflow-run"
     env = {"MLFLOW_TRACKING_URI": mlflow_server_uri}
     result = run(["mlflow", "run", str(PROJECT), "-e", "postmortem", "-P", f"config={demo_on_server}",
@@ -73,19 +73,22 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     assert result.returncode == 0, result.stderr[-3000:]
 
     rest = Rest(mlflow_server_uri)
-    runs = rest.runs(experiment)
-    parents = [r for r in runs if _tags(r).get("postmortem.step") == "postmortem"]
-    assert len(parents) == 1
-    parent = parents[0]
-    parent_id = parent["info"]["run_id"]
+    project_runs = rest.runs(experiment)
+    assert len(project_runs) == 1 and project_runs[0]["info"]["status"] == "FINISHED"
+    parent_id = _tags(project_runs[0])["postmortem.repeat_of"]  # the demo's post-mortem, in pm-demo-setup
+    assert json.loads((tmp_path / "verdict.json").read_text())["run_id"] == parent_id
+    runs = rest.runs("pm-demo-setup")
+    parent = next(r for r in runs if r["info"]["run_id"] == parent_id)
+    assert _tags(parent)["postmortem.step"] == "postmortem"
     linked = [r for r in runs if _tags(r).get("mlflow.parentRunId") == parent_id]
     children = {_tags(r)["postmortem.step"]: r for r in linked if "postmortem.step" in _tags(r)}
-    assert set(children) == STEPS | {"mitigate"}
-    # the demo already mitigated this very post-mortem (same version, config and data): its version is reused
+    assert set(children) == STEPS | {"mitigate", "train"}
     mitigated = _tags(children["mitigate"])
     assert mitigated["postmortem.mitigation"] == "retrain_correct_feature_version"
-    assert mitigated["postmortem.reused"] == "true" and mitigated["postmortem.new_version"] == "3"
+    assert mitigated["postmortem.new_version"] == "3" and "postmortem.reused" not in mitigated
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
+    versions = rest.get("model-versions/search", filter=f"name='{demo.MODEL}'")["model_versions"]
+    assert sorted(v["version"] for v in versions) == ["1", "2", "3"]  # the repeat trained nothing
 
     tags = _tags(parent)
     assert tags["postmortem.root_cause"] == "feature_recalibration"
@@ -98,7 +101,7 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     assert tags["mlflow.note.content"].startswith(f"### Post-mortem: {demo.MODEL} v2: feature_recalibration")
     assert "accuracy dropped by" in tags["mlflow.note.content"]
     assert {"report.html", "report.md", "verdict.json"} <= rest.artifacts(parent_id)
-    opened_as = {t["key"]: t["value"] for t in rest.get("experiments/get-by-name", experiment_name=experiment)
+    opened_as = {t["key"]: t["value"] for t in rest.get("experiments/get-by-name", experiment_name="pm-demo-setup")
                  ["experiment"].get("tags", [])}
     assert opened_as["mlflow.experimentKind"] == "custom_model_development"  # the model-training view, not GenAI's
     figures = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
@@ -129,11 +132,34 @@ def test_mlflow_run_records_a_linked_finished_post_mortem_on_the_server(mlflow_s
     version_tags = {t["key"]: t["value"] for t in version.get("tags", [])}
     assert version_tags["postmortem.root_cause"] == "feature_recalibration"
     assert version_tags["postmortem.run_id"] == parent_id
-    # the demo's own post-mortem of version 2 is still there, under this one
+    # one post-mortem of version 2 so far: the repeat adds no line to its history
     history = version_tags["postmortem.history"].splitlines()
-    assert len(history) == 2 and parent_id in history[0] and parent_id not in history[1]
-    assert all("feature_recalibration (score " in line for line in history)
-    assert json.loads((tmp_path / "verdict.json").read_text())["run_id"] == parent_id
+    assert len(history) == 1 and parent_id in history[0] and "feature_recalibration (score " in history[0]
+
+
+def test_the_readme_s_mlflow_run_twice_gives_one_post_mortem_in_postmortem_and_one_new_version(
+        mlflow_server_uri: str, demo_on_server: Path, tmp_path: Path) -> None:
+    raw = yaml.safe_load(demo_on_server.read_text())
+    config = demo_on_server.with_name("pm-readme.yaml")  # another config than the demo's: a post-mortem of its own
+    config.write_text(yaml.safe_dump({**raw, "model": f"models:/{demo.MODEL}/2", "windows": 6}, sort_keys=False))
+    command = ["mlflow", "run", str(PROJECT), "-e", "postmortem", "-P", f"config={config}", "--env-manager", "local"]
+    rest = Rest(mlflow_server_uri)
+    versions_before = len(rest.get("model-versions/search", filter=f"name='{demo.MODEL}'")["model_versions"])
+
+    for _ in range(2):
+        result = run(command, env={"MLFLOW_TRACKING_URI": mlflow_server_uri}, cwd=tmp_path, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    recorded = [r for r in rest.runs("postmortem") if _tags(r).get("postmortem.step") == "postmortem"
+                and {p["key"]: p["value"] for p in r["data"].get("params", [])}.get("config_file") == str(config)]
+    assert len(recorded) == 1 and recorded[0]["info"]["status"] == "FINISHED"
+    parent_id = recorded[0]["info"]["run_id"]
+    pointers = [r for r in rest.runs("Default") if _tags(r).get("postmortem.run_id") == parent_id]
+    assert len(pointers) == 2 and all(r["info"]["status"] == "FINISHED" for r in pointers)
+    assert sorted(r["info"]["run_name"] for r in pointers) == [f"postmortem {demo.MODEL} v2",
+                                                                f"postmortem {demo.MODEL} v2 (repeat)"]
+    versions = rest.get("model-versions/search", filter=f"name='{demo.MODEL}'")["model_versions"]
+    assert len(versions) == versions_before + 1  # the first run's mitigation; the second is a repeat
 
 
 def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_start(tmp_path: Path) -> None:

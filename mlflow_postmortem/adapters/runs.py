@@ -63,6 +63,8 @@ class RunRef:
 
 #: the MLflow 3 UI opens an experiment in the view this tag names; without it, it may guess GenAI
 EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
+#: MLflow's Default experiment, where `mlflow run` records when it is given none
+DEFAULT_EXPERIMENT_ID = "0"
 
 
 def experiment_id(name: str | None) -> str:
@@ -256,12 +258,29 @@ def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, 
     call(lambda c: c.log_inputs(run.run_id, datasets=inputs, models=read or None), f"log datasets to run {run.run_id}")
 
 
-def find_finished(experiment: str, key: str, step: str) -> str | None:
-    """The newest FINISHED run of this experiment with this key and step, if any."""
+def find_finished(experiment: str | None, key: str, step: str) -> str | None:
+    """The newest FINISHED run with this key and step in this experiment, or in any (None), if any."""
     filt = f"tags.`{KEY_TAG}` = '{key}' and tags.`{STEP_TAG}` = '{step}' and attributes.status = 'FINISHED'"
-    runs = call(lambda c: c.search_runs([experiment], filt, max_results=1, order_by=["attributes.start_time DESC"]),
-                 f"search for an earlier identical {step} run")
+
+    def search(client: MlflowClient) -> list[Any]:
+        where = [experiment] if experiment is not None else _every_experiment(client)
+        found = []
+        for i in range(0, len(where), 100):  # a server answers a bounded list of experiments per search
+            found += client.search_runs(where[i:i + 100], filt, max_results=1, order_by=["attributes.start_time DESC"])
+        return sorted(found, key=lambda r: r.info.start_time, reverse=True)
+
+    runs = call(search, f"search for an earlier identical {step} run")
     return runs[0].info.run_id if runs else None
+
+
+def _every_experiment(client: MlflowClient) -> list[str]:
+    ids, token = [], None
+    while True:
+        page = client.search_experiments(max_results=1000, page_token=token)
+        ids += [e.experiment_id for e in page]
+        token = page.token
+        if not token:
+            return ids
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ def _report(outcome) -> int:
     print(outcome.verdict.summary)
     written = f"verdict written to {outcome.output}" if str(outcome.output) != "-" else "verdict.json kept in the run"
     print(written + (f"; MLflow run {outcome.run_id}" if outcome.run_id else ""))
+    if outcome.url:
+        print(f"in the MLflow UI: {outcome.url}")
     return 0
 
 

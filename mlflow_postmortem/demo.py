@@ -61,7 +61,9 @@ def run_demo(folder: Path, *, say: Callable[[str], None] = lambda message: None)
         print(outcome.mitigation.describe())
     print(f"verdict written to {outcome.output}; config in {config}; MLflow run {outcome.run_id or outcome.repeat_of}")
     if store.startswith("sqlite:///"):
-        print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {store}")
+        print(f"see it in the MLflow UI: mlflow ui --backend-store-uri {store}, then open {outcome.url}")
+    else:
+        print(f"see it in the MLflow UI: {outcome.url}")
     return 0
 
 

@@ -3,7 +3,7 @@
 `mitigate` reads a finished post-mortem run and, per the root cause's mitigation id:
 - `retrain`, `fine_tune`, `online_update`, `retrain_correct_feature_version`: launches a
   training run (the user's MLflow Project named in `mitigation.project`, or the reference
-  trainer in `projects/retrain`) as a child of the post-mortem run, registers the model it
+  trainer `mlflow_postmortem/trainer`, in the package) as a child of the post-mortem run, registers the model it
   logged as a new version of the same registered model, tags it with the diagnosis, runs the
   challenger gate, sets `challenger`, and moves `champion` only if the gate passes and the
   config says `mitigation.promote: true`;
@@ -34,8 +34,8 @@ from .records import config_from_run, rounded, verdict_from_run
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
 
-#: the reference trainer (an MLflow Project), next to the package in a source checkout
-REFERENCE_TRAINER = Path(__file__).resolve().parents[1] / "projects" / "retrain"
+#: the reference trainer (an MLflow Project), shipped inside the package: found in a wheel install too
+REFERENCE_TRAINER = Path(__file__).resolve().parent / "trainer"
 TRAINING_ACTIONS = ("retrain", "fine_tune", "online_update", "retrain_correct_feature_version")
 PLAN_ACTIONS = ("patch_pipeline", "fix_feature_computation")
 #: on a version a mitigation registered: `passed` or `failed`, written once its gate finished
@@ -197,7 +197,7 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
 
 
 def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda message: None) -> tuple[str, ...]:
-    """The reference trainer (`projects/retrain`): a new scikit-learn version shaped by the diagnosis."""
+    """The reference trainer (the package's `trainer` project): a new scikit-learn version shaped by the diagnosis."""
 
     if action not in TRAINING_ACTIONS:
         raise PostmortemError(f"the reference trainer does {', '.join(TRAINING_ACTIONS)}, not {action!r}")

@@ -35,6 +35,8 @@ class Outcome:
     dangling: tuple[str, ...] = ()
     #: what the mitigate step did (a MitigationOutcome), when it ran
     mitigation: Any = None
+    #: the post-mortem's page in the MLflow UI
+    url: str | None = None
 
 
 def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
@@ -77,7 +79,8 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     except BaseException as exc:
         fail_quietly(parent, exc)
         raise
-    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=where.dangling, mitigation=mitigation)
+    return Outcome(verdict, config.model, Path(output), parent.run_id, dangling=where.dangling, mitigation=mitigation,
+                   url=runs.ui_url(exp, parent.run_id))
 
 
 def mitigate_run(diagnosis_run: str, *, tracking_uri: str | None = None, say: Say = lambda message: None):
@@ -154,4 +157,4 @@ def _repeat(earlier: str, config: Config, output: Path, project_run: runs.RunRef
     if project_run is not None:
         runs.claim_run(project_run, {"postmortem.repeat_of": earlier, **verdict_tags(verdict)})
     return Outcome(verdict, config.model, output, project_run.run_id if project_run else None, repeat_of=earlier,
-                   dangling=dangling)
+                   dangling=dangling, url=runs.ui_url(runs.run_experiment(earlier), earlier))

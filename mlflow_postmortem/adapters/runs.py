@@ -395,3 +395,14 @@ def read_artifact_uri_text(uri: str) -> str:
             return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)).read_text()
 
     return call(read, f"read artifact {uri}")
+
+
+def ui_url(experiment: str, run_id: str | None = None, *, base: str | None = None) -> str:
+    """The MLflow UI's page of a run (or an experiment) in the model-training view.
+
+    MLflow 3's UI picks its view from a global switch (GenAI by default), not from the experiment's
+    tags, so the link names the view. `base` defaults to the tracking server, else `mlflow ui`'s address."""
+    uri = mlflow.get_tracking_uri()
+    base = (base or (uri if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000")).rstrip("/")
+    page = f"#/experiments/{experiment}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{base}/{page}?workflowType=machine_learning"

@@ -173,7 +173,7 @@ def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_sta
         config = tmp_path / "demo" / "pm.yaml"
         raw = yaml.safe_load(config.read_text())
         config.write_text(yaml.safe_dump({**raw, "windows": 7}))  # another config: not a repeat
-        victim = subprocess.Popen([str(BIN_DIR / "mlflow-postmortem"), "run", str(config), "--output",
+        victim = subprocess.Popen([str(BIN_DIR / "mlflow-postmortem"), "run", str(config), "--no-mitigate", "--output",
                                    str(tmp_path / "v1.json")], env={**_without_experiment(os.environ), **env}, cwd=tmp_path,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         running = _wait_for_running_post_mortem(Rest(uri), "pm-dangling", victim)
@@ -183,7 +183,8 @@ def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_sta
     assert uri in stderr.strip().splitlines()[-1]
 
     with _server(tmp_path, port):
-        again = run_cli("run", str(config), "--output", str(tmp_path / "v2.json"), env=env, cwd=tmp_path, timeout=600)
+        again = run_cli("run", str(config), "--no-mitigate", "--output", str(tmp_path / "v2.json"), env=env, cwd=tmp_path,
+                        timeout=600)
         assert again.returncode == 0, again.stderr
         assert f"run {running} was left RUNNING by a post-mortem that died; marked FAILED" in again.stderr
         left = {r["info"]["run_id"]: r for r in Rest(uri).runs("pm-dangling")}

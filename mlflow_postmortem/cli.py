@@ -125,17 +125,11 @@ def step_command(args: argparse.Namespace) -> int:
 
 def evaluate_versions_command(args: argparse.Namespace) -> int:
     """Versions side by side: one run per version, the same metric keys, a table on stdout."""
-    from .evaluate_versions import evaluate_versions
+    from .evaluate_versions import evaluate_versions, table
 
     evaluated = evaluate_versions(args.config, versions=args.versions, tracking_uri=args.tracking_uri,
                                   experiment=args.experiment, say=_progress(args.quiet))
-    keys = sorted({k for e in evaluated for k in (*e.scores.golden, *e.scores.recent) if "." not in k and k != "rows"})
-    print("version  aliases              " + "  ".join(f"{s + '.' + k:>16}" for s in ("golden", "recent") for k in keys)
-          + "  run")
-    for e in evaluated:
-        values = [{"golden": e.scores.golden, "recent": e.scores.recent}[s].get(k) for s in ("golden", "recent") for k in keys]
-        print(f"{e.version:>7}  {','.join(e.aliases) or '-':<20} "
-              + "  ".join(f"{v:>16.4f}" if v is not None else f"{'-':>16}" for v in values) + f"  {e.run_id}")
+    print(table(evaluated))
     return 0
 
 

@@ -131,6 +131,18 @@ def evaluate_into(parent: runs.RunRef, config: Config, reviewed: registry.Regist
     return evaluated
 
 
+def table(evaluated: list[Evaluated]) -> str:
+    """One line per version: its aliases, each set's whole-set metrics, its run."""
+    sets = ("golden", "recent")
+    keys = sorted({k for e in evaluated for k in (*e.scores.golden, *e.scores.recent) if "." not in k and k != "rows"})
+    lines = ["version  aliases              " + "  ".join(f"{s + '.' + k:>16}" for s in sets for k in keys) + "  run"]
+    for e in evaluated:
+        values = [getattr(e.scores, s).get(k) for s in sets for k in keys]
+        lines.append(f"{e.version:>7}  {','.join(e.aliases) or '-':<20} "
+                     + "  ".join(f"{v:>16.4f}" if v is not None else f"{'-':>16}" for v in values) + f"  {e.run_id}")
+    return "\n".join(lines)
+
+
 def _recent(inputs: Inputs, fraction: float, say: Say) -> pd.DataFrame:
     """The newest labelled production rows, or none when there are too few labels to hold any out."""
     try:

@@ -49,7 +49,8 @@ def test_postmortem_project_runs_in_the_environment_uv_builds_from_python_env(
     envs = tmp_path / "envs"  # a fresh MLFLOW_ENV_ROOT: the environment is built, not found
     env = {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_ENV_ROOT": str(envs), "UV_FIND_LINKS": str(wheel.parent),
            "UV_CONSTRAINT": str(constraints), "UV_PYTHON_DOWNLOADS": "never"}
-    config = make_config(cancer, f"models:/{cancer_models}/2")
+    # windows: 3, a config no other test runs: an identical post-mortem anywhere in the store would make this a repeat
+    config = make_config(cancer, f"models:/{cancer_models}/2", windows=3)
     client = MlflowClient()
     try:
         result = run(["mlflow", "run", str(PROJECT), "-e", "postmortem", "-P", f"config={config}", "--env-manager", "uv",

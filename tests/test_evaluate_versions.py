@@ -7,7 +7,8 @@ from typing import Callable
 
 from mlflow import MlflowClient
 
-from support import Dataset, run_cli
+from support import Dataset, run, run_cli
+from test_postmortem import PROJECT
 
 
 def test_each_version_gets_a_run_with_the_same_metric_keys_linked_to_its_model_and_datasets(
@@ -56,3 +57,21 @@ def test_unknown_versions_are_named_with_the_ones_there_are(
     assert result.stderr.strip().splitlines()[-1] == (
         "mlflow-postmortem: error: --versions '2,9': expected aliases or all or version numbers of pm-cancer "
         "(it has 1, 2)")
+
+
+def test_the_entry_point_records_into_the_run_mlflow_run_opened(
+        tracking_uri: str, cancer_models: str, cancer: Dataset, make_config: Callable[..., Path], tmp_path: Path) -> None:
+    config = make_config(cancer, f"models:/{cancer_models}/2")
+
+    result = run(["mlflow", "run", str(PROJECT), "-e", "evaluate_versions", "-P", f"config={config}", "-P", "versions=1,2",
+                  "--env-manager", "local", "--experiment-name", "pm-versions-project"],
+                 env={"MLFLOW_TRACKING_URI": tracking_uri}, cwd=tmp_path, timeout=600)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient()
+    found = client.search_runs([client.get_experiment_by_name("pm-versions-project").experiment_id])
+    (project,) = [r for r in found if "mlflow.project.entryPoint" in r.data.tags]
+    assert project.data.tags["mlflow.project.entryPoint"] == "evaluate_versions"
+    assert project.info.run_name == f"evaluate versions {cancer_models}" and project.info.status == "FINISHED"
+    children = [r for r in found if r.data.tags.get("mlflow.parentRunId") == project.info.run_id]
+    assert sorted(r.data.tags["postmortem.version"] for r in children) == ["1", "2"]

@@ -71,7 +71,6 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
     key is registered rather than trained again, and a registered version without a finished
     gate (its `postmortem.gate` tag) is gated rather than trained again.
     """
-
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
     action, cause = verdict.top.mitigation, verdict.root_cause
     diagnosis_tags = runs.run_tags(diagnosis_run)
@@ -128,7 +127,6 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
 
     The version's `postmortem.gate` tag is written last: until it is there, a rerun gates again.
     """
-
     settings = mitigation_settings(config)
     checks = challenger_gate(config, verdict, pinned.uri, f"models:/{pinned.name}/{version}",
                              Rule.from_config(settings.get("gate")), settings.get("holdout_fraction", retrain.HOLDOUT_FRACTION))
@@ -158,7 +156,6 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
 
 def mitigation_from_run(run_id: str) -> MitigationOutcome:
     """What a finished mitigate run did, read back from its tags (for repeats)."""
-
     tags = runs.run_tags(run_id)
     gate = tags.get("postmortem.gate")
     notes = (f"action required: {tags['postmortem.action_required']}",) if "postmortem.action_required" in tags else ()
@@ -198,7 +195,6 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
 
 def train_reference(diagnosis_run: str, action: str, run, *, say: Say = lambda message: None) -> tuple[str, ...]:
     """The reference trainer (the package's `trainer` project): a new scikit-learn version shaped by the diagnosis."""
-
     if action not in TRAINING_ACTIONS:
         raise PostmortemError(f"the reference trainer does {', '.join(TRAINING_ACTIONS)}, not {action!r}")
     config, verdict = config_from_run(diagnosis_run), verdict_from_run(diagnosis_run)
@@ -265,7 +261,6 @@ def mitigation_settings(config: Config) -> dict[str, Any]:
 
 def _action_plan(run, verdict: Verdict, pinned, say: Say) -> MitigationOutcome:
     """No retraining can fix a broken pipeline: say what to fix, where, and what it is worth."""
-
     top = verdict.top
     feature = top.features[0] if top.features else "-"
     share = next((top.evidence[k] for k in ("mismatch_share", "share_rise", "out_of_range_share") if k in top.evidence), None)

@@ -17,7 +17,7 @@ from .errors import ConfigError
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors", "slices",
+    "detectors", "slices", "evidently",
 }
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -58,6 +58,8 @@ class Config:
     detectors: dict[str, dict[str, float]] = field(default_factory=dict)
     #: features whose values (categories, or quartiles of a number) evaluate-versions scores one by one
     slices: tuple[str, ...] = ()
+    #: Evidently's pages beside the verdict; off saves their seconds (the verdict never reads them)
+    evidently: bool = True
     source: str | None = None
 
 
@@ -104,6 +106,9 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     trust_pickle = raw.get("trust_pickle", False)
     if not isinstance(trust_pickle, bool):
         raise ConfigError(f"{where}: key 'trust_pickle' must be true or false, got {trust_pickle!r}")
+    evidently = raw.get("evidently", True)
+    if not isinstance(evidently, bool):
+        raise ConfigError(f"{where}: key 'evidently' must be true or false, got {evidently!r}")
     trust_pickle = trust_pickle or os.environ.get(TRUST_PICKLE_ENV, "").strip().lower() in ("1", "true", "yes")
 
     windows = raw.get("windows", 8)
@@ -130,6 +135,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         mitigation=dict(mitigation),
         detectors=detectors,
         slices=_string_list(raw, "slices", where),
+        evidently=evidently,
         source=source,
     )
 

@@ -155,8 +155,9 @@ def _headline(v: Verdict) -> list[tuple[str, str]]:
 
 
 def _skipped_notes(skipped: dict[str, str] | None) -> list[str]:
-    """One sentence per Evidently page that was not built, in the words of its link title."""
-    return [f"Evidently {name.replace('_', ' ')} page not built: {reason}" for name, reason in (skipped or {}).items()]
+    """One sentence per Evidently page that was not built, in the words of its link title (`all`: none was)."""
+    return [f"Evidently {'pages' if name == 'all' else name.replace('_', ' ') + ' page'} not built: {reason}"
+            for name, reason in (skipped or {}).items()]
 
 
 def _onsets(v: Verdict) -> list[CauseAssessment]:

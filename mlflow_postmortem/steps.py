@@ -95,8 +95,6 @@ def golden_check(inputs: Inputs, model: ModelHandle, baseline: ModelHandle | Non
 def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: Inputs, digests: dict[str, str],
                  say: Say) -> tuple[FeatureStat, ...]:
     """Per-feature drift, null and novelty shares as metrics and per-window curves; Evidently's reports."""
-    from .adapters import evidently
-
     profiled = profile_inputs(inputs, windows=config.windows, say=lambda m: say(f"drift_report: {m}"))
     table = feature_table(profiled)
     _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
@@ -104,6 +102,14 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
     _log_window_curves(run, inputs, profiled.bounds,
                        {**{f"drift_tv_served_by_window.{f.feature}": f.per_window_served_tv for f in table if f.present},
                         **{f"drift_tv_seen_range_by_window.{f.feature}": f.per_window_tv for f in table if f.present}})
+
+    if not config.evidently:
+        reason = "turned off in the config (evidently: false)"
+        say(f"drift_report: Evidently pages {reason}")
+        runs.set_tags(run, {EVIDENTLY_SKIPPED_TAG: f"all: {reason}"})
+        runs.log_artifact_text(run, "evidently/skipped.json", json.dumps([{"name": "all", "reason": reason}], indent=2))
+        return table
+    from .adapters import evidently  # seconds to import: only when its pages are wanted
 
     say(f"drift_report: Evidently reports on up to {EVIDENTLY_MAX_ROWS:,} rows per frame")
     schema = inputs.schema

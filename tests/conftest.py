@@ -91,7 +91,9 @@ def diabetes_models(tracking_uri: str, diabetes: Dataset) -> str:
 
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a pm.yaml for a dataset into this test's tmp dir; keyword overrides replace keys."""
+    """Write a pm.yaml for a dataset into this test's tmp dir; keyword overrides replace keys.
+
+    Evidently's pages are off (seconds per post-mortem): the tests of those pages turn them on."""
 
     def write(dataset: Dataset, model: str, **overrides: Any) -> Path:
         raw: dict[str, Any] = {
@@ -101,6 +103,7 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
             "timestamp": "event_time",
             "skops_trusted_types": list(RF_TYPES + HGB_TYPES),
             "data": {"reference": str(dataset.reference), "golden": str(dataset.golden), "current": str(dataset.current)},
+            "evidently": False,
             **overrides,
         }
         path = tmp_path / "pm.yaml"

@@ -36,8 +36,9 @@ def _without(text: str, line: str) -> str:
     (VALID + "windows: 0\n", "key 'windows' must be an integer from 1 to 100, got 0"),
     (VALID + "slices: {plan: 1}\n", "key 'slices' must be a list of column names, got {'plan': 1}"),
     (VALID + "features: 3\n", "key 'features' must be a list of column names, got 3"),
+    (VALID + "evidently: off please\n", "key 'evidently' must be true or false, got 'off please'"),
 ], ids=["malformed-yaml", "not-a-mapping", "unknown-key", "unknown-data-key", "bad-task", "missing-data-key",
-        "missing-target", "bad-windows", "slices-not-a-list", "features-not-a-list"])
+        "missing-target", "bad-windows", "slices-not-a-list", "features-not-a-list", "evidently-not-a-boolean"])
 def test_config_error_names_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "pm.yaml"
     path.write_text(text)

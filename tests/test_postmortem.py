@@ -18,6 +18,7 @@ import yaml
 
 from mlflow_postmortem import demo
 
+from reliability.harness import scenario
 from support import BIN_DIR, free_port, run, run_cli
 
 PROJECT = Path(__file__).resolve().parents[1] / "projects" / "postmortem"
@@ -168,13 +169,12 @@ def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_sta
     uri = f"http://127.0.0.1:{port}"
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "pm-dangling"}
     with _server(tmp_path, port):
-        made = run_cli("demo", "--folder", str(tmp_path / "demo"), "--quiet", env=env, cwd=tmp_path, timeout=600)
-        assert made.returncode == 0, made.stderr
-        config = tmp_path / "demo" / "pm.yaml"
-        raw = yaml.safe_load(config.read_text())
-        config.write_text(yaml.safe_dump({**raw, "windows": 7}))  # another config: not a repeat
+        # Evidently's pages on: their import alone keeps the run busy for seconds after golden_eval, when the server dies
+        config = scenario(uri, tmp_path / "dangling", "pm-dangling", evidently=True)
+        # without the client's retries, which only delay the same outcome by seconds per call
+        victim_env = {**_without_experiment(os.environ), **env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
         victim = subprocess.Popen([str(BIN_DIR / "mlflow-postmortem"), "run", str(config), "--no-mitigate", "--output",
-                                   str(tmp_path / "v1.json")], env={**_without_experiment(os.environ), **env}, cwd=tmp_path,
+                                   str(tmp_path / "v1.json")], env=victim_env, cwd=tmp_path,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         running = _wait_for_running_post_mortem(Rest(uri), "pm-dangling", victim)
     _, stderr = victim.communicate(timeout=180)  # the server is gone: the post-mortem must give up, in one line
@@ -260,16 +260,19 @@ def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri
     assert "target column 'label' is absent from data.golden" in runs[0].data.tags["postmortem.failure"]
 
 
-@pytest.mark.parametrize(("name", "cut", "skipped"), [
+@pytest.mark.parametrize(("name", "cut", "skipped", "overrides"), [
     ("one-row", lambda frame: frame.iloc[:1], {
         "data_drift": "the current frame has 1 row; Evidently needs at least 2 in each",
         "data_summary": "the current frame has 1 row; Evidently needs at least 2 in each",
-        "classification_quality": "the current frame has 1 row; Evidently needs at least 2 in each"}),
+        "classification_quality": "the current frame has 1 row; Evidently needs at least 2 in each"}, {"evidently": True}),
     ("no-feature-column", lambda frame: frame[["event_time", "label"]], {
-        "data_drift": "no feature column is in both the reference and the current frame (of 30 named)"}),
-], ids=["one-row", "no-feature-column"])
+        "data_drift": "no feature column is in both the reference and the current frame (of 30 named)"},
+     {"evidently": True}),
+    ("turned-off", lambda frame: frame, {"all": "turned off in the config (evidently: false)"}, {"evidently": False}),
+], ids=["one-row", "no-feature-column", "turned-off"])
 def test_a_current_file_evidently_cannot_draw_gets_a_finished_post_mortem_that_says_so(
-        tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path, name: str, cut, skipped) -> None:
+        tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path, name: str, cut, skipped,
+        overrides) -> None:
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
@@ -278,7 +281,7 @@ def test_a_current_file_evidently_cannot_draw_gets_a_finished_post_mortem_that_s
 
     cut(pd.read_parquet(cancer.current)).to_parquet(tmp_path / "current.parquet", index=False)
     data = {"reference": str(cancer.reference), "golden": str(cancer.golden), "current": str(tmp_path / "current.parquet")}
-    config = make_config(cancer, f"models:/{cancer_models}/2", data=data)
+    config = make_config(cancer, f"models:/{cancer_models}/2", data=data, **overrides)
     diagnosed = diagnose_config(config, tmp_path / "diagnosed.json", record=False)  # what `run` must record too
 
     outcome = run_postmortem(config, tmp_path / "v.json", experiment=f"pm-evidently-{name}", record=False, mitigate=False)
@@ -294,12 +297,13 @@ def test_a_current_file_evidently_cannot_draw_gets_a_finished_post_mortem_that_s
     recorded = json.loads(mlflow.artifacts.load_text(f"runs:/{drift.info.run_id}/evidently/skipped.json"))
     assert recorded == [{"name": k, "reason": v} for k, v in skipped.items()]
     built = {f.path for f in client.list_artifacts(drift.info.run_id, "evidently")} - {"evidently/skipped.json"}
-    assert not any(Path(path).stem in skipped for path in built)
+    assert not any(Path(path).stem in skipped or "all" in skipped for path in built)
     diagnose_id = steps["diagnose"].info.run_id
     md = mlflow.artifacts.load_text(f"runs:/{diagnose_id}/report.md")
     page = mlflow.artifacts.load_text(f"runs:/{diagnose_id}/report.html")
     for report, reason in skipped.items():
-        note = f"Evidently {report.replace('_', ' ')} page not built: {reason}"
+        note = (f"Evidently pages not built: {reason}" if report == "all"
+                else f"Evidently {report.replace('_', ' ')} page not built: {reason}")
         assert f"- {note}" in md and note in page
 
 

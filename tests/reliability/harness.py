@@ -48,6 +48,7 @@ def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, **confi
     raw = {"model": f"models:/{name}/{version}", "task": "classification", "target": demo.TARGET,
            "timestamp": drill.timestamp, "entity_id": drill.entity_id, "categorical": list(ds.categorical),
            "skops_trusted_types": TRUSTED, "data": {role: f"{role}.parquet" for role in ("reference", "golden", "current")},
+           "evidently": False,  # Evidently's pages are tested elsewhere; seconds saved in every run here
            **config}
     (root / "pm.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return root / "pm.yaml"

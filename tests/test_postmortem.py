@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ import yaml
 from mlflow_postmortem import demo
 
 from reliability.harness import scenario
-from support import BIN_DIR, free_port, run, run_cli
+from servers import TrackingServer
+from support import BIN_DIR, run, run_cli
 
 PROJECT = Path(__file__).resolve().parents[1] / "projects" / "postmortem"
 STEPS = {"golden_eval", "drift_report", "diagnose"}
@@ -165,10 +164,9 @@ def test_the_readme_s_mlflow_run_twice_gives_one_post_mortem_in_postmortem_and_o
 
 def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_start(tmp_path: Path) -> None:
     """Kill the server mid-run, bring it back: the next post-mortem reports the dangling run and fails it."""
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "pm-dangling"}
-    with _server(tmp_path, port):
+    with TrackingServer("sqlite", tmp_path) as server:
+        uri = server.uri
+        env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "pm-dangling"}
         # Evidently's pages on: their import alone keeps the run busy for seconds after golden_eval, when the server dies
         config = scenario(uri, tmp_path / "dangling", "pm-dangling", evidently=True)
         # without the client's retries, which only delay the same outcome by seconds per call
@@ -177,12 +175,13 @@ def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_sta
                                    str(tmp_path / "v1.json")], env=victim_env, cwd=tmp_path,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         running = _wait_for_running_post_mortem(Rest(uri), "pm-dangling", victim)
-    _, stderr = victim.communicate(timeout=180)  # the server is gone: the post-mortem must give up, in one line
-    assert victim.returncode == 2, stderr
-    assert stderr.strip().splitlines()[-1].startswith("mlflow-postmortem: error: ")
-    assert uri in stderr.strip().splitlines()[-1]
+        server.kill()
+        _, stderr = victim.communicate(timeout=180)  # the server is gone: the post-mortem must give up, in one line
+        assert victim.returncode == 2, stderr
+        assert stderr.strip().splitlines()[-1].startswith("mlflow-postmortem: error: ")
+        assert uri in stderr.strip().splitlines()[-1]
 
-    with _server(tmp_path, port):
+        server.start()  # the same port and store
         again = run_cli("run", str(config), "--no-mitigate", "--output", str(tmp_path / "v2.json"), env=env, cwd=tmp_path,
                         timeout=600)
         assert again.returncode == 0, again.stderr
@@ -211,33 +210,6 @@ def _wait_for_running_post_mortem(rest: Rest, experiment: str, proc: subprocess.
             pass  # the experiment does not exist yet
         time.sleep(0.1)
     raise AssertionError("the post-mortem never showed up as RUNNING")
-
-
-class _server:
-    """`mlflow server` on a fixed port and store, killed hard on exit (as a crash would)."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root, self.port = root, port
-
-    def __enter__(self) -> subprocess.Popen:
-        self.log = open(self.root / "server.log", "a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
-             "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", "1"], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).ok:
-                    return self.proc
-            except requests.RequestException:
-                time.sleep(0.3)
-        raise AssertionError((self.root / "server.log").read_text()[-2000:])
-
-    def __exit__(self, *exc: object) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
 
 
 def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri: str, cancer_models: str, cancer,
@@ -311,9 +283,10 @@ def test_a_changed_config_reruns_the_post_mortem_but_reuses_the_unchanged_golden
         tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    first = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2")), "--experiment", "pm-reuse",
+    # windows no other test uses: a post-mortem recorded by another test, in any experiment, would be a repeat
+    first = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2", windows=6)), "--experiment", "pm-reuse",
                     "--no-record", "--output", str(tmp_path / "v1.json"))
-    again = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2")), "--experiment", "pm-reuse",
+    again = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2", windows=6)), "--experiment", "pm-reuse",
                     "--no-record", "--output", str(tmp_path / "v2.json"))
     changed = run_cli("run", str(make_config(cancer, f"models:/{cancer_models}/2", windows=4)), "--experiment",
                       "pm-reuse", "--no-record", "--output", str(tmp_path / "v3.json"))

@@ -133,6 +133,21 @@ def evaluate_versions_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def monitor_command(args: argparse.Namespace) -> int:
+    """The complete windows not recorded yet, one line each, added to the version's monitoring run."""
+    from .adapters import runs
+    from .monitor import describe, monitor
+
+    done = monitor(args.config, tracking_uri=args.tracking_uri, experiment=args.experiment, say=_progress(args.quiet))
+    for report in done.new:
+        print(describe(report, done.metric))
+    print(f"{len(done.new)} new window(s), {done.skipped} recorded before"
+          + (f", {done.open_window.start:%Y-%m-%d %H:%M} still open" if done.open_window else "")
+          + f"; {done.estimate_note}")
+    print(f"monitoring run {done.run_id}: {runs.ui_url(runs.run_experiment(done.run_id), done.run_id)}")
+    return 0
+
+
 def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
@@ -208,6 +223,15 @@ def _parser() -> argparse.ArgumentParser:
     versions.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
     versions.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     versions.set_defaults(run=evaluate_versions_command)
+
+    watch = commands.add_parser("monitor", help="record the production log's complete calendar windows not recorded "
+                                                "yet (drift, score drift, estimated and realised metric) as curves")
+    watch.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML) with a timestamp; `monitor:` sets "
+                                                        "the window and the drift test")
+    watch.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    watch.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
+    watch.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    watch.set_defaults(run=monitor_command)
 
     train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")
     train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")

@@ -17,7 +17,7 @@ from .errors import ConfigError
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors", "slices", "evidently",
+    "detectors", "slices", "evidently", "monitor",
 }
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -32,6 +32,16 @@ class DataPaths:
     golden: str
     current: str
     training_view: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """`monitor:`: how `mlflow-postmortem monitor` cuts and compares the production log."""
+
+    #: calendar window length: a whole number of h, d or w (`1d`, `7d`, `30d`)
+    window: str = "7d"
+    #: drift test per feature: tv | ks | psi | chi2
+    test: str = "tv"
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Config:
     slices: tuple[str, ...] = ()
     #: Evidently's pages beside the verdict; off saves their seconds (the verdict never reads them)
     evidently: bool = True
+    monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
     source: str | None = None
 
 
@@ -115,6 +126,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
     mitigation = _mitigation(raw.get("mitigation") or {}, where)
+    monitor = _monitor(raw.get("monitor") or {}, where)
     detectors = _detectors(raw.get("detectors") or {}, where)
 
     return Config(
@@ -136,6 +148,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         detectors=detectors,
         slices=_string_list(raw, "slices", where),
         evidently=evidently,
+        monitor=monitor,
         source=source,
     )
 
@@ -159,6 +172,24 @@ def _mitigation(value: Any, where: str) -> dict[str, Any]:
     if not 0 < value.get("holdout_fraction", 0.2) < 1:
         raise ConfigError(f"{where}: key 'mitigation.holdout_fraction' must be between 0 and 1")
     return dict(value)
+
+
+def _monitor(value: Any, where: str) -> MonitorSettings:
+    from .monitoring import TESTS, parse_every  # the settings' meaning lives with the monitoring core
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'monitor' must be a mapping with window and test")
+    unknown = sorted(set(value) - {"window", "test"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'monitor.{unknown[0]}' (known: test, window)")
+    settings = MonitorSettings(**{k: str(v) for k, v in value.items()})
+    try:
+        parse_every(settings.window)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key 'monitor.window': {exc}") from None
+    if settings.test not in TESTS:
+        raise ConfigError(f"{where}: key 'monitor.test' must be one of {', '.join(TESTS)}, got {settings.test!r}")
+    return settings
 
 
 def _detectors(value: Any, where: str) -> dict[str, dict[str, float]]:

@@ -9,6 +9,7 @@ at any file, and its first line would otherwise end up on screen and in a run's 
 
 from __future__ import annotations
 
+import glob
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,17 @@ class Inputs:
 
 
 def read_table(path: str | Path, role: str) -> pd.DataFrame:
-    """Read CSV or Parquet; `role` (e.g. 'data.current') goes into every error message."""
+    """Read CSV or Parquet: a file, a Parquet dataset folder, or a glob of files (`logs/*.parquet`,
+    read in name order as one table); `role` (e.g. 'data.current') goes into every error message."""
     text = str(path)
-    p = Path(text)
     if "://" in text and not text.startswith("file://"):
         raise DataError(f"{role}: only local CSV or Parquet paths are supported for now, got {text}")
     p = Path(text.removeprefix("file://"))
+    if glob.has_magic(str(p)):
+        matches = sorted(glob.glob(str(p)))
+        if not matches:
+            raise DataError(f"{role}: no file matches {p}")
+        return pd.concat([read_table(m, role) for m in matches], ignore_index=True)
     if not p.exists():
         raise DataError(f"{role}: file not found: {p}")
     suffix = p.suffix.lower()

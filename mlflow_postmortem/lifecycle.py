@@ -9,9 +9,12 @@ that died are marked FAILED by the next post-mortem.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from . import claims
@@ -130,25 +133,39 @@ def fail_quietly(run: runs.RunRef, exc: BaseException) -> None:
 
 
 def data_digests(config: Config) -> dict[str, str]:
-    """sha256 of each data file's bytes: two runs with equal digests saw the same data."""
+    """sha256 of each data file's bytes (a folder's or a glob's files, one after another in name
+    order): two runs with equal digests saw the same data."""
     out = {}
     for role in ("reference", "golden", "current", "training_view"):
         path = getattr(config.data, role)
         if path is None:
             continue
+        total = hashlib.sha256()
         try:
-            with open(path, "rb") as handle:
-                out[role] = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+            for file in _files(path):
+                with open(file, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        total.update(chunk)
         except OSError as exc:
             raise PostmortemError(f"data.{role}: cannot read {path}: {exc.strerror or exc}") from None
+        out[role] = total.hexdigest()[:16]
     return out
+
+
+def _files(path: str) -> list[str]:
+    """The files a data path names: itself, a folder's files, or a glob's matches."""
+    if glob.has_magic(path):
+        return sorted(glob.glob(path))
+    if os.path.isdir(path):
+        return sorted(str(f) for f in Path(path).rglob("*") if f.is_file())
+    return [path]
 
 
 def config_identity(config: Config) -> dict[str, Any]:
     """The config's meaning to a post-mortem: not where it was read from, where its data lives, or
-    the slices only evaluate-versions reads."""
+    what only evaluate-versions (slices) and monitor read."""
     raw = asdict(config)
-    for key in ("source", "data", "slices"):
+    for key in ("source", "data", "slices", "monitor"):
         raw.pop(key, None)
     return raw
 

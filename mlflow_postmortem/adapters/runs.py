@@ -122,6 +122,18 @@ def claim_run(run: RunRef, tags: dict[str, str] | None = None) -> None:
     _open_runs.add(run)
 
 
+def reopen_run(run: RunRef) -> None:
+    """RUNNING again and owned by this process: a run that gathers what each call of a command adds."""
+    call(lambda c: c.update_run(run.run_id, status="RUNNING"), f"reopen run {run.run_id}")
+    claim_run(run)
+
+
+def recorded_steps(run_id: str, key: str) -> set[int]:
+    """The steps at which a run has logged metric `key`."""
+    history = call(lambda c: c.get_metric_history(run_id, _metric_key(key)), f"read metric {key} of run {run_id}")
+    return {m.step for m in history}
+
+
 def finish_run(run: RunRef, error: BaseException | None = None) -> None:
     """FINISHED; FAILED with the reason as a tag; KILLED when a signal stopped it. Never RUNNING."""
     if error is not None:

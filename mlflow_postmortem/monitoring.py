@@ -1,0 +1,241 @@
+"""Monitoring between post-mortems: the production log cut into calendar windows, each window
+compared with the reference on its own, so a drift or a drop shows up the week it starts.
+
+Pure: frames and model outputs in, one `WindowReport` per window out. Windows are aligned to
+the Unix epoch in UTC, so every call cuts the same windows and a cron job that calls monitor
+hourly can skip the windows it already recorded.
+
+False alarms. A window of at least 200 rows flags a feature only past an effect size (debiased
+total variation 0.10, debiased PSI 0.2, Kolmogorov-Smirnov D 0.1, Cramér's V 0.1: on big windows
+any p-value is tiny), and for the two tests with p-values also by a Benjamini-Hochberg q <= 0.01
+across the window's features. Across windows, alert rules ask for consecutive windows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.stats as sps
+from sklearn.isotonic import IsotonicRegression
+
+from .profile import CategoricalReference, NumericReference, numeric_reference
+from .stats import benjamini_hochberg, debiased_total_variation, merge_sparse
+
+#: the drift tests a config may choose (`monitor.test`)
+TESTS = ("tv", "ks", "psi", "chi2")
+#: the effect each test must reach before a feature counts as drifted
+EFFECT_THRESHOLDS = {"tv": 0.10, "ks": 0.10, "psi": 0.20, "chi2": 0.10}
+#: the false discovery rate across one window's features, for the tests with p-values
+FDR = 0.01
+#: a window with fewer rows is recorded, but flags no drift: too few rows to tell drift from noise
+MIN_WINDOW_ROWS = 200
+#: golden rows needed to calibrate confidences into an accuracy estimate
+MIN_CALIBRATION_ROWS = 100
+#: expected calibration error above which the model's own confidences are called uncalibrated
+MAX_ECE = 0.05
+_EVERY = re.compile(r"^([1-9][0-9]*)([hdw])$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) in UTC."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def parse_every(every: str) -> pd.Timedelta:
+    """`1d`, `7d`, `30d`, `12h`, `2w`: a window length."""
+    match = _EVERY.match(str(every).strip())
+    if not match:
+        raise ValueError(f"a window length is a whole number of h, d or w (1d, 7d, 30d), got {every!r}")
+    return int(match.group(1)) * pd.Timedelta({"h": "1h", "d": "1D", "w": "7D"}[match.group(2)])
+
+
+def calendar_windows(times: pd.Series, every: pd.Timedelta) -> list[Window]:
+    """The windows of length `every`, aligned to the epoch, that hold at least one of `times`."""
+    stamps = pd.to_datetime(times, utc=True).dropna()
+    if stamps.empty:
+        return []
+    epoch = pd.Timestamp(0, tz="UTC")
+    index = np.unique(((stamps - epoch) // every).to_numpy())
+    return [Window(epoch + int(i) * every, epoch + (int(i) + 1) * every) for i in index]
+
+
+def in_window(times: pd.Series, window: Window) -> np.ndarray:
+    stamps = pd.to_datetime(times, utc=True)
+    return ((stamps >= window.start) & (stamps < window.end)).to_numpy()
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    feature: str
+    test: str
+    #: debiased TV, KS D, PSI or Cramér's V
+    effect: float
+    #: Benjamini-Hochberg q across the window's features (ks, chi2); None for tv and psi
+    q_value: float | None
+    drifted: bool
+
+
+def feature_drift(test: str, references: dict[str, NumericReference | CategoricalReference],
+                  reference: pd.DataFrame, window: pd.DataFrame) -> list[FeatureDrift]:
+    """Each feature of one window against the reference, by `test`; KS on a categorical feature is chi2."""
+    if test not in TESTS:
+        raise ValueError(f"unknown drift test {test!r} (known: {', '.join(TESTS)})")
+    effects, pvalues, tests = {}, {}, {}
+    for name, ref in references.items():
+        numeric = isinstance(ref, NumericReference)
+        used = "chi2" if test == "ks" and not numeric else test
+        ref_counts, cur_counts = _counts(ref, reference[name]), _counts(ref, window[name])
+        if used == "tv":
+            effects[name] = debiased_total_variation(ref_counts, cur_counts)
+        elif used == "psi":
+            effects[name] = population_stability(ref_counts, cur_counts)
+        elif used == "ks":
+            a, b = _finite(reference[name]), _finite(window[name])
+            result = sps.ks_2samp(a, b) if len(a) and len(b) else None
+            effects[name], pvalues[name] = (float(result.statistic), float(result.pvalue)) if result else (np.nan, 1.0)
+        else:
+            effects[name], pvalues[name] = cramers_v(ref_counts, cur_counts)
+        tests[name] = used
+    qs = dict(zip(pvalues, benjamini_hochberg(list(pvalues.values()))))
+    out = []
+    for name, effect in effects.items():
+        q = qs.get(name)
+        big = bool(np.isfinite(effect) and effect >= EFFECT_THRESHOLDS[tests[name]] and len(window) >= MIN_WINDOW_ROWS)
+        out.append(FeatureDrift(name, tests[name], float(effect), q, big and (q is None or q <= FDR)))
+    return out
+
+
+def population_stability(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
+    """PSI on the reference's bins, less what two samples of these sizes from one distribution show
+    ((bins - 1)(1/n + 1/m), PSI being a symmetric chi-square divergence): raw PSI of a 100-row window
+    on 20 bins is about 0.2 with nothing changed. Shares are smoothed (half a row per bin), so a bin
+    a small window happens to miss weighs what it is worth, not log(0)."""
+    used = (p_counts + q_counts) > 0
+    a, b = np.asarray(p_counts, float)[used], np.asarray(q_counts, float)[used]
+    n, m, k = a.sum(), b.sum(), len(a)
+    if n == 0 or m == 0:
+        return float("nan")
+    p, q = (a + 0.5) / (n + 0.5 * k), (b + 0.5) / (m + 0.5 * k)
+    return float(max(0.0, np.sum((q - p) * np.log(q / p)) - (k - 1) * (1 / n + 1 / m)))
+
+
+def cramers_v(p_counts: np.ndarray, q_counts: np.ndarray) -> tuple[float, float]:
+    """Cramér's V of reference against window over the bins (sparse bins pooled) and the chi-square p-value."""
+    p, q = merge_sparse(p_counts, q_counts)
+    keep = (p + q) > 0
+    if keep.sum() < 2 or p.sum() == 0 or q.sum() == 0:
+        return 0.0, 1.0
+    table = np.vstack([p[keep], q[keep]])
+    chi2, pvalue = sps.chi2_contingency(table, correction=False)[:2]
+    return float(np.sqrt(chi2 / table.sum())), float(pvalue)
+
+
+def _counts(ref: NumericReference | CategoricalReference, values: pd.Series) -> np.ndarray:
+    if isinstance(ref, NumericReference):
+        return ref.bin_counts(_finite(values)).astype(float)
+    codes = ref.codes(values)
+    codes = codes[codes != -2]  # missing values are the null share's business, not drift's
+    return np.bincount(np.where(codes >= 0, codes, ref.other_slot + 1), minlength=ref.other_slot + 2).astype(float)
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    array = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return array[np.isfinite(array)]
+
+
+@dataclass(frozen=True)
+class ConfidenceEstimate:
+    """Accuracy without labels: the model's confidence in each prediction, mapped to how often
+    predictions that confident were right on the golden set (isotonic regression), averaged.
+
+    Valid while the relation between inputs and label holds (no concept drift); it says nothing
+    about a change only labels can show, which is why realised accuracy is logged beside it."""
+
+    calibrator: IsotonicRegression | None
+    #: expected calibration error of the raw confidences on the golden set (10 equal-count bins)
+    ece: float
+    golden_rows: int
+
+    @property
+    def available(self) -> bool:
+        return self.calibrator is not None
+
+    @property
+    def note(self) -> str:
+        if not self.available:
+            return (f"no label-free estimate: {self.golden_rows} golden rows, at least {MIN_CALIBRATION_ROWS} "
+                    "are needed to calibrate the model's confidences")
+        state = "calibrated" if self.ece <= MAX_ECE else f"not calibrated (ECE {self.ece:.3f} > {MAX_ECE})"
+        return (f"label-free accuracy from confidences recalibrated on {self.golden_rows} golden rows; "
+                f"the model's own probabilities are {state}")
+
+    def estimate(self, proba: np.ndarray) -> float | None:
+        if self.calibrator is None or len(proba) == 0:
+            return None
+        return float(np.mean(self.calibrator.predict(proba.max(axis=1))))
+
+
+def fit_confidence(proba: np.ndarray, correct: np.ndarray) -> ConfidenceEstimate:
+    """Fit the confidence-to-accuracy map on golden rows (`proba`: class probabilities per row)."""
+    n = len(correct)
+    if n < MIN_CALIBRATION_ROWS:
+        return ConfidenceEstimate(None, float("nan"), n)
+    confidence = proba.max(axis=1)
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(confidence, correct.astype(float))
+    return ConfidenceEstimate(calibrator, expected_calibration_error(confidence, correct), n)
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Row-weighted mean |accuracy - confidence| over equal-count confidence bins."""
+    order = np.argsort(confidence, kind="stable")
+    gaps = [abs(correct[part].mean() - confidence[part].mean()) * len(part)
+            for part in np.array_split(order, bins) if len(part)]
+    return float(sum(gaps) / len(confidence))
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """One calendar window: its drift per feature and of the model's scores, and its metric, estimated and realised."""
+
+    window: Window
+    rows: int
+    drift: tuple[FeatureDrift, ...]
+    #: the model's score (probability of the positive class, the top class's, or the prediction) against the reference's
+    score_drift: FeatureDrift
+    #: label-free estimate of the primary metric (accuracy), None when not available
+    estimated: float | None
+    #: the primary metric on the window's labelled rows, None without labels
+    realised: float | None
+    labelled: int
+
+    @property
+    def drifted(self) -> tuple[str, ...]:
+        return tuple(d.feature for d in self.drift if d.drifted)
+
+
+def model_score(pred: np.ndarray, proba: np.ndarray | None) -> np.ndarray:
+    """One number per row to watch: P(positive) for two classes, the top class's probability for more, else the prediction."""
+    if proba is None:
+        return np.asarray(pred, dtype=float)
+    return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+
+
+def window_report(window: Window, test: str, references: dict[str, NumericReference | CategoricalReference],
+                  reference: pd.DataFrame, reference_scores: np.ndarray, frame: pd.DataFrame, pred: np.ndarray,
+                  proba: np.ndarray | None, realised: tuple[float, int] | None,
+                  confidence: ConfidenceEstimate | None) -> WindowReport:
+    """Everything monitor records for one window; `realised` is (metric, labelled rows) when labels arrived."""
+    scores = pd.Series(model_score(pred, proba), name="score")
+    score_ref = numeric_reference("score", np.asarray(reference_scores, dtype=float))
+    (score_drift,) = feature_drift(test, {"score": score_ref}, pd.DataFrame({"score": reference_scores}),
+                                   pd.DataFrame({"score": scores}))
+    estimated = confidence.estimate(proba) if confidence is not None and proba is not None else None
+    metric, labelled = realised if realised is not None else (None, 0)
+    return WindowReport(window, len(frame), tuple(feature_drift(test, references, reference, frame)), score_drift,
+                        estimated, metric, labelled)

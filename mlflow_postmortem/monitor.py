@@ -110,7 +110,12 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     ref_pred, ref_proba, _ = predict(model, model_input(inputs.reference, schema, fill), fill)
     reference_scores = model_score(ref_pred, ref_proba)
     confidence = _confidence(model, inputs.golden, schema, fill) if schema.task == "classification" else None
-    note = confidence.note if confidence else "no label-free estimate for regression: realised error only, once labels arrive"
+    if confidence is not None:
+        note = confidence.note
+    elif schema.task == "regression":
+        note = "no label-free estimate for regression: realised error only, once labels arrive"
+    else:
+        note = "no label-free estimate: the model gives no class probabilities"
     runs.set_tags(run, {"postmortem.monitor.window": config.monitor.window, "postmortem.monitor.test": config.monitor.test,
                         ESTIMATE_TAG: note})
 

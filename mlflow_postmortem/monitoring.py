@@ -90,7 +90,7 @@ def feature_drift(test: str, references: dict[str, NumericReference | Categorica
     for name, ref in references.items():
         numeric = isinstance(ref, NumericReference)
         used = "chi2" if test == "ks" and not numeric else test
-        ref_counts, cur_counts = _counts(ref, reference[name]), _counts(ref, window[name])
+        ref_counts, cur_counts = ref.summary.counts.astype(float), _counts(ref, window[name])
         if used == "tv":
             effects[name] = debiased_total_variation(ref_counts, cur_counts)
         elif used == "psi":

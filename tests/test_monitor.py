@@ -13,7 +13,9 @@ from mlflow import MlflowClient
 from mlflow_postmortem.monitoring import calendar_windows, parse_every
 
 from reliability.harness import scenario
-from support import run_cli
+from support import run, run_cli
+
+PROJECT = Path(__file__).resolve().parents[1] / "projects" / "postmortem"
 
 
 def _split_log(config: Path, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -102,3 +104,25 @@ def test_a_config_monitor_cannot_use_fails_in_one_line_naming_the_key(tracking_u
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"mlflow-postmortem: error: {config}: {expected}"]
+
+
+def test_the_entry_point_adds_to_the_version_s_monitoring_run_and_its_project_runs_point_at_it(
+        tracking_uri: str, tmp_path: Path) -> None:
+    config = scenario(tracking_uri, tmp_path, "pm-monitor-project")
+    raw = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**raw, "monitor": {"window": "14d", "test": "ks"}}))
+    command = ["mlflow", "run", str(PROJECT), "-e", "monitor", "-P", f"config={config}", "--env-manager", "local",
+               "--experiment-name", "pm-monitor-project"]
+
+    calls = [run(command, env={"MLFLOW_TRACKING_URI": tracking_uri}, cwd=tmp_path, timeout=600) for _ in range(2)]
+
+    assert all(c.returncode == 0 for c in calls), calls[0].stderr[-3000:] + calls[1].stderr[-3000:]
+    client = MlflowClient()
+    found = client.search_runs([client.get_experiment_by_name("pm-monitor-project").experiment_id])
+    (watching,) = [r for r in found if r.data.tags.get("postmortem.step") == "monitor"]
+    projects = [r for r in found if "mlflow.project.entryPoint" in r.data.tags]
+    assert len(projects) == 2 and all(p.data.tags["postmortem.run_id"] == watching.info.run_id for p in projects)
+    assert all(p.info.status == "FINISHED" for p in found)
+    windows = calendar_windows(pd.read_parquet(tmp_path / "current.parquet")["event_time"], parse_every("14d"))
+    assert len(client.get_metric_history(watching.info.run_id, "monitor.rows")) == len(windows)
+    assert "0 new window(s)" in calls[1].stdout

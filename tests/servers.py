@@ -53,7 +53,7 @@ class TrackingServer:
         if self._proc is None and self._database:
             _admin(f'CREATE DATABASE "{self._database}" TEMPLATE "{_migrated_postgres_template()}"')
         elif self._proc is None and not (self.root / "mlflow.db").exists():
-            migrated_sqlite_store(self.root / "mlflow.db")
+            _migrated_sqlite_store(self.root / "mlflow.db")
         with open(self._log, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend_uri,
@@ -133,7 +133,7 @@ class TrackingServer:
 _template: Path | None = None
 
 
-def migrated_sqlite_store(path: Path) -> None:
+def _migrated_sqlite_store(path: Path) -> None:
     """A new sqlite store at `path`, copied from one this process migrated once: an `mlflow server` on a
     new file runs every schema migration first, seconds of CPU per server on a 2-core runner."""
     global _template

@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import retrain
-from .adapters import models, registry, runs, tracking
+from .adapters import models, registry, runs
 from .config import Config, load_config
 from .data import Inputs, load_inputs
 from .errors import DataError, PostmortemError
 from .evaluation import VersionScores, scored_for_ranking, slices_of, version_scores, worst_slices
-from .lifecycle import Say, data_digests, digest, guarded, placement, point_to
+from .lifecycle import Say, data_digests, digest, guarded, placement, point_to, registered_version
 from .records import rounded, verdict_from_run
 from .scoring import primary_metric
 
@@ -42,12 +42,7 @@ def evaluate_versions(config_path: str | Path, *, versions: str = "aliases", tra
                       experiment: str | None = None, say: Say = lambda message: None) -> list[Evaluated]:
     """The command: the chosen versions of the config's model, each in a child run of one parent run."""
     config = load_config(config_path)
-    say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
-    tracking.check_tracking_reachable()
-    reviewed = registry.resolve_version(config.model)
-    if reviewed is None:
-        raise PostmortemError(f"evaluate-versions compares registered versions; model {config.model} is not a "
-                              "models:/ URI of the registry")
+    reviewed = registered_version(config, tracking_uri, "evaluate-versions compares registered versions", say)
     chosen = choose_versions(reviewed, versions)
     where = placement(experiment, say)
     name = f"evaluate versions {reviewed.name}"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import claims
-from .adapters import runs
+from .adapters import registry, runs, tracking
 from .config import Config
 from .errors import PostmortemError
 
@@ -52,6 +52,17 @@ def placement(experiment: str | None, say: Say) -> Placement:
     for run_id in dangling:
         say(f"run {run_id} was left RUNNING by a post-mortem that died; marked FAILED")
     return Placement(exp, project_run, pointer, dangling)
+
+
+def registered_version(config: Config, tracking_uri: str | None, why: str, say: Say) -> registry.RegisteredVersion:
+    """Connect to the store, then the registered version the config's model names; `why` says, in the
+    error, why the command needs one."""
+    say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
+    tracking.check_tracking_reachable()
+    version = registry.resolve_version(config.model)
+    if version is None:
+        raise PostmortemError(f"{why}; model {config.model} is not a models:/ URI of the registry")
+    return version
 
 
 def point_to(pointer: runs.RunRef | None, run_id: str, what: str, tags: dict[str, str]) -> None:

@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .adapters import models, registry, runs, tracking
+from .adapters import models, registry, runs
 from .config import Config, load_config
 from .data import load_inputs
 from .diagnose import fill_values, reference_profiles
-from .errors import ConfigError, PostmortemError
-from .lifecycle import Say, digest, guarded, placement, point_to
+from .errors import ConfigError
+from .lifecycle import Say, digest, guarded, placement, point_to, registered_version
 from .monitoring import (ConfidenceEstimate, Window, WindowReport, calendar_windows, fit_confidence, in_window,
-                         model_score, parse_every, window_report)
+                         model_score, parse_every, score_reference, window_report)
 from .records import rounded
 from .scoring import metrics, model_input, predict, primary_metric
 
@@ -52,12 +52,7 @@ def monitor(config_path: str | Path, *, tracking_uri: str | None = None, experim
     config = load_config(config_path)
     if not config.timestamp:
         raise ConfigError(f"{config.source}: monitor needs key 'timestamp' (the column its calendar windows are cut by)")
-    say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
-    tracking.check_tracking_reachable()
-    version = registry.resolve_version(config.model)
-    if version is None:
-        raise PostmortemError(f"monitor records on a registered version; model {config.model} is not a models:/ URI "
-                              "of the registry")
+    version = registered_version(config, tracking_uri, "monitor records on a registered version", say)
     where = placement(experiment, say)
     name = f"monitor {version.name} v{version.version}"
     key = digest({"model": version.uri, "window": config.monitor.window, "test": config.monitor.test})
@@ -92,7 +87,7 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     model = models.load_model_handle(version.uri, **trust)
     inputs = load_inputs(config, model.features)
     schema = inputs.schema
-    times = inputs.current[schema.timestamp]
+    times = pd.to_datetime(inputs.current[schema.timestamp], utc=True)  # once, for every window below
     windows = calendar_windows(times, every)
     complete = [w for w in windows if w.end <= now]
     open_window = windows[-1] if windows and windows[-1].end > now else None
@@ -109,6 +104,7 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     fill = fill_values(inputs, references)
     ref_pred, ref_proba, _ = predict(model, model_input(inputs.reference, schema, fill), fill)
     reference_scores = model_score(ref_pred, ref_proba)
+    scores_binned = score_reference(reference_scores)
     confidence = _confidence(model, inputs.golden, schema, fill) if schema.task == "classification" else None
     if confidence is not None:
         note = confidence.note
@@ -123,12 +119,11 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     for window in todo:
         rows = inputs.current[in_window(times, window)]
         pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)
-        report = window_report(window, config.monitor.test, references, inputs.reference, reference_scores, rows,
-                               pred, proba, _realised(schema, rows, pred, metric), confidence)
-        runs.log_metrics(run, _window_metrics(report, metric), step=_step(window, every),
-                         timestamp_ms=int(window.start.value // 1_000_000))
-        runs.log_metrics(run, {RECORDED_METRIC: report.rows}, step=_step(window, every),
-                         timestamp_ms=int(window.start.value // 1_000_000))
+        report = window_report(window, config.monitor.test, references, inputs.reference, scores_binned,
+                               reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence)
+        at = dict(step=_step(window, every), timestamp_ms=int(window.start.value // 1_000_000))
+        runs.log_metrics(run, _window_metrics(report, metric), **at)
+        runs.log_metrics(run, {RECORDED_METRIC: report.rows}, **at)
         reports.append(report)
     return Monitored(run.run_id, tuple(reports), len(complete) - len(todo), open_window, note, metric)
 

@@ -226,14 +226,19 @@ def model_score(pred: np.ndarray, proba: np.ndarray | None) -> np.ndarray:
     return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
 
 
+def score_reference(reference_scores: np.ndarray) -> NumericReference:
+    """The model's scores on the reference, binned once for every window's score drift."""
+    return numeric_reference("score", np.asarray(reference_scores, dtype=float))
+
+
 def window_report(window: Window, test: str, references: dict[str, NumericReference | CategoricalReference],
-                  reference: pd.DataFrame, reference_scores: np.ndarray, frame: pd.DataFrame, pred: np.ndarray,
-                  proba: np.ndarray | None, realised: tuple[float, int] | None,
+                  reference: pd.DataFrame, scores_binned: NumericReference, reference_scores: np.ndarray,
+                  frame: pd.DataFrame, pred: np.ndarray, proba: np.ndarray | None, realised: tuple[float, int] | None,
                   confidence: ConfidenceEstimate | None) -> WindowReport:
-    """Everything monitor records for one window; `realised` is (metric, labelled rows) when labels arrived."""
+    """Everything monitor records for one window; `realised` is (metric, labelled rows) when labels arrived.
+    `scores_binned` is `score_reference(reference_scores)`; KS reads the scores themselves."""
     scores = pd.Series(model_score(pred, proba), name="score")
-    score_ref = numeric_reference("score", np.asarray(reference_scores, dtype=float))
-    (score_drift,) = feature_drift(test, {"score": score_ref}, pd.DataFrame({"score": reference_scores}),
+    (score_drift,) = feature_drift(test, {"score": scores_binned}, pd.DataFrame({"score": reference_scores}),
                                    pd.DataFrame({"score": scores}))
     estimated = confidence.estimate(proba) if confidence is not None and proba is not None else None
     metric, labelled = realised if realised is not None else (None, 0)

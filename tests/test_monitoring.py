@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlflow_postmortem.monitoring import (TESTS, calendar_windows, feature_drift, fit_confidence, in_window, parse_every,
-                                          window_report)
+                                          score_reference, window_report)
 from mlflow_postmortem.profile import categorical_reference, numeric_reference
 
 
@@ -107,8 +107,8 @@ def test_a_window_report_watches_the_model_score_as_a_feature_of_its_own() -> No
     proba = np.column_stack([1 - scores, scores])
     span = calendar_windows(pd.Series(pd.to_datetime(["2025-03-03"])), parse_every("1d"))[0]
 
-    report = window_report(span, "tv", _references(reference), reference, ref_scores, window, (scores > 0.5).astype(int),
-                           proba, realised=(0.7, 200), confidence=None)
+    report = window_report(span, "tv", _references(reference), reference, score_reference(ref_scores), ref_scores, window,
+                           (scores > 0.5).astype(int), proba, realised=(0.7, 200), confidence=None)
 
     assert report.score_drift.drifted and report.drifted == ()
     assert (report.rows, report.realised, report.labelled, report.estimated) == (1_000, 0.7, 200, None)

@@ -8,17 +8,41 @@ stderr, no stack trace). Heavy imports (MLflow, the core) happen inside the comm
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from . import __version__
 from .errors import Interrupted, PostmortemError
 
 PROG = "mlflow-postmortem"
+
+
+def entry_point(argv: Sequence[str] | None = None) -> NoReturn:
+    """The process's entry: `main`, Python's own shutdown, then exit without C++ teardown.
+
+    Arrow's Parquet reader leaves native threads that, now and then, abort the process while
+    C++ statics are destroyed after Python is done (SIGABRT, "terminate called without an
+    active exception", apache/arrow#34314): a finished post-mortem or a clean exit 2 would read
+    as a crash. So the exit code is decided, threads joined, exit handlers run (MLflow's
+    included) and streams flushed as usual, and only that last native teardown is skipped.
+    """
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors and --help, the tracking-server probe
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    threading._shutdown()  # what the interpreter does first on exit: wait for non-daemon threads
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

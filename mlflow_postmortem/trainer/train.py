@@ -2,7 +2,7 @@
 
 import sys
 
-from mlflow_postmortem.cli import main
+from mlflow_postmortem.cli import entry_point
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    entry_point(["train", *sys.argv[1:]])

@@ -4,9 +4,7 @@
 (and, for `postmortem`, creates one child run per step under it).
 """
 
-import sys
-
-from mlflow_postmortem.cli import main
+from mlflow_postmortem.cli import entry_point
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    entry_point()

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from mlflow_postmortem.data import build_inputs
 from mlflow_postmortem.diagnose import diagnose
+from mlflow_postmortem.types import ModelHandle
 
 from synthetic import FEATURES, current, inputs, make_rows, world
 
@@ -250,3 +253,67 @@ def test_its_most_common_value_growing_more_common_is_drift_not_a_default():
 
     assert verdict.root_cause == "data_drift", verdict.summary
     assert verdict.top.features == ("channel",)
+
+
+@lru_cache(maxsize=None)
+def _flag_world():
+    """A world whose most telling feature is a 0/1 flag (a third of rows are members), tied to
+    another feature as real flags are: members are older."""
+    def rows(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        member = (rng.random(n) < 0.3).astype(float)
+        age = rng.normal(35 + 12 * member, 8, n)
+        spend = rng.gamma(2.0, 50.0, n)
+        logit = -1.0 + 2.5 * member + 0.03 * (age - 40) + 0.004 * (spend - 100)
+        label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+        return pd.DataFrame({"member": member, "age": age, "spend": spend, "label": label})
+
+    reference, golden, pool = rows(4000, 11), rows(1500, 12), rows(20000, 13)
+    features = ["member", "age", "spend"]
+    est = HistGradientBoostingClassifier(max_iter=60, random_state=0).fit(reference[features], reference["label"])
+    model = ModelHandle("flags", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
+    return reference, golden, pool, features, model
+
+
+def _flag_verdict(change):
+    reference, golden, pool, features, model = _flag_world()
+    cur = change(pool, np.random.default_rng(21)).iloc[:3000].reset_index(drop=True)
+    cur["event_time"] = pd.date_range("2026-01-01", periods=len(cur), freq="10min")
+    data = build_inputs(reference, golden, cur, task="classification", target="label", features=features,
+                        timestamp="event_time")
+    return _diagnose(data, model)
+
+
+def _stuck(value: float, share: float):
+    def change(pool, rng):
+        cur = pool.iloc[:3000].copy()
+        late = (cur.index >= 1500) & (rng.random(len(cur)) < share)
+        cur.loc[late, "member"] = value
+        return cur
+    return change
+
+
+@pytest.mark.parametrize("change", [_stuck(1.0, 0.75), _stuck(0.0, 0.6)], ids=["stale_on_1", "default_0"])
+def test_a_flag_stuck_on_one_of_its_own_values_is_a_default_not_drift_nor_a_changed_relation(change):
+    """Stuck rows keep their other features and labels, so the flag's value no longer says what
+    it said: the rows on the grown value carry the other value's labels."""
+    verdict = _flag_verdict(change)
+
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("member",)
+    assert "other values' labels" in verdict.top.evidence["default_because"]
+
+
+def test_a_flag_whose_members_grow_in_number_is_drift_not_a_stuck_value():
+    """Real members arrive: more rows hold 1, and each is a member in every other respect."""
+    def change(pool, rng):
+        late_pool = pool.iloc[3000:]
+        members = late_pool[late_pool["member"] == 1].iloc[:1300]
+        others = late_pool[late_pool["member"] == 0].iloc[:200]
+        late = pd.concat([members, others]).sample(frac=1.0, random_state=1)
+        return pd.concat([pool.iloc[:1500], late])
+
+    verdict = _flag_verdict(change)
+
+    assert verdict.root_cause == "data_drift", verdict.summary
+    assert verdict.top.features[0] == "member"

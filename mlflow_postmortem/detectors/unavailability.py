@@ -7,6 +7,11 @@ category, the most common answer) fits that mixture too, so the value must also 
 default: a placeholder (0, -1, "unknown", a sentinel outside the seen range) or the
 reference's mean or median that the reference itself rarely holds, or one value taking over
 a whole window (a frozen feed).
+
+On a few-valued feature (a 0/1 flag, a code) the labels decide between the two when they can:
+rows stuck on a value keep the labels of the value they really had, so the rows on the grown
+value carry the other values' labels in the share the mixture predicts; real rows of that
+value arriving (drift) carry its own labels.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
+from scipy import stats as sps
 
 from .. import stats
 from ..evidence import Unusable
@@ -47,6 +54,13 @@ class Unavailability(Detector):
     #: a value the reference mostly holds is frozen only when every row of a window holds it, at a chance
     #: (across windows) at most this
     frozen_chance: float = 0.001
+    #: labels judge stuck against drift only where the golden set tells the value's rows from the
+    #: others' by this many standard errors, and the mixture puts at least this share of rows on it
+    min_label_gap_z: float = 4.0
+    min_stuck_share: float = 0.03
+    #: stuck: the share of the value's rows carrying other values' labels is above 0 at this one-sided
+    #: level and at least half the mixture's; drift: below half of it at the same level
+    label_level: float = 0.005
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings, tested = [], []
@@ -109,6 +123,11 @@ class Unavailability(Detector):
             return None
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
+        if (not numeric or ref.discrete) and p_ref >= self.rare_in_reference:
+            verdict = self._labels_say(name, value, p_ref, ctx)
+            if verdict == "drift":
+                return None
+            because = verdict or because
         if because is None:
             return None  # a real value growing more common: drift, not a default
         if numeric and value in NUMERIC_PLACEHOLDERS and p_ref == 0 and not ref.support[0] <= value <= ref.support[1]:
@@ -147,6 +166,39 @@ class Unavailability(Detector):
             return named or f"one exact value of a feature with {ref.summary.distinct:,} distinct values"
         return named
 
+    def _labels_say(self, name: str, value, p_ref: float, ctx: Context) -> str | None:
+        """"drift", a reason the value is stuck, or None when the labels cannot tell.
+
+        Among labelled production rows on `value`, a share s were stuck there from other values
+        under the mixture; their labels are then the other values' (golden's mean label off the
+        value) instead of the value's own. Labels projected on the golden gap between the two
+        give s's estimate; it must match the mixture's share, or be clearly below it."""
+        scored, golden = ctx.scored_raw, ctx.golden_scored
+        if scored is None or name not in scored.frame.columns or name not in golden.frame.columns:
+            return None
+        on_cur, on_gold = _holds(scored.frame[name], value), _holds(golden.frame[name], value)
+        share = on_cur.mean() if len(on_cur) else 0.0
+        expected = (share - p_ref) / share if share > 0 else 0.0
+        if expected < self.min_stuck_share or on_cur.sum() < MIN_REST_ROWS or min(on_gold.sum(), (~on_gold).sum()) < MIN_REST_ROWS:
+            return None
+        y_gold, y_cur = _label_matrix(golden.y, golden.y, ctx), _label_matrix(scored.y, golden.y, ctx)
+        direction = y_gold[~on_gold].mean(axis=0) - y_gold[on_gold].mean(axis=0)
+        z_gold, z_cur = y_gold @ direction, y_cur @ direction
+        own, other, now = z_gold[on_gold], z_gold[~on_gold], z_cur[on_cur]
+        gap = other.mean() - own.mean()
+        gap_se = np.sqrt(own.var() / len(own) + other.var() / len(other))
+        if gap <= 0 or gap < self.min_label_gap_z * gap_se:
+            return None
+        stuck = (now.mean() - own.mean()) / gap
+        se = np.sqrt(now.var() / len(now) + own.var() / len(own) + (stuck * gap_se) ** 2) / gap
+        z = float(sps.norm.isf(self.label_level))
+        if stuck - z * se > 0 and stuck >= 0.5 * expected:
+            return (f"its rows carry the other values' labels: about {stuck:.0%} of them read as stuck "
+                    f"(the mixture predicts {expected:.0%})")
+        if stuck + z * se < 0.5 * expected:
+            return "drift"
+        return None
+
     def _placeholder(self, ref, value) -> str | None:
         if not isinstance(ref, NumericReference):
             return f"placeholder {value!r}" if str(value).strip().lower() in PLACEHOLDERS else None
@@ -168,3 +220,17 @@ def _count_of(window, value) -> int:
     return window.top_count if window.top_value == value or (
         isinstance(value, float) and isinstance(window.top_value, float) and np.isclose(window.top_value, value)
     ) else 0
+
+
+def _holds(values: pd.Series, value) -> np.ndarray:
+    if isinstance(value, (int, float, np.number)):
+        return np.isclose(pd.to_numeric(values, errors="coerce").to_numpy(float), float(value))
+    return (values.astype(str) == str(value)).to_numpy()
+
+
+def _label_matrix(y: np.ndarray, golden_y: np.ndarray, ctx: Context) -> np.ndarray:
+    """Labels as rows of numbers: one column per golden class (one-hot), or the target itself."""
+    if ctx.schema.task != "classification":
+        return np.asarray(y, dtype=float).reshape(-1, 1)
+    classes = np.unique(np.asarray(golden_y).astype(str))
+    return (np.asarray(y).astype(str)[:, None] == classes[None, :]).astype(float)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from ..errors import DataError
 from . import models as _models
@@ -103,6 +104,18 @@ def _reference_stats(drill: Drill, feature: str) -> tuple[float, float]:
     return float(col.mean()), sd if sd > 0 else 1.0
 
 
+def _normal_scores(reference: pd.Series, values: pd.Series) -> np.ndarray:
+    """Each value's place in the reference as a standard normal quantile (mid-rank for ties, 0
+    for a missing value). A tilt exp(m * z) then moves any feature by about m of its spreads:
+    with (x - mean) / sd, one huge value in a heavy tail (medical costs) shrinks every other z
+    to nothing and the "drift" changes no row."""
+    ref = np.sort(reference.dropna().to_numpy(float))
+    v = values.to_numpy(float)
+    u = (np.searchsorted(ref, v, "left") + np.searchsorted(ref, v, "right")) / (2 * len(ref))
+    z = sps.norm.ppf(np.clip(u, 0.5 / len(ref), 1 - 0.5 / len(ref)))
+    return np.where(np.isnan(v), 0.0, z)
+
+
 # --- the eight causes ---------------------------------------------------------------------
 
 def healthy(drill: Drill, **_: Any) -> Drill:
@@ -158,7 +171,8 @@ def data_drift(drill: Drill, *, feature: str | None = None, variant: str | None 
     """Covariate shift of real rows, P(y|x) intact: affected rows are replaced by real rows of the
     production pool drawn with weights that favour some values of the feature.
 
-    Variants: shift (weights exp(magnitude * z), numeric), spread (exp(magnitude * |z|): heavier
+    Variants: shift (weights exp(magnitude * z), z the value's normal score in the reference, so
+    a magnitude is about that many spreads on any shape), spread (exp(magnitude * |z|): heavier
     tails, a wider distribution), beyond_range (shift, but drawing from the whole pool, so the
     tail reaches past what the reference saw), scores (categorical: exp(magnitude * score) with
     category scores spread over [-1, 1]), rarest (categorical: the reference's rarest category
@@ -180,8 +194,7 @@ def data_drift(drill: Drill, *, feature: str | None = None, variant: str | None 
         if variant != "beyond_range":
             lo, hi = reference[feature].quantile([0.01, 0.99])
             inside &= pool[feature].between(lo, hi).to_numpy()
-        mean, sd = _reference_stats(drill, feature)
-        z = ((pool[feature].astype(float) - mean) / sd).fillna(0.0).to_numpy()
+        z = _normal_scores(reference[feature], pool[feature])
         score = np.abs(z) if variant == "spread" else z
     elif variant == "rarest":
         counts = reference[feature].value_counts()

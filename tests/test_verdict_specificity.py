@@ -317,3 +317,18 @@ def test_a_flag_whose_members_grow_in_number_is_drift_not_a_stuck_value():
 
     assert verdict.root_cause == "data_drift", verdict.summary
     assert verdict.top.features[0] == "member"
+
+
+def test_a_flag_served_in_another_unit_is_mapped_back_one_to_one():
+    """32 and 33.8 (0 and 1 through C -> F) both sit within a hair of 0 after x 10^-4: a map that
+    merges distinct values is no unit change, and repairing with it would undo nothing."""
+    def change(pool, rng):
+        cur = pool.iloc[:3000].copy()
+        cur.loc[cur.index >= 1500, "member"] = cur.loc[cur.index >= 1500, "member"] * 1.8 + 32
+        return cur
+
+    verdict = _flag_verdict(change)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("member",)
+    assert (verdict.top.evidence["scale"], verdict.top.evidence["offset"]) == pytest.approx((1.8, 32.0))

@@ -134,7 +134,7 @@ class Recalibration(Detector):
         medians = (float(np.median(ref.summary.quantiles)), float(np.median(values)))
 
         on_grid = _on_grid(ref)
-        landing = _landing(on_grid, values, self.exact_landing, self.min_raw_tv)
+        landing = _landing(on_grid, _smallest_gap(ref), values, self.exact_landing, self.min_raw_tv)
 
         def rescale(a: float, b: float, specific: str, unit: str | None) -> tuple[float, Rescale]:
             tv = shape(lambda v: (v - b) / a)
@@ -443,7 +443,12 @@ def _on_grid(ref: NumericReference) -> Callable[[np.ndarray], np.ndarray] | None
     return test
 
 
-def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, values: np.ndarray, needed: float,
+def _smallest_gap(ref: NumericReference) -> float:
+    grid = np.asarray(ref.values, dtype=float) if ref.discrete else np.array([])
+    return float(np.min(np.diff(grid))) if len(grid) > 1 else 0.0
+
+
+def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, step: float, values: np.ndarray, needed: float,
              least: float) -> Callable[[Callable], float | None] | None:
     """When at least a share `least` of values are off the reference's grid: a test of an
     inverse map, giving the share of those values it lands on the grid when that share reaches
@@ -458,10 +463,17 @@ def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, values: np.ndar
     if len(moved) < 20 or len(moved) < least * len(values) or len(np.unique(moved)) < 2:
         return None  # one value maps onto the grid under countless maps: a stuck default's sign, not a unit's
 
+    distinct = np.unique(moved)
+
     def test(inverse: Callable[[np.ndarray], np.ndarray]) -> float | None:
         with np.errstate(all="ignore"):
             landed = float(np.mean(on_grid(inverse(moved))))
-        return landed if landed >= needed else None
+            targets = inverse(distinct)
+        # a unit is one to one: distinct served values land on distinct reference values, at least
+        # the grid's step apart (x 10^4 sends 32 and 33.8 within a hair of 0 both: no landing)
+        if landed < needed or (len(distinct) > 1 and np.min(np.diff(np.sort(targets))) < 0.5 * step):
+            return None
+        return landed
 
     return test
 

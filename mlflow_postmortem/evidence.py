@@ -252,10 +252,15 @@ class Mismatch(Evidence):
     examples: tuple[tuple[Any, Any], ...]
     null_in_serving_only: int | None = None
     serving_vs_training: dict[str, float] | None = None
+    #: (serving's value, training's value) when every differing row holds one value on each side:
+    #: the true value is missing upstream and each pipeline fills its own default (lossy)
+    filled: tuple[Any, Any] | None = None
 
     def sentence(self) -> str:
         ex = "; ".join(f"serving {a!r} vs training {b!r}" for a, b in self.examples[:2])
-        return f"{self.mismatch_share:.1%} of {self.paired_rows} paired rows differ ({self.join}); e.g. {ex}"
+        fill = (f"; the value is missing upstream: serving fills {self.filled[0]!r}, training {self.filled[1]!r}"
+                if self.filled else "")
+        return f"{self.mismatch_share:.1%} of {self.paired_rows} paired rows differ ({self.join}); e.g. {ex}{fill}"
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ def lossy(finding: Finding) -> bool:
     onto a grid (a repair can only value them, not restore them)."""
     ev = finding.evidence
     change = getattr(ev, "change", ev)
-    return isinstance(ev, Unusable) or str(getattr(change, "transform", "")).startswith("grid_")
+    return (isinstance(ev, Unusable) or getattr(ev, "filled", None) is not None
+            or str(getattr(change, "transform", "")).startswith("grid_"))
 
 
 def touched(frame: pd.DataFrame, finding: Finding) -> pd.Series:
@@ -90,6 +91,13 @@ def touched(frame: pd.DataFrame, finding: Finding) -> pd.Series:
         col = frame[f]
         bad = col.isna() | (np.isinf(col) if pd.api.types.is_numeric_dtype(col) else False)
         return bad | (col == ev.default_value) if ev.problem == "default" else bad
+    if getattr(ev, "filled", None) is not None:  # serving's default marks the rows whose value is missing upstream
+        value = ev.filled[0]
+        if value is None:
+            return frame[f].isna()
+        if isinstance(value, float):
+            return pd.Series(np.isclose(pd.to_numeric(frame[f], errors="coerce").to_numpy(float), value), index=frame.index)
+        return frame[f].astype(str) == value
     return _affected_rows(frame, finding)
 
 
@@ -106,6 +114,9 @@ def degrade(golden: pd.DataFrame, finding: Finding, fill: dict[str, object], cur
     if isinstance(ev, Unusable):
         share = 1.0 if ev.problem == "absent" else ev.share_rise / max(1 - ev.reference_share, 1e-9)
         out.loc[rng.random(len(out)) < min(max(share, 0.0), 1.0), f] = fill[f]
+        return out
+    if getattr(ev, "filled", None) is not None:  # repaired, those rows hold training's default
+        out.loc[rng.random(len(out)) < ev.mismatch_share, f] = ev.filled[1]
         return out
     as_json = ev.to_dict()
     there, back = transforms.forward(as_json), transforms.inverse(as_json)
@@ -124,6 +135,7 @@ def golden_cost(model: ModelHandle, golden: Scored, degraded: pd.DataFrame, serv
     broken = score(model, degraded, schema, fill)
     lost = intact - metric_value(schema.task, name, broken.y, broken.pred)
     before = metric_value(schema.task, name, served.y, served.pred)
-    what = "missing values" if isinstance(finding.evidence, Unusable) else "coarsened values"
+    missing = isinstance(finding.evidence, Unusable) or getattr(finding.evidence, "filled", None) is not None
+    what = "missing values" if missing else "coarsened values"
     return Recovery(name, before, before + lost, f"{finding.feature} restored: its {what} cost {abs(lost):.4g} "
                     f"{name} on the golden rows at the production rate", len(served.y))

@@ -332,3 +332,24 @@ def test_a_flag_served_in_another_unit_is_mapped_back_one_to_one():
     assert verdict.root_cause == "feature_recalibration", verdict.summary
     assert verdict.top.features == ("member",)
     assert (verdict.top.evidence["scale"], verdict.top.evidence["offset"]) == pytest.approx((1.8, 32.0))
+
+
+def test_a_value_missing_upstream_and_filled_differently_by_each_pipeline_is_skew_not_a_changed_relation():
+    """Serving fills -1, training the mean: repaired to training's value the rows still lack the
+    truth, so what they cost is the fault's, not a relation that changed on other features."""
+    reference, golden, pool, features, model = _flag_world()
+    cur = pool.iloc[:3000].reset_index(drop=True).assign(id=np.arange(3000))
+    cur["event_time"] = pd.date_range("2026-01-01", periods=len(cur), freq="10min")
+    missing = np.random.default_rng(22).random(len(cur)) < 0.4
+    view = cur[["id", "member"]].copy()
+    view.loc[missing, "member"] = reference["member"].mean()
+    cur.loc[missing, "member"] = -1.0
+    data = build_inputs(reference, golden, cur, task="classification", target="label", features=features,
+                        timestamp="event_time", entity_id="id", training_view=view)
+
+    verdict = _diagnose(data, model)
+
+    assert verdict.root_cause == "training_serving_skew", verdict.summary
+    assert verdict.top.features == ("member",)
+    assert list(verdict.top.evidence["filled"]) == [-1.0, pytest.approx(reference["member"].mean())]
+    assert not any(c.cause == "feature_drift" and c.score > 0.5 for c in verdict.causes), verdict.summary

@@ -23,6 +23,8 @@ from ..types import Finding
 from .base import Context, Detector
 
 TRAINING_SUFFIX = "__training"
+#: differing rows that all hold one value on each side, at least this many, are two defaults
+MIN_FILLED_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,11 @@ def _differs(serving: pd.Series, training: pd.Series) -> pd.Series:
 
 
 def _describe(serving: pd.Series, training: pd.Series) -> dict:
-    """How serving differs: an affine relation, rounding, or missing values where training had some."""
+    """How serving differs: an affine relation, rounding, missing values where training had some,
+    or one default on each side."""
     out: dict = {"examples": tuple((_plain(a), _plain(b)) for a, b in list(zip(serving, training))[:3])}
+    if len(serving) >= MIN_FILLED_ROWS and serving.nunique(dropna=False) == 1 and training.nunique(dropna=False) == 1:
+        out["filled"] = (_plain(serving.iloc[0]), _plain(training.iloc[0]))
     if pd.api.types.is_numeric_dtype(serving) and pd.api.types.is_numeric_dtype(training):
         both = serving.notna() & training.notna()
         out["null_in_serving_only"] = int((serving.isna() & training.notna()).sum())

@@ -162,12 +162,16 @@ class Rescale(Evidence):
     #: discrete features: the share of changed values that map back exactly onto values the
     #: reference holds (the evidence when the shape cannot match: a feature that moves with time)
     mapped_onto_reference: float | None = None
+    #: a change rolled out gradually: the share of each window's rows served in the new unit
+    rolled_out: tuple[float, ...] | None = None
 
     def sentence(self) -> str:
         what = self.unit or f"scale x{self.scale:.4g}, offset {self.offset:+.4g}"
+        rollout = (f"; rolled out gradually, {self.rolled_out[0]:.0%} of the first window's rows to "
+                   f"{self.rolled_out[-1]:.0%} of the last's" if self.rolled_out else "")
         return (f"{what} ({self.specific}); {_mapped_back(self.shape_tv_after_inverse, self.mapped_onto_reference)}; "
                 f"median {self.reference_median:.4g} -> {self.current_median:.4g}, "
-                f"{self.out_of_range_share:.1%} outside the seen range")
+                f"{self.out_of_range_share:.1%} outside the seen range{rollout}")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,20 @@ class NumericReference:
         """Counts of finite values as [below support, bin 0 .. bin K-1, above support]."""
         return self.sorted_bin_counts(np.sort(values))
 
+    def density(self, values: np.ndarray) -> np.ndarray:
+        """The reference's density at each value: its bin's share of rows over the bin's width
+        (a point mass has width 0: an infinite density); 0 outside the support or for NaN."""
+        lo, hi = self.support
+        bounds = np.concatenate(([lo], self.edges, [hi]))
+        mass = np.asarray(self.summary.counts[1:-1], dtype=float)
+        mass = mass / max(mass.sum(), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_bin = np.where(mass > 0, mass / np.diff(bounds), 0.0)
+        v = np.asarray(values, dtype=float)
+        inside = np.isfinite(v) & (v >= lo) & (v <= hi)
+        idx = np.clip(np.searchsorted(self.edges, np.where(inside, v, lo), side="left"), 0, len(per_bin) - 1)
+        return np.where(inside, per_bin[idx], 0.0)
+
     def sorted_bin_counts(self, ordered: np.ndarray) -> np.ndarray:
         """`bin_counts` of values already sorted ascending: a binary search per edge, none per value."""
         lo, hi = self.support

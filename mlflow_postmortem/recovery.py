@@ -55,7 +55,10 @@ def repair(frame: pd.DataFrame, finding: Finding, fill: dict[str, object],
 
 
 def _affected_rows(frame: pd.DataFrame, finding: Finding) -> pd.Series:
-    """Rows from the onset window on (all rows when the change was there from the start)."""
+    """The rows the detector found changed, else rows from the onset window on (all rows when the
+    change was there from the start)."""
+    if finding.rows is not None:
+        return pd.Series(frame.index.isin(finding.rows), index=frame.index)
     onset = finding.onset
     if onset is None or onset.window_index is None or onset.pattern == "from_start" or "_window" not in frame:
         return pd.Series(True, index=frame.index)

@@ -105,6 +105,9 @@ class Finding:
     evidence: Evidence
     onset: Onset | None = None
     recovery: Recovery | None = None
+    #: current-sample rows the fault touched, when it is not every row from the onset on (a
+    #: change rolled out to a growing share of rows); None means from the onset on
+    rows: pd.Index | None = None
 
 
 @dataclass(frozen=True)

@@ -353,3 +353,19 @@ def test_a_value_missing_upstream_and_filled_differently_by_each_pipeline_is_ske
     assert verdict.top.features == ("member",)
     assert list(verdict.top.evidence["filled"]) == [-1.0, pytest.approx(reference["member"].mean())]
     assert not any(c.cause == "feature_drift" and c.score > 0.5 for c in verdict.causes), verdict.summary
+
+
+def test_a_unit_change_rolled_out_to_a_growing_share_of_rows_is_a_recalibration():
+    """Income in hundreds instead of units, on 0% of the first rows to 100% of the last: no
+    window maps back as a whole, but each value does under one unit or the other."""
+    cur = current(3000, seed=43)
+    moved = np.random.default_rng(6).random(len(cur)) < np.linspace(0, 1, len(cur))
+    cur.loc[moved, "income"] = cur.loc[moved, "income"] * 0.01
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("income",)
+    assert verdict.top.evidence["scale"] == pytest.approx(0.01)
+    rolled = verdict.top.evidence["rolled_out"]
+    assert rolled[0] < 0.2 and rolled[-1] > 0.8

@@ -64,6 +64,13 @@ class Recalibration(Detector):
     #: discrete features: mapped back, this share of the values served off the reference's grid must
     #: land exactly on reference values (and at least min_raw_tv of all values must be off it)
     exact_landing: float = 0.99
+    #: a gradual rollout: units of at least this factor (or with an offset) are tried, ...
+    rollout_min_factor: float = 2.5
+    #: ... at most this share of values may be close calls (likelihoods within this factor) ...
+    rollout_max_close: float = 0.15
+    rollout_close_call: float = 3.0
+    #: ... and the new unit's share must grow by this much from the earlier half of the windows to the later
+    rollout_min_growth: float = 0.3
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings = []
@@ -181,7 +188,7 @@ class Recalibration(Detector):
             if free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
                 best = free
         if best is None:
-            return None
+            return self._rollout(name, ref, ctx, tolerance)
         evidence = best[1]
         if ctx.has_time and getattr(evidence, "mapped_onto_reference", None) is not None:
             # the windows' mix moves with time anyway: the change starts where values leave the grid
@@ -193,6 +200,56 @@ class Recalibration(Detector):
         strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(scale))) / np.log(1.5) if scale > 0 else 1.0,
                        out / self.bulk_out_of_range)
         return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
+
+    def _rollout(self, name: str, ref: NumericReference, ctx: Context, tolerance: float) -> Finding | None:
+        """A unit change rolled out to a growing share of rows: each window a mixture of values in
+        the old unit and the new. Each value goes to the unit under which the reference finds it
+        likelier; mapped back, the mixture must be the reference again, the two readings must
+        rarely be close calls (so a wider spread is not split in two), and the new unit's share
+        must grow over the log."""
+        if ref.discrete or not ctx.has_time:
+            return None
+        rows = ctx.current_sample[[name, "_window"]]
+        rows = rows[np.isfinite(rows[name].to_numpy(float))]
+        values, windows = rows[name].to_numpy(float), rows["_window"].to_numpy()
+        if len(values) < 100:
+            return None
+        as_is, ref_counts = ref.density(values), _counts(ref.summary)
+        fits = []
+        for unit, a, b in UNITS:
+            if b == 0 and abs(np.log(a)) < np.log(self.rollout_min_factor):
+                continue
+            with np.errstate(all="ignore"):
+                back = (values - b) / a
+                as_new = ref.density(back) / a
+                changed = as_new > as_is
+                close = np.minimum(as_is, as_new) * self.rollout_close_call > np.maximum(as_is, as_new)
+            share = float(changed.mean())
+            if not self.min_raw_tv <= share <= 1 - self.min_raw_tv or close.mean() > self.rollout_max_close:
+                continue
+            tv = stats.debiased_total_variation(
+                ref_counts, (ref.bin_counts(values[~changed]) + ref.bin_counts(back[changed])).astype(float))
+            per_window = pd.Series(changed).groupby(windows).mean().sort_index()
+            half = len(per_window) // 2
+            grows = half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
+            if tv <= tolerance and grows:
+                fits.append((tv, unit, a, b, changed, per_window))
+        if not fits:
+            return None
+        lowest = min(fit[0] for fit in fits)  # within noise of the best fit, a power of ten wins
+        tv, unit, a, b, changed, per_window = min((fit for fit in fits if fit[0] <= lowest + 0.01),
+                                                  key=lambda fit: ("10^" not in fit[1], fit[0]))
+        raw_tv = stats.total_variation(ref_counts, ref.bin_counts(values).astype(float))
+        specific = "a power of ten" if "10^" in unit else "a known unit conversion"
+        out = float(np.mean((values < ref.support[0]) | (values > ref.support[1])))
+        evidence = Rescale("affine", a, b, specific, unit, tv, raw_tv, out, int((per_window >= 0.5).sum()),
+                           float(np.median(ref.summary.quantiles)), float(np.median(values)),
+                           rolled_out=tuple(float(x) for x in per_window))
+        onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
+                            self.window_tv, ctx.window_labels)
+        strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(a))) / np.log(1.5))
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset,
+                       rows=rows.index[changed])
 
     def _redefinitions(self, ref: NumericReference, values: np.ndarray, shape, common, landing) -> list:
         out = []

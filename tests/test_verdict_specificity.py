@@ -369,3 +369,22 @@ def test_a_unit_change_rolled_out_to_a_growing_share_of_rows_is_a_recalibration(
     assert verdict.top.evidence["scale"] == pytest.approx(0.01)
     rolled = verdict.top.evidence["rolled_out"]
     assert rolled[0] < 0.2 and rolled[-1] > 0.8
+
+
+def test_a_year_served_as_bucket_numbers_is_recalibration_not_novelty():
+    """Fourteen build years onto ten codes: too few distinct values for the usual "many values
+    onto a few codes" test, but codes that leave the whole range of years are no new population."""
+    def with_built(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        return frame.assign(built=np.random.default_rng(seed).integers(1990, 2004, len(frame)).astype(float))
+
+    w = world()
+    cur = with_built(current(3000, seed=44), 3)
+    late = _second_half(cur)
+    cur.loc[late, "built"] = np.floor((cur.loc[late, "built"] - 1990) * 10 / 14)
+    data = build_inputs(with_built(w.reference, 1), with_built(w.golden, 2), cur, task="classification",
+                        target="label", features=[*FEATURES, "built"], timestamp="event_time")
+    verdict = _diagnose(data, _on_features(w.model))
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("built",)
+    assert verdict.top.evidence["transform"].startswith("grid_")

@@ -280,14 +280,19 @@ class Recalibration(Detector):
         on_grid = np.abs(values / step - np.round(values / step)) <= 1e-6
         if step <= 0 or on_grid.mean() < 0.98:
             return None
-        codes, counts = np.unique(values[on_grid], return_counts=True)  # a few stragglers from before the change go
+        codes, counts = np.unique(values[on_grid], return_counts=True)
+        rare = counts < max(2, 0.005 * len(values))  # a few stragglers from before the change go
+        values, codes, counts = values[on_grid & ~np.isin(values, codes[rare])], codes[~rare], counts[~rare]
         m = len(codes)
         reference_rows = reference_rows[np.isfinite(reference_rows)]
         if not 4 <= m <= 2 * DISCRETE_MAX_VALUES or len(reference_rows) < 2 * m:
             return None
-        # as many reference rows as current ones show at least twice as many distinct values
+        # as many reference rows as current ones show at least twice as many distinct values; or more
+        # than the codes, when the codes leave the reference's whole range (the unit itself is gone)
         same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
-        if len(np.unique(same_size)) < 2 * m:
+        distinct = len(np.unique(same_size))
+        outside = float(np.mean((values < reference_rows.min()) | (values > reference_rows.max())))
+        if distinct < 2 * m and not (outside >= 0.5 and distinct > m):
             return None
         # bucket numbers: whole numbers from 0 or 1, nearly every one in use (a thin bucket may be empty)
         span = codes[-1] - codes[0] + 1

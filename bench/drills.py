@@ -5,9 +5,10 @@
     python bench/drills.py --suite tuning           # what detector changes may be tuned against
     python bench/drills.py --suite holdout          # the second evaluation suite (spent: see bench/README.md)
     python bench/drills.py --suite evaluation       # the first evaluation suite (spent: see bench/README.md)
-    python bench/drills.py --suite blind            # a third set of fresh tables, blind: run it once, to report
+    python bench/drills.py --suite blind            # a third set of fresh tables (round three's report, spent)
+    python bench/drills.py --suite fresh            # a fourth set, blind: run it once, to report (round four)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
-    python bench/drills.py --suite fault-free-fresh # the same on new splits of every table, blind ones too: once, to report
+    python bench/drills.py --suite fault-free-fresh # the same on new splits of every table, blind and fresh too: once, to report
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -21,7 +22,10 @@ changes, global concept drift, prior shifts with and without labels, compound in
 over several seeds. Holdout suite: six further tables (`drills.holdout_datasets`), chosen and
 loaded without diagnosing any of them, with strengths and units no other suite drills, never
 tuned against, then read (spent). Blind suite: seven more tables (`drills.blind_datasets`) and
-scenarios written before any of them was diagnosed, run once for the report. Fault-free: healthy drills on many splits of every dataset, each split
+scenarios written before any of them was diagnosed, run once for round three's report, then
+read (spent). Fresh suite: seven more (`drills.fresh_datasets`, scenarios in
+`bench/fresh_scenarios.py`), chosen the same way, run once for round four's report.
+Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
 
@@ -43,8 +47,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, HOLDOUT_DATASETS, compound,
-                                      feature_ranking, inject, load_dataset, make_drill, run_suite, split_dataset)
+from fresh_scenarios import fresh_scenarios as _fresh_scenarios
+from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
+                                      compound, feature_ranking, inject, load_dataset, make_drill, run_suite,
+                                      split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
 
@@ -61,6 +67,9 @@ EVAL_HEALTHY_SEEDS = 3
 #: the blind suite's seeds: scenario seeds offset by this, healthy seeds from BLIND_HEALTHY_SEED on
 BLIND_SEED_OFFSET = 5_000
 BLIND_HEALTHY_SEED = 300
+#: the fresh suite's, likewise
+FRESH_SEED_OFFSET = 8_000
+FRESH_HEALTHY_SEED = 400
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -335,6 +344,14 @@ def blind_scenarios(dataset: str) -> list[Scenario]:
     return out
 
 
+def fresh_scenarios(dataset: str) -> list[Scenario]:
+    """Scenarios of the fresh suite (round four's report): `bench/fresh_scenarios.py`, written
+    before any of its tables was diagnosed."""
+    ds = load_dataset(dataset)
+    numeric, cat, positive = _features(dataset)
+    return _fresh_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
+
+
 def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
            forward: bool = False, exchangeable: bool = False) -> Drill:
     drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward, exchangeable=exchangeable)
@@ -490,17 +507,19 @@ def _below_golden_interval(r) -> bool:
     return p["ci"][0] > high and p["value"] > high * 1.05
 
 
-SUITES = ("tuning", "evaluation", "holdout", "blind", "fault-free", "fault-free-fresh", "fault-free-in-time", "forward")
+SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "fault-free", "fault-free-fresh", "fault-free-in-time",
+          "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
-DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fault-free-fresh"))
-#: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20), over every table, the blind ones too
-FRESH_FIRST_SPLIT = 21
+DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "fault-free-fresh"))
+#: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
+#: 21..40), over every table, the blind and fresh ones too
+FRESH_FIRST_SPLIT = 41
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=SUITES,
-                        help="suite(s) to run (default: all but blind and fault-free-fresh)")
+                        help="suite(s) to run (default: all but blind, fresh and fault-free-fresh)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -520,11 +539,16 @@ def main(argv: list[str] | None = None) -> int:
             builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=blind_scenarios,
                                                                        seed_offset=BLIND_SEED_OFFSET,
                                                                        healthy_seed=BLIND_HEALTHY_SEED)]
+        elif name == "fresh":
+            datasets = [d for d in (args.dataset or sorted(FRESH_DATASETS)) if d in FRESH_DATASETS]
+            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=fresh_scenarios,
+                                                                       seed_offset=FRESH_SEED_OFFSET,
+                                                                       healthy_seed=FRESH_HEALTHY_SEED)]
         elif name == "forward":
             datasets = args.dataset or every
             builders = list(forward_drills(datasets, args.max_rows))
         elif name == "fault-free-fresh":
-            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS)]
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=FRESH_FIRST_SPLIT))
         else:
             datasets = args.dataset or every

@@ -264,12 +264,13 @@ def _flag_world():
         member = (rng.random(n) < 0.3).astype(float)
         age = rng.normal(35 + 12 * member, 8, n)
         spend = rng.gamma(2.0, 50.0, n)
-        logit = -1.0 + 2.5 * member + 0.03 * (age - 40) + 0.004 * (spend - 100)
+        savings = np.where(rng.random(n) < 0.45 - 0.2 * member, 0.0, rng.lognormal(8, 1, n))  # many have none
+        logit = -1.0 + 2.5 * member + 0.03 * (age - 40) + 0.004 * (spend - 100) + 0.5 * (savings > 0)
         label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-        return pd.DataFrame({"member": member, "age": age, "spend": spend, "label": label})
+        return pd.DataFrame({"member": member, "age": age, "spend": spend, "savings": savings, "label": label})
 
     reference, golden, pool = rows(4000, 11), rows(1500, 12), rows(20000, 13)
-    features = ["member", "age", "spend"]
+    features = ["member", "age", "spend", "savings"]
     est = HistGradientBoostingClassifier(max_iter=60, random_state=0).fit(reference[features], reference["label"])
     model = ModelHandle("flags", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
     return reference, golden, pool, features, model
@@ -388,3 +389,17 @@ def test_a_year_served_as_bucket_numbers_is_recalibration_not_novelty():
     assert verdict.root_cause == "feature_recalibration", verdict.summary
     assert verdict.top.features == ("built",)
     assert verdict.top.evidence["transform"].startswith("grid_")
+
+
+def test_more_rows_on_a_value_the_reference_often_holds_is_drift_not_a_stuck_default():
+    """Savings of 0 are a third of the reference; more people without savings arriving is drift,
+    though 0 is one exact value of a feature with thousands."""
+    def change(pool, rng):
+        late_pool = pool.iloc[3000:]
+        none = late_pool[late_pool["savings"] == 0].iloc[:900]
+        some = late_pool[late_pool["savings"] > 0].iloc[:600]
+        return pd.concat([pool.iloc[:1500], pd.concat([none, some]).sample(frac=1.0, random_state=2)])
+
+    verdict = _flag_verdict(change)
+
+    assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary

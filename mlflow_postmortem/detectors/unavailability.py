@@ -123,7 +123,7 @@ class Unavailability(Detector):
             return None
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
-        if (not numeric or ref.discrete) and p_ref >= self.rare_in_reference:
+        if p_ref >= self.rare_in_reference:  # a value the reference itself often holds: real rows or stuck ones
             verdict = self._labels_say(name, value, p_ref, ctx)
             if verdict == "drift":
                 return None
@@ -148,10 +148,11 @@ class Unavailability(Detector):
     def _default_because(self, ref, value, p_ref: float, per_window: list[int], windows) -> str | None:
         """Why `value` reads as a default rather than a real value, or None when it does not.
 
-        On a feature of many values, one exact value taking a share of rows is itself specific:
-        drift moves mass across values, not onto one. On a categorical or few-valued feature a
-        value growing is ordinary drift, unless the value is a placeholder the reference rarely
-        holds, or it takes a window over.
+        On a feature of many values, one exact value the reference rarely holds taking a share of
+        rows is itself specific: drift moves mass across values, not onto one. On a categorical or
+        few-valued feature, or on a point mass the reference holds often, a value growing is
+        ordinary drift, unless the value is a placeholder the reference rarely holds, or it takes a
+        window over (the labels may still say stuck: `_labels_say`).
         """
         taken = [k / max(w.n - _missing(w), 1) for k, w in zip(per_window, windows)]
         if p_ref < 0.5 and max(taken, default=0.0) >= self.collapsed:
@@ -160,9 +161,10 @@ class Unavailability(Detector):
         full = [w.n - _missing(w) for t, w in zip(taken, windows) if t >= 1.0]
         if full and len(windows) * p_ref ** max(full) <= self.frozen_chance:
             return f"holds every row of a window ({max(full)} rows; the reference holds it in {p_ref:.0%})"
-        numeric = isinstance(ref, NumericReference)
-        named = self._placeholder(ref, value) if p_ref < self.rare_in_reference else None
-        if numeric and not ref.discrete:
+        if p_ref >= self.rare_in_reference:
+            return None  # a point mass the reference holds too (no savings, no college) may simply grow
+        named = self._placeholder(ref, value)
+        if isinstance(ref, NumericReference) and not ref.discrete:
             return named or f"one exact value of a feature with {ref.summary.distinct:,} distinct values"
         return named
 

@@ -403,3 +403,24 @@ def test_more_rows_on_a_value_the_reference_often_holds_is_drift_not_a_stuck_def
     verdict = _flag_verdict(change)
 
     assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
+
+
+def test_a_year_imputed_with_its_mean_is_a_default_though_the_other_years_move_with_time():
+    """The mean year (about 2007.4 here) is no year at all: rows on it are imputed, whatever the
+    rest of the log does."""
+    def with_year(frame: pd.DataFrame) -> pd.DataFrame:  # more rows in later years: the mean falls between
+        return frame.assign(year=2000 + np.floor(13 * np.sqrt(np.arange(len(frame)) / len(frame))))
+
+    w = world()
+    mean = float(with_year(w.reference)["year"].mean())
+    cur = with_year(current(3000, seed=40))
+    late = _second_half(cur) & (np.random.default_rng(7).random(len(cur)) < 0.7)
+    cur.loc[late, "year"] = mean
+    data = build_inputs(with_year(w.reference), with_year(w.golden), cur, task="classification", target="label",
+                        features=[*FEATURES, "year"], timestamp="event_time")
+    verdict = _diagnose(data, _on_features(w.model))
+
+    assert abs(mean - round(mean)) > 0.1
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("year",)
+    assert verdict.top.evidence["default_value"] == pytest.approx(mean)

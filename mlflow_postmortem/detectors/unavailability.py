@@ -130,9 +130,12 @@ class Unavailability(Detector):
             because = verdict or because
         if because is None:
             return None  # a real value growing more common: drift, not a default
-        if numeric and value in NUMERIC_PLACEHOLDERS and p_ref == 0 and not ref.support[0] <= value <= ref.support[1]:
-            # 0 or -1 where the reference never goes: the rest need not match the reference (a
-            # feature that moves with time has only its earlier values left beside the default)
+        beyond = numeric and value in NUMERIC_PLACEHOLDERS and not ref.support[0] <= value <= ref.support[1]
+        imputed = numeric and "imputation default" in (self._placeholder(ref, value) or "")
+        if p_ref == 0 and (beyond or imputed):
+            # 0 or -1 where the reference never goes, or its mean or median that it never holds: the
+            # rest need not match the reference (a feature that moves with time has only its earlier
+            # values left beside the default). Not any value past the range: a redefinition has many
             return 0.0, c.top_count, per_window, value, because
         rest_cur = np.asarray(c.counts, float).copy()
         rest_cur[slot] = max(rest_cur[slot] - c.top_count, 0.0)

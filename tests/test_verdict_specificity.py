@@ -424,3 +424,41 @@ def test_a_year_imputed_with_its_mean_is_a_default_though_the_other_years_move_w
     assert verdict.root_cause == "feature_unavailability", verdict.summary
     assert verdict.top.features == ("year",)
     assert verdict.top.evidence["default_value"] == pytest.approx(mean)
+
+
+def _source_verdict(change):
+    """A six-valued categorical (the acquisition source) that nothing else in a row predicts."""
+    shares = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04]
+    names = ["search", "direct", "social", "email", "partner", "print"]
+
+    def with_source(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        return frame.assign(source=np.random.default_rng(seed).choice(names, len(frame), p=shares))
+
+    w = world()
+    cur = with_source(current(3000, seed=45), 3)
+    change(cur, _second_half(cur), np.random.default_rng(8))
+    data = build_inputs(with_source(w.reference, 1), with_source(w.golden, 2), cur, task="classification",
+                        target="label", features=[*FEATURES, "source"], categorical=("plan", "region", "source"),
+                        timestamp="event_time")
+    return _diagnose(data, _on_features(w.model))
+
+
+def test_codes_reassigned_on_a_feature_nothing_else_predicts_are_found_by_their_frequencies():
+    def permute(cur, late, rng):
+        recode = {"search": "social", "social": "partner", "partner": "search", "direct": "print", "print": "direct"}
+        cur.loc[late, "source"] = cur.loc[late, "source"].map(lambda v: recode.get(v, v))
+
+    verdict = _source_verdict(permute)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("source",)
+    assert verdict.top.evidence["kind"] == "codes_permuted"
+
+
+def test_shares_of_such_a_feature_moving_are_drift_not_codes_reassigned():
+    def drift(cur, late, rng):
+        cur.loc[late & (rng.random(len(cur)) < 0.5), "source"] = "email"
+
+    verdict = _source_verdict(drift)
+
+    assert not any(c.cause == "feature_recalibration" and c.score > 0 for c in verdict.causes), verdict.summary

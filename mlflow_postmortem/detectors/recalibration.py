@@ -57,6 +57,8 @@ class Recalibration(Detector):
     bulk_out_of_range: float = 0.5
     #: reassigned codes must move at least this much mass (debiased TV; their rows' profiles decide the rest)
     min_recoded_tv: float = 0.1
+    #: where the other features cannot tell the codes apart, frequencies alone decide, on this many codes or more
+    frequency_only_codes: int = 5
     #: how far (|log| of the ratio) a fitted scale may be from a known unit for the unit to be tried
     unit_window: float = 0.4
     #: the smallest change of scale (|log|, x1.5) a unit conversion without an offset may explain
@@ -201,6 +203,10 @@ class Recalibration(Detector):
                        out / self.bulk_out_of_range)
         return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
 
+    def _frequencies_tell(self, back: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarray) -> bool:
+        """Frequencies alone show codes reassigned: enough codes, three or more of them moved unambiguously."""
+        return len(back) >= self.frequency_only_codes and _unambiguous(back, ref_counts, cur_counts) >= 3
+
     def _rollout(self, name: str, ref: NumericReference, ctx: Context, tolerance: float) -> Finding | None:
         """A unit change rolled out to a growing share of rows: each window a mixture of values in
         the old unit and the new. Each value goes to the unit under which the reference finds it
@@ -339,18 +345,37 @@ class Recalibration(Detector):
         moved = [(labels[c], labels[r]) for c, r in enumerate(back) if c != r and cur_counts[c] > 0]
         mapped = np.bincount(back, weights=cur_counts, minlength=len(labels))
         shape_tv = stats.debiased_total_variation(ref_counts, mapped)
-        if len(moved) < 2 or shape_tv > self.max_shape_tv or not explained:
+        if len(moved) < 2 or shape_tv > self.max_shape_tv or explained is False:
             return None
+        if explained is None and not self._frequencies_tell(back, ref_counts, cur_counts):
+            return None  # on frequencies alone, a few codes' or similar shares trading places may be drift
         strength = raw_tv / self.min_recoded_tv
         evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(moved), len(changed))
         onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
         return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
 
 
+def _unambiguous(back: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarray, z: float = 3.0) -> int:
+    """How many moved codes moved unambiguously: the code's share is z standard errors from its
+    own reference share, and the reference code it maps to is z standard errors nearer than any
+    other. Similar shares (colours D to J, 10 to 20% each) match some permutation whatever
+    happens to them; a drift that lands three codes each squarely on another's share does not."""
+    ref_share, cur_share = ref_counts / max(ref_counts.sum(), 1), cur_counts / max(cur_counts.sum(), 1)
+    se = np.sqrt(np.maximum(ref_share * (1 - ref_share), 1e-12) / max(cur_counts.sum(), 1))
+    clear = 0
+    for c, r in enumerate(back):
+        if c == r or cur_counts[c] == 0:
+            continue
+        gaps = np.abs(cur_share[c] - ref_share)
+        clear += bool(gaps[c] >= z * se[c] and np.delete(gaps, r).min(initial=np.inf) >= gaps[r] + z * se[r])
+    return clear
+
+
 def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np.ndarray, reference, current,
-                 others: list[str]) -> tuple[np.ndarray, bool]:
+                 others: list[str]) -> tuple[np.ndarray, bool | None]:
     """For each current code, the reference code it maps back to (an assignment), and whether
-    that explains the codes' rows clearly better than the identity.
+    that explains the codes' rows clearly better than the identity (None: the reference's codes
+    do not differ on the other features, so their profiles cannot say).
 
     The rows behind a reassigned code keep their profile on the other features, so the
     assignment matches profiles (standardised per-code means) and frequencies. With no other
@@ -374,12 +399,18 @@ def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np
     with warnings.catch_warnings():  # a code with no rows on one side has no profile: NaN, handled below
         warnings.simplefilter("ignore", RuntimeWarning)
         distance = np.nanmean(np.abs(cur_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
+        between = np.nanmean(np.abs(ref_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
     distance = np.where(np.isnan(distance), np.nanmax(distance, initial=1.0) * 2, distance)
     back = linear_sum_assignment(cost + distance)[1]
     weight = cur_counts / max(cur_counts.sum(), 1)
     identity = float(np.sum(weight * distance[np.arange(k), np.arange(k)]))
     matched = float(np.sum(weight * distance[np.arange(k), back]))
-    return back, matched < 0.5 * identity
+    if matched < 0.5 * identity:
+        return back, True
+    # the reference's codes differ on the other features about as little as a code differs from
+    # itself: the profiles cannot tell, so the frequencies alone do (None)
+    spread = float(np.nanmean(between[~np.eye(k, dtype=bool)])) if k > 1 else 0.0
+    return back, (False if identity < 0.5 * spread else None)
 
 
 def _plainness(evidence, fitted_scale: float | None) -> tuple[int, float]:

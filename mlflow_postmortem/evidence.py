@@ -268,6 +268,32 @@ class Mismatch(Evidence):
 
 
 @dataclass(frozen=True)
+class Lagged(Evidence):
+    """training_serving_skew without a training view: values served a row late (a lagged value).
+
+    In time order, a feature's value lines up with its own row's other features; served from the
+    previous event, it lines up with the previous row's instead. Natural co-movement over time
+    lines up both ways alike, so the asymmetry is the evidence."""
+
+    kind: ClassVar[str] = "lagged_without_view"
+    #: correlation of the value with what the other features predict for it: its own row, the
+    #: previous row, and (the mirror) the previous value with its following row
+    own_row: float
+    previous_row: float
+    mirrored: float
+    #: the same, own row, on the reference: how much the other features say about this one
+    reference_own_row: float
+    p_value: float
+    rows: int
+
+    def sentence(self) -> str:
+        return (f"values line up with the previous row's other features (r={self.previous_row:.2f}) more than "
+                f"the previous value with the next row's (r={self.mirrored:.2f}); own row r={self.own_row:.2f} vs "
+                f"{self.reference_own_row:.2f} in the reference; p={self.p_value:.2g} over {self.rows} rows in time "
+                "order: served from the previous event (no training view to confirm, so the score is reduced)")
+
+
+@dataclass(frozen=True)
 class SkewWithoutView(Evidence):
     """training_serving_skew without a training view: a specific change there from the first row on."""
 

@@ -462,3 +462,17 @@ def test_shares_of_such_a_feature_moving_are_drift_not_codes_reassigned():
     verdict = _source_verdict(drift)
 
     assert not any(c.cause == "feature_recalibration" and c.score > 0 for c in verdict.causes), verdict.summary
+
+
+def test_a_value_served_from_the_previous_event_is_skew_even_without_a_training_view():
+    """Its distribution is the reference's, so only row alignment tells: each served score lines
+    up with the previous row's age, not its own."""
+    cur = current(3000, seed=46)
+    lagged = np.random.default_rng(9).random(len(cur)) < 0.45
+    cur.loc[lagged, "score"] = cur["score"].shift(1).fillna(cur["score"])[lagged]
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert verdict.root_cause == "training_serving_skew", verdict.summary
+    assert verdict.top.features == ("score",)
+    assert verdict.top.evidence["kind"] == "lagged_without_view"

@@ -5,7 +5,8 @@ same entity at that time (the view's row at or before the serving time, when the
 timestamp column). Without one, the best available sign is a change specific to a pipeline
 difference (a unit, a normalisation, a new grid: what recalibration recognises) that is there
 from the first window and stays flat: reported with a lower score, since a recalibration that
-predates the log looks the same.
+predates the log looks the same. Or, in time order, a value that lines up with the previous
+row's other features rather than its own: served from the previous event (a lagged value).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from .. import stats
 from ..data import Inputs
-from ..evidence import Mismatch
+from ..evidence import Lagged, Mismatch
 from ..evidence import SkewWithoutView as NoViewEvidence
 from ..types import Finding
 from .base import Context, Detector
@@ -72,11 +74,17 @@ class SkewWithoutView(Detector):
 
     #: score discount when there is no training view to pair rows with
     no_view_factor: float = 0.6
+    #: lagged values: the other features must predict the feature this well on the reference (r) ...
+    lag_min_own_row: float = 0.3
+    #: ... and the previous row must line up better than its mirror at this level (Bonferroni across
+    #: features), by at least this share of the reference's own-row correlation (about the share served late)
+    lag_level: float = 0.001
+    lag_min_share: float = 0.25
 
     def detect(self, ctx: Context) -> list[Finding]:
         if ctx.training_pairs is not None:
             return []
-        findings = []
+        findings = self._lagged(ctx)
         for f in ctx.findings:
             if f.cause != "feature_recalibration" or f.onset is None or f.onset.pattern != "from_start":
                 continue
@@ -85,6 +93,63 @@ class SkewWithoutView(Detector):
             findings.append(replace(f, cause=self.cause, score=stats.strength_score(f.strength, self.no_view_factor),
                                     evidence=NoViewEvidence(f.evidence)))
         return findings
+
+
+    def _lagged(self, ctx: Context) -> list[Finding]:
+        """Numeric features served from the previous event: each row's value lines up with the
+        previous row's other features rather than its own (see `Lagged`). Needs the log's rows
+        consecutive in time: the whole log in the sample, in time order."""
+        rows = ctx.current_sample
+        numeric = [f for f in ctx.schema.numeric if f in rows.columns and f in ctx.references]
+        if not ctx.has_time or len(rows) < ctx.n_current or len(rows) < 200 or len(numeric) < 2:
+            return []
+        findings = []
+        for name in ctx.unexplained(tuple(numeric)):
+            others = [f for f in numeric if f != name]
+            fit = _linear_fit(ctx.reference_sample, name, others)
+            if fit is None or fit[1] < self.lag_min_own_row:
+                continue
+            x = rows[name].to_numpy(float)
+            guess = fit[0](rows)
+            own, previous, mirrored = _corr(x, guess), _corr(x[1:], guess[:-1]), _corr(x[:-1], guess[1:])
+            n = int(np.isfinite(x).sum())
+            # Fisher z of the two lag-one correlations: they share data, so the test is conservative by half
+            z = (np.arctanh(np.clip(previous, -0.999, 0.999)) - np.arctanh(np.clip(mirrored, -0.999, 0.999))) \
+                * np.sqrt(max(n - 3, 1) / 2)
+            p = float(sps.norm.sf(z))
+            effect = (previous - mirrored) / fit[1]  # about the share of rows served late
+            if p * len(numeric) > self.lag_level or effect < self.lag_min_share:
+                continue
+            strength = effect / self.lag_min_share
+            findings.append(Finding(self.cause, name, strength, stats.strength_score(strength, self.no_view_factor),
+                                    Lagged(own, previous, mirrored, fit[1], p, n)))
+        return findings
+
+
+def _linear_fit(reference: pd.DataFrame, name: str, others: list[str]):
+    """Least squares of the feature on the others (missing values at their mean): a predictor
+    for any frame, and its correlation with the feature on the reference; None when unusable."""
+    frame = reference[[name, *others]].astype(float)
+    y = frame[name].to_numpy()
+    keep = np.isfinite(y)
+    if keep.sum() < 50:
+        return None
+    mean, sd = frame[others].mean(), frame[others].std().replace(0, 1.0).fillna(1.0)
+
+    def design(f: pd.DataFrame) -> np.ndarray:
+        z = ((f[others].astype(float) - mean) / sd).fillna(0.0).to_numpy()
+        return np.column_stack([np.ones(len(z)), z])
+
+    coef, *_ = np.linalg.lstsq(design(frame)[keep], y[keep], rcond=None)
+    predict = lambda f: design(f) @ coef  # noqa: E731 - a closure over the fit
+    return predict, _corr(y, predict(frame))
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return 0.0
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
 def _differs(serving: pd.Series, training: pd.Series) -> pd.Series:

@@ -8,8 +8,9 @@
 Pure like the core: no MLflow, no Evidently. Modules: `datasets` (offline real datasets the
 drills are tuned on), `eval_datasets` (others, held out to evaluate them), `holdout_datasets`
 (still others, a blind held-out set), `blind_datasets` (still others, a third held-out set),
-`base` (the Drill and how a dataset becomes one), `injectors` (one fault per cause), `models`
-(scikit-learn models as ModelHandles), `suite` (scoring drills, the `drill` subcommand).
+`fresh_datasets` (still others, a fourth held-out set), `base` (the Drill and how a dataset
+becomes one), `injectors` (one fault per cause), `models` (scikit-learn models as ModelHandles),
+`suite` (scoring drills, the `drill` subcommand).
 """
 
 from .base import ONSETS, Drill, Frames, Models, affected_rows, make_drill, split_dataset, time_position
@@ -17,6 +18,7 @@ from .datasets import DATASETS, Dataset, all_datasets, load_dataset, make_datase
 from .eval_datasets import EVAL_DATASETS
 from .holdout_datasets import HOLDOUT_DATASETS
 from .blind_datasets import BLIND_DATASETS
+from .fresh_datasets import FRESH_DATASETS
 from .injectors import (
     CATEGORICAL_VARIANTS,
     INJECTORS,
@@ -36,7 +38,8 @@ from .models import build_estimator, feature_ranking, make_handle
 from .suite import DrillResult, SuiteResult, add_drill_arguments, cli_drill, default_drill, run_drill, run_suite
 
 __all__ = [
-    "BLIND_DATASETS", "CATEGORICAL_VARIANTS", "DATASETS", "EVAL_DATASETS", "HOLDOUT_DATASETS", "INJECTORS",
+    "BLIND_DATASETS", "CATEGORICAL_VARIANTS", "DATASETS", "EVAL_DATASETS", "FRESH_DATASETS", "HOLDOUT_DATASETS",
+    "INJECTORS",
     "NUMERIC_VARIANTS", "ONSETS",
     "Dataset", "Drill", "DrillResult", "Frames", "Models", "SuiteResult",
     "add_drill_arguments", "affected_rows", "all_datasets", "build_estimator", "cli_drill", "compound", "data_drift",

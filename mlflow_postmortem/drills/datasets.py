@@ -163,12 +163,13 @@ DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
 
 def all_datasets() -> dict[str, tuple[Callable[[], Dataset], str]]:
     """The datasets drills tune on (`DATASETS`), those held out to evaluate them (`EVAL_DATASETS`), and
-    two blind held-out sets (`HOLDOUT_DATASETS`, `BLIND_DATASETS`)."""
+    three blind held-out sets (`HOLDOUT_DATASETS`, `BLIND_DATASETS`, `FRESH_DATASETS`)."""
     from .blind_datasets import BLIND_DATASETS
     from .eval_datasets import EVAL_DATASETS
+    from .fresh_datasets import FRESH_DATASETS
     from .holdout_datasets import HOLDOUT_DATASETS
 
-    return {**DATASETS, **EVAL_DATASETS, **HOLDOUT_DATASETS, **BLIND_DATASETS}
+    return {**DATASETS, **EVAL_DATASETS, **HOLDOUT_DATASETS, **BLIND_DATASETS, **FRESH_DATASETS}
 
 
 @lru_cache(maxsize=None)

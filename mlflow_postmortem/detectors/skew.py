@@ -113,7 +113,8 @@ class SkewWithoutView(Detector):
             guess = fit[0](rows)
             own, previous, mirrored = _corr(x, guess), _corr(x[1:], guess[:-1]), _corr(x[:-1], guess[1:])
             n = int(np.isfinite(x).sum())
-            # Fisher z of the two lag-one correlations: they share data, so the test is conservative by half
+            # Fisher z of the two lag-one correlations: their difference has variance about 2 / (n - 3),
+            # less when they co-vary (then the test is conservative)
             z = (np.arctanh(np.clip(previous, -0.999, 0.999)) - np.arctanh(np.clip(mirrored, -0.999, 0.999))) \
                 * np.sqrt(max(n - 3, 1) / 2)
             p = float(sps.norm.sf(z))
@@ -141,7 +142,10 @@ def _linear_fit(reference: pd.DataFrame, name: str, others: list[str]):
         return np.column_stack([np.ones(len(z)), z])
 
     coef, *_ = np.linalg.lstsq(design(frame)[keep], y[keep], rcond=None)
-    predict = lambda f: design(f) @ coef  # noqa: E731 - a closure over the fit
+
+    def predict(f: pd.DataFrame) -> np.ndarray:
+        return design(f) @ coef
+
     return predict, _corr(y, predict(frame))
 
 

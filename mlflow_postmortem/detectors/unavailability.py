@@ -8,10 +8,11 @@ default: a placeholder (0, -1, "unknown", a sentinel outside the seen range) or 
 reference's mean or median that the reference itself rarely holds, or one value taking over
 a whole window (a frozen feed).
 
-On a few-valued feature (a 0/1 flag, a code) the labels decide between the two when they can:
-rows stuck on a value keep the labels of the value they really had, so the rows on the grown
-value carry the other values' labels in the share the mixture predicts; real rows of that
-value arriving (drift) carry its own labels.
+For a value the reference itself often holds (either value of a 0/1 flag, a common code, the
+zero of "no savings") the labels decide between the two when they can: rows stuck on a value
+keep the labels of the value they really had, so the rows on the grown value carry the other
+values' labels in the share the mixture predicts; real rows of that value arriving (drift)
+carry its own labels.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class Unavailability(Detector):
         on_cur, on_gold = _holds(scored.frame[name], value), _holds(golden.frame[name], value)
         share = on_cur.mean() if len(on_cur) else 0.0
         expected = (share - p_ref) / share if share > 0 else 0.0
-        if expected < self.min_stuck_share or on_cur.sum() < MIN_REST_ROWS or min(on_gold.sum(), (~on_gold).sum()) < MIN_REST_ROWS:
+        if expected < self.min_stuck_share or min(on_cur.sum(), on_gold.sum(), (~on_gold).sum()) < MIN_REST_ROWS:
             return None
         y_gold, y_cur = _label_matrix(golden.y, golden.y, ctx), _label_matrix(scored.y, golden.y, ctx)
         direction = y_gold[~on_gold].mean(axis=0) - y_gold[on_gold].mean(axis=0)

@@ -219,19 +219,25 @@ def test_a_year_stuck_at_zero_is_a_default_not_novelty():
     assert verdict.top.evidence["default_value"] == 0.0
 
 
-def _channel_verdict(change):
-    """A categorical whose most common value (`web`) most rows hold."""
-    def with_channel(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        return frame.assign(channel=rng.choice(["web", "store", "phone"], len(frame), p=[0.75, 0.15, 0.10]))
+def _extra_categorical_verdict(column: str, shares: dict[str, float], change, seed: int, change_seed: int):
+    """The world's model with one more categorical `column` (values drawn at `shares`, tied to
+    nothing else in a row), `change` applied to the second half of a log."""
+    def with_column(frame: pd.DataFrame, rows_seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(rows_seed)
+        return frame.assign(**{column: rng.choice(list(shares), len(frame), p=list(shares.values()))})
 
     w = world()
-    cur = with_channel(current(3000, seed=42), 3)
-    change(cur, _second_half(cur), np.random.default_rng(5))
-    data = build_inputs(with_channel(w.reference, 1), with_channel(w.golden, 2), cur, task="classification",
-                        target="label", features=[*FEATURES, "channel"], categorical=("plan", "region", "channel"),
+    cur = with_column(current(3000, seed=seed), 3)
+    change(cur, _second_half(cur), np.random.default_rng(change_seed))
+    data = build_inputs(with_column(w.reference, 1), with_column(w.golden, 2), cur, task="classification",
+                        target="label", features=[*FEATURES, column], categorical=("plan", "region", column),
                         timestamp="event_time")
     return _diagnose(data, _on_features(w.model))
+
+
+def _channel_verdict(change):
+    """A categorical whose most common value (`web`) most rows hold."""
+    return _extra_categorical_verdict("channel", {"web": 0.75, "store": 0.15, "phone": 0.10}, change, seed=42, change_seed=5)
 
 
 def test_a_categorical_frozen_on_its_most_common_value_is_a_default_not_drift():
@@ -428,19 +434,8 @@ def test_a_year_imputed_with_its_mean_is_a_default_though_the_other_years_move_w
 
 def _source_verdict(change):
     """A six-valued categorical (the acquisition source) that nothing else in a row predicts."""
-    shares = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04]
-    names = ["search", "direct", "social", "email", "partner", "print"]
-
-    def with_source(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-        return frame.assign(source=np.random.default_rng(seed).choice(names, len(frame), p=shares))
-
-    w = world()
-    cur = with_source(current(3000, seed=45), 3)
-    change(cur, _second_half(cur), np.random.default_rng(8))
-    data = build_inputs(with_source(w.reference, 1), with_source(w.golden, 2), cur, task="classification",
-                        target="label", features=[*FEATURES, "source"], categorical=("plan", "region", "source"),
-                        timestamp="event_time")
-    return _diagnose(data, _on_features(w.model))
+    shares = {"search": 0.4, "direct": 0.25, "social": 0.15, "email": 0.1, "partner": 0.06, "print": 0.04}
+    return _extra_categorical_verdict("source", shares, change, seed=45, change_seed=8)
 
 
 def test_codes_reassigned_on_a_feature_nothing_else_predicts_are_found_by_their_frequencies():

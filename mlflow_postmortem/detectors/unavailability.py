@@ -132,7 +132,7 @@ class Unavailability(Detector):
         if because is None:
             return None  # a real value growing more common: drift, not a default
         beyond = numeric and value in NUMERIC_PLACEHOLDERS and not ref.support[0] <= value <= ref.support[1]
-        imputed = numeric and "imputation default" in (self._placeholder(ref, value) or "")
+        imputed = numeric and value not in NUMERIC_PLACEHOLDERS and _imputed_statistic(ref, value) is not None
         if p_ref == 0 and (beyond or imputed):
             # 0 or -1 where the reference never goes, or its mean or median that it never holds: the
             # rest need not match the reference (a feature that moves with time has only its earlier
@@ -212,10 +212,8 @@ class Unavailability(Detector):
             return f"placeholder {value:g}"
         if not ref.support[0] <= value <= ref.support[1]:
             return "a sentinel outside the seen range"
-        for label, stat in (("the reference mean", ref.summary.mean), ("the reference median", ref.summary.median)):
-            if np.isclose(value, stat, rtol=1e-6, atol=1e-9):
-                return f"{label}, an imputation default"
-        return None
+        imputed = _imputed_statistic(ref, value)
+        return f"{imputed}, an imputation default" if imputed else None
 
 
 def _missing(s: NumericSummary | CategoricalSummary) -> int:
@@ -226,6 +224,14 @@ def _count_of(window, value) -> int:
     return window.top_count if window.top_value == value or (
         isinstance(value, float) and isinstance(window.top_value, float) and np.isclose(window.top_value, value)
     ) else 0
+
+
+def _imputed_statistic(ref: NumericReference, value) -> str | None:
+    """Which of the reference's mean and median `value` is, if either: what imputation writes."""
+    for label, stat in (("the reference mean", ref.summary.mean), ("the reference median", ref.summary.median)):
+        if np.isclose(value, stat, rtol=1e-6, atol=1e-9):
+            return label
+    return None
 
 
 def _holds(values: pd.Series, value) -> np.ndarray:

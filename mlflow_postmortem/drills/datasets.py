@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
@@ -85,6 +86,16 @@ def _package_file(package: str, relative: str, dataset: str) -> Path:
     if not path.is_file():
         raise DataError(f"dataset {dataset!r}: {path} is missing from the installed {package!r} package")
     return path
+
+
+# helpers the held-out tables' loaders share
+def _one_of(raw: pd.DataFrame, dummies: dict[str, str], otherwise: str) -> np.ndarray:
+    """A set of 0/1 dummy columns (column -> label) as one string column; no dummy set -> `otherwise`."""
+    return np.select([raw[col] == 1 for col in dummies], list(dummies.values()), otherwise).astype(object)
+
+
+def _year_date(year: pd.Series) -> pd.Series:
+    return pd.to_datetime(year.astype(int).astype(str), format="%Y")
 
 
 def _flights() -> Dataset:

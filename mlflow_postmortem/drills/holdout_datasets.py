@@ -13,16 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .datasets import Dataset, _package_file
-
-
-def _one_of(raw: pd.DataFrame, dummies: dict[str, str], otherwise: str) -> np.ndarray:
-    """A set of 0/1 dummy columns (column -> label) as one string column; no dummy set -> `otherwise`."""
-    return np.select([raw[col] == 1 for col in dummies], list(dummies.values()), otherwise).astype(object)
-
-
-def _year_date(year: pd.Series) -> pd.Series:
-    return pd.to_datetime(year.astype(int).astype(str), format="%Y")
+from .datasets import Dataset, _one_of, _package_file, _year_date
 
 
 def _happiness() -> Dataset:

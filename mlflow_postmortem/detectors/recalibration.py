@@ -95,9 +95,9 @@ class Recalibration(Detector):
 
         A step changes every window from its onset on; otherwise the fully changed windows are
         the ones near the largest change (a window straddling the onset is a mixture)."""
-        per_window = [stats.total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
+        per_window = [stats.debiased_total_variation(_counts(ref.summary), _counts(w)) for w in profile.windows]
         if not ctx.has_time:
-            return ([0] if stats.total_variation(_counts(ref.summary), _counts(profile.overall)) >= self.window_tv
+            return ([0] if stats.debiased_total_variation(_counts(ref.summary), _counts(profile.overall)) >= self.window_tv
                     else []), per_window
         top = max(per_window, default=0.0)
         if top < self.window_tv:
@@ -125,7 +125,7 @@ class Recalibration(Detector):
         if len(before) >= 50:
             tolerance += stats.debiased_total_variation(ref_counts, ref.bin_counts(before).astype(float))
         raw = ref.bin_counts(values)
-        raw_tv = stats.total_variation(ref_counts, raw.astype(float))
+        raw_tv = stats.debiased_total_variation(ref_counts, raw.astype(float))
         if raw_tv < self.min_raw_tv:
             return None
         grid = np.unique(ctx.reference_sample[name].to_numpy(float))
@@ -245,7 +245,7 @@ class Recalibration(Detector):
         lowest = min(fit[0] for fit in fits)  # within noise of the best fit, a power of ten wins
         tv, unit, a, b, changed, per_window = min((fit for fit in fits if fit[0] <= lowest + 0.01),
                                                   key=lambda fit: ("10^" not in fit[1], fit[0]))
-        raw_tv = stats.total_variation(ref_counts, ref.bin_counts(values).astype(float))
+        raw_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values).astype(float))
         specific = "a power of ten" if "10^" in unit else "a known unit conversion"
         out = float(np.mean((values < ref.support[0]) | (values > ref.support[1])))
         evidence = Rescale("affine", a, b, specific, unit, tv, raw_tv, out, int((per_window >= 0.5).sum()),

@@ -214,11 +214,14 @@ class CodesPermuted(Evidence):
     shape_tv: float
     mapping: tuple[tuple[Any, Any], ...]
     windows_changed: int
+    #: the share of rows filed under other codes (1.0: all; less: one of several sources changed)
+    share: float = 1.0
 
     def sentence(self) -> str:
         pairs = ", ".join(f"{a!r}->{b!r}" for a, b in self.mapping[:4])
-        return (f"codes reassigned ({pairs}{', ...' if len(self.mapping) > 4 else ''}): raw TV {self.raw_tv:.3f}, "
-                f"frequency profile unchanged (TV {self.shape_tv:.3f})")
+        rows = "" if self.share >= 1 else f" on about {self.share:.0%} of rows, the rest as before"
+        return (f"codes reassigned ({pairs}{', ...' if len(self.mapping) > 4 else ''}){rows}: raw TV "
+                f"{self.raw_tv:.3f}, frequency profile unchanged (TV {self.shape_tv:.3f})")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ def repair(frame: pd.DataFrame, finding: Finding, fill: dict[str, object],
         rows = _affected_rows(out, finding)
         mapping = {cur: ref for cur, ref in ev.mapping}
         out.loc[rows, f] = out.loc[rows, f].map(lambda v: mapping.get(v, v))
-        return out, f"{f} codes mapped back by frequency rank"
+        if ev.share < 1:
+            return out, f"{f} codes mapped back on the {int(rows.sum())} rows whose other features match the code they came from"
+        return out, f"{f} codes mapped back"
     if isinstance(ev, Mismatch) and training_pairs is not None:
         truth = training_pairs[f + TRAINING_SUFFIX]
         rows = truth.index.intersection(out.index)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from .attribution import Attribution
+from .evidence import CodesPermuted
 from .types import CAUSES, MITIGATIONS, CauseAssessment, Explains, Finding, GoldenResult, Verdict
 
 #: score of `healthy` when every check ran and none passed its threshold
@@ -96,8 +97,14 @@ def build_verdict(
 
 
 def _mitigation(cause: str, top: Finding) -> str:
-    """A relation change no feature localises calls for a retrain, not a fine-tune of the old fit."""
-    return "retrain" if cause == "feature_drift" and top.feature is None else MITIGATIONS[cause]
+    """A relation change no feature localises calls for a retrain, not a fine-tune of the old fit;
+    codes reassigned on part of the rows leave no one definition to retrain on: the source that
+    files them differently is patched."""
+    if cause == "feature_drift" and top.feature is None:
+        return "retrain"
+    if isinstance(top.evidence, CodesPermuted) and top.evidence.share < 1:
+        return "patch_pipeline"
+    return MITIGATIONS[cause]
 
 
 def _explains(attribution: Attribution | None, cause: str) -> Explains | None:

@@ -16,7 +16,10 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OrdinalEncoder
 
 from mlflow_postmortem.data import build_inputs
 from mlflow_postmortem.diagnose import diagnose
@@ -164,6 +167,38 @@ def test_a_feature_served_standardised_from_the_start_is_skew_not_drift():
 
     assert verdict.root_cause == "training_serving_skew", verdict.summary
     assert "standardised" in verdict.top.evidence["change"]["specific"]
+
+
+@pytest.mark.parametrize("share", [0.3, 0.55])
+def test_part_of_the_rows_served_standardised_from_the_start_is_skew_not_drift(share):
+    """One of two serving paths standardises: every window mixes raw ages and z-scores."""
+    cur = current(3000, seed=36)
+    ref = world().reference["age"]
+    some = np.random.default_rng(10).random(len(cur)) < share
+    cur.loc[some, "age"] = (cur.loc[some, "age"] - ref.mean()) / ref.std()
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert verdict.root_cause == "training_serving_skew", verdict.summary
+    assert verdict.top.features == ("age",)
+    assert "standardised" in verdict.top.evidence["change"]["specific"]
+
+
+@pytest.mark.parametrize(("snap", "step_sd", "share"), [(np.floor, 0.5, 0.75), (np.round, 0.25, 0.4)])
+def test_part_of_the_rows_served_rounded_from_the_start_is_skew_though_the_distribution_hardly_moves(
+        snap, step_sd, share):
+    """One serving path truncates (or rounds) ages to a coarse grid: few values move far, but the
+    grid's values repeat in every window where the reference never repeats one."""
+    cur = current(3000, seed=37)
+    step = step_sd * world().reference["age"].std()
+    some = np.random.default_rng(11).random(len(cur)) < share
+    cur.loc[some, "age"] = snap(cur.loc[some, "age"] / step) * step
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert verdict.root_cause == "training_serving_skew", verdict.summary
+    assert verdict.top.features == ("age",)
+    assert verdict.top.evidence["change"]["step"] == pytest.approx(step)
 
 
 def test_a_healthy_log_with_five_thousand_equally_common_categories_is_healthy():
@@ -493,3 +528,106 @@ def test_a_value_served_from_the_previous_event_is_skew_even_without_a_training_
     assert verdict.root_cause == "training_serving_skew", verdict.summary
     assert verdict.top.features == ("score",)
     assert verdict.top.evidence["kind"] == "lagged_without_view"
+
+
+@lru_cache(maxsize=None)
+def _segment_world():
+    """A world whose most telling feature is a six-valued segment that the other features tell
+    apart, as real categories are: each segment spends and stays differently."""
+    shares = {"retail": 0.4, "smb": 0.25, "enterprise": 0.15, "public": 0.1, "student": 0.06, "partner": 0.04}
+    spend_of = dict(zip(shares, [50.0, 120.0, 400.0, 200.0, 20.0, 260.0]))
+    risk_of = dict(zip(shares, [0.0, 0.8, -1.2, 0.4, 1.5, -0.6]))
+
+    def rows(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        segment = rng.choice(list(shares), n, p=list(shares.values()))
+        spend = np.array([spend_of[s] for s in segment]) * rng.lognormal(0, 0.3, n)
+        tenure = rng.gamma(3.0, 2.0, n) + np.array([list(shares).index(s) for s in segment])
+        logit = np.array([risk_of[s] for s in segment]) + 0.2 * (tenure - 8) / 3
+        label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+        return pd.DataFrame({"segment": segment, "spend": spend, "tenure": tenure, "label": label})
+
+    reference, golden, pool = rows(5000, 31), rows(1500, 32), rows(20000, 33)
+    features = ["segment", "spend", "tenure"]
+    encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                 ["segment"])], remainder="passthrough")
+    est = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=60, random_state=0))
+    est.fit(reference[features], reference["label"])
+    model = ModelHandle("segments", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
+    return reference, golden, pool, features, model
+
+
+def _put_rows(cur: pd.DataFrame, at: np.ndarray, rows: pd.DataFrame) -> None:
+    """Whole rows of `rows` in place of `cur`'s rows `at`, each column keeping its dtype."""
+    for column in ["segment", "spend", "tenure", "label"]:
+        cur.loc[at, column] = rows[column].to_numpy()[:len(at)]
+
+
+def _segment_verdict(change):
+    reference, golden, pool, features, model = _segment_world()
+    cur = pool.iloc[:3000].copy().reset_index(drop=True)
+    change(cur, np.random.default_rng(23))
+    cur["event_time"] = pd.date_range("2026-01-01", periods=len(cur), freq="10min")
+    data = build_inputs(reference, golden, cur, task="classification", target="label", features=features,
+                        categorical=("segment",), timestamp="event_time")
+    return _diagnose(data, model)
+
+
+def test_codes_reassigned_on_part_of_the_rows_from_the_start_are_a_recalibration_not_drift():
+    """One of two upstream sources files its rows under other codes: each code now holds a mix of
+    its own rows and another code's, which the other features show (its spend is not its own)."""
+    def permute_some(cur, rng):
+        codes = ["retail", "smb", "enterprise", "public", "student", "partner"]
+        recode = dict(zip(codes, codes[1:] + codes[:1]))
+        some = rng.random(len(cur)) < 0.6
+        cur.loc[some, "segment"] = cur.loc[some, "segment"].map(recode)
+
+    verdict = _segment_verdict(permute_some)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("segment",)
+    assert verdict.top.evidence["kind"] == "codes_permuted"
+    assert verdict.top.evidence["share"] == pytest.approx(0.6, abs=0.1)
+
+
+def test_segments_whose_shares_move_with_their_own_rows_are_drift_not_codes_reassigned():
+    """More students and fewer retail customers: every code keeps its own rows (their spend)."""
+    def drift(cur, rng):
+        reference, golden, pool, features, model = _segment_world()
+        students = pool.iloc[3000:][pool["segment"].iloc[3000:] == "student"]
+        retail = cur.index[cur["segment"] == "retail"]
+        take = rng.choice(retail, size=len(retail) * 2 // 3, replace=False)
+        _put_rows(cur, take, students)
+
+    verdict = _segment_verdict(drift)
+
+    assert verdict.root_cause == "data_drift", verdict.summary
+    assert verdict.top.features[0] == "segment"  # students spend less: spend drifts with them
+
+
+def test_a_segment_stuck_on_its_most_common_value_rolled_out_gradually_is_a_default_not_drift():
+    """A growing share of rows filed under 'retail' whatever they are: the rows on it now spend
+    like every segment, not like retail, though the labels tell retail from the rest too little."""
+    def stuck_on_retail(cur, rng):
+        some = rng.random(len(cur)) < 0.8 * np.arange(len(cur)) / len(cur)
+        cur.loc[some, "segment"] = "retail"
+
+    verdict = _segment_verdict(stuck_on_retail)
+
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("segment",)
+    assert verdict.top.evidence["default_value"] == "retail"
+
+
+def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
+    def more_retail(cur, rng):
+        reference, golden, pool, features, model = _segment_world()
+        retail = pool.iloc[3000:][pool["segment"].iloc[3000:] == "retail"]
+        late = cur.index[(cur.index >= len(cur) // 3) & (cur["segment"] != "retail").to_numpy()]
+        take = rng.choice(late, size=len(late) * 3 // 4, replace=False)
+        _put_rows(cur, take, retail)
+
+    verdict = _segment_verdict(more_retail)
+
+    assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
+    assert any(c.cause == "data_drift" and c.features[:1] == ("segment",) for c in verdict.causes[:2]), verdict.summary

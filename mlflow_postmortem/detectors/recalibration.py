@@ -40,6 +40,9 @@ from ..types import Finding
 from ..units import UNITS
 from .base import Context, Detector
 
+#: shares of rows filed under other codes that the code matching tries (1.0, the whole log, last)
+REASSIGNED_SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
 
 @dataclass(frozen=True)
 class Recalibration(Detector):
@@ -50,7 +53,7 @@ class Recalibration(Detector):
     #: per-window total variation that marks a window as changed
     window_tv: float = 0.15
     #: the raw change a recalibration must make (total variation before undoing it)
-    min_raw_tv: float = 0.2
+    min_raw_tv: float = 0.15
     #: after undoing the change the distribution must match the reference this closely (debiased TV)
     max_shape_tv: float = 0.08
     #: an arbitrary rescale counts only as a step that moves this share of values out of range
@@ -66,6 +69,11 @@ class Recalibration(Detector):
     #: discrete features: mapped back, this share of the values served off the reference's grid must
     #: land exactly on reference values (and at least min_raw_tv of all values must be off it)
     exact_landing: float = 0.99
+    #: a conversion with an offset must move the reference's median by this share of its IQR
+    min_offset_iqr: float = 0.25
+    #: discrete features: after the change, fewer than this share of values off the reference's
+    #: grid means only part of the rows changed, and only those are repaired
+    mixed_below: float = 0.9
     #: a gradual rollout: units of at least this factor (or with an offset) are tried, ...
     rollout_min_factor: float = 2.5
     #: ... at most this share of values may be close calls (likelihoods within this factor) ...
@@ -83,7 +91,7 @@ class Recalibration(Detector):
             ref = ctx.references[name]
             finding = None
             if isinstance(ref, NumericReference):  # integer codes can be rescaled too (1..5 -> 100..500)
-                finding = self._numeric(name, ref, profile, ctx)
+                finding = self._numeric(name, ref, profile, ctx) or self._partial_grid(name, ref, ctx)
             if finding is None and (isinstance(ref, CategoricalReference) or ref.discrete):
                 finding = self._permuted(name, ref, profile, ctx)
             if finding is not None:
@@ -166,7 +174,7 @@ class Recalibration(Detector):
             magnitude = ref.summary.minimum >= 0
             candidates += [rescale(ua, ub, named(unit), unit)
                            for unit, ua, ub in UNITS if abs(np.log(ua / a)) < self.unit_window
-                           and (ub != 0 or abs(np.log(ua)) >= self.min_log_unit)
+                           and (abs(np.log(ua)) >= self.min_log_unit or ub != 0 and self._moves(ua, ub, ref.summary))
                            and ("10^" in unit or ub != 0 or magnitude or abs(np.log(ua)) >= np.log(2.5))]
         if landing:  # exact values need no fitted scale to point at the unit: every unit that lands is tried
             tried = {(c[1].unit, c[1].scale, c[1].offset) for c in candidates}
@@ -190,29 +198,47 @@ class Recalibration(Detector):
             if free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
                 best = free
         if best is None:
-            return self._rollout(name, ref, ctx, tolerance)
+            return self._mixture(name, ref, ctx, tolerance)
         evidence = best[1]
-        if ctx.has_time and getattr(evidence, "mapped_onto_reference", None) is not None:
-            # the windows' mix moves with time anyway: the change starts where values leave the grid
-            rows = ctx.current_sample[[name, "_window"]].dropna()
-            off = pd.Series(~on_grid(rows[name].to_numpy(float))).groupby(rows["_window"].to_numpy()).mean()
-            onset = stats.onset(off.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
-                                self.window_tv, ctx.window_labels)
+        changed_rows = None
+        if getattr(evidence, "mapped_onto_reference", None) is not None:
+            column = ctx.current_sample[name].to_numpy(float)
+            served = np.isfinite(column)
+            off_grid = served & ~on_grid(np.where(served, column, 0.0))
+            if ctx.has_time:
+                # the windows' mix moves with time anyway: the change starts where values leave the grid
+                off = pd.Series(off_grid[served]).groupby(ctx.current_sample["_window"].to_numpy()[served]).mean()
+                onset = stats.onset(off.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
+                                    self.window_tv, ctx.window_labels)
+            if off_grid[start:].sum() < self.mixed_below * served[start:].sum():
+                # part of the rows kept the old definition (a second pipeline, a partial rollout): the
+                # values the reference's grid holds were served as they were, only those off it changed
+                changed_rows = ctx.current_sample.index[off_grid]
         scale = getattr(evidence, "scale", 1.0)
         strength = max(raw_tv / self.min_raw_tv, abs(float(np.log(scale))) / np.log(1.5) if scale > 0 else 1.0,
                        out / self.bulk_out_of_range)
-        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset, rows=changed_rows)
+
+    def _moves(self, a: float, b: float, summary) -> bool:
+        """A conversion with an offset counts only where it moves the typical value by a share of
+        the reference's interquartile range: Celsius to kelvin adds 273 to incomes of 20,000,
+        which no sample could tell from the incomes as they were."""
+        q = dict(zip(np.round(QUANTILE_LEVELS, 2), summary.quantiles))
+        iqr = q[0.75] - q[0.25]
+        return iqr <= 0 or abs((a - 1) * summary.median + b) >= self.min_offset_iqr * iqr
 
     def _frequencies_tell(self, back: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarray) -> bool:
         """Frequencies alone show codes reassigned: enough codes, three or more of them moved unambiguously."""
         return len(back) >= self.frequency_only_codes and _unambiguous(back, ref_counts, cur_counts) >= 3
 
-    def _rollout(self, name: str, ref: NumericReference, ctx: Context, tolerance: float) -> Finding | None:
-        """A unit change rolled out to a growing share of rows: each window a mixture of values in
-        the old unit and the new. Each value goes to the unit under which the reference finds it
-        likelier; mapped back, the mixture must be the reference again, the two readings must
-        rarely be close calls (so a wider spread is not split in two), and the new unit's share
-        must grow over the log."""
+    def _mixture(self, name: str, ref: NumericReference, ctx: Context, tolerance: float) -> Finding | None:
+        """Values in two definitions side by side: each window a mixture of the old and the new.
+
+        Each value goes to the definition under which the reference finds it likelier; mapped back,
+        the mixture must be the reference again, and the two readings must rarely be close calls
+        (so a wider spread is not split in two). A unit whose share grows over the log is a change
+        rolled out; a unit or a normalisation whose share holds from the first window on is a
+        second pipeline serving part of the rows (skew, read as such without a training view)."""
         if ref.discrete or not ctx.has_time:
             return None
         rows = ctx.current_sample[[name, "_window"]]
@@ -221,10 +247,12 @@ class Recalibration(Detector):
         if len(values) < 100:
             return None
         as_is, ref_counts = ref.density(values), _counts(ref.summary)
+        definitions = [(unit, a, b, "a power of ten" if "10^" in unit else "a known unit conversion")
+                       for unit, a, b in UNITS if abs(np.log(a)) >= np.log(self.rollout_min_factor)
+                       or b != 0 and self._moves(a, b, ref.summary)]
+        definitions += [(None, a, b, specific) for a, b, specific in _normalisations(ref.summary)]
         fits = []
-        for unit, a, b in UNITS:
-            if b == 0 and abs(np.log(a)) < np.log(self.rollout_min_factor):
-                continue
+        for unit, a, b, specific in definitions:
             with np.errstate(all="ignore"):
                 back = (values - b) / a
                 as_new = ref.density(back) / a
@@ -238,15 +266,18 @@ class Recalibration(Detector):
             per_window = pd.Series(changed).groupby(windows).mean().sort_index()
             half = len(per_window) // 2
             grows = half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
-            if tv <= tolerance and grows:
-                fits.append((tv, unit, a, b, changed, per_window))
+            # present from the first window on, in about the same share: no window short of half the average
+            # a second pipeline serves its share from the first row on: no earlier rows to allow drift for
+            flat = not grows and per_window.min() >= 0.5 * share and tv <= self.max_shape_tv
+            if tv <= tolerance and (grows and unit is not None or flat):
+                fits.append((tv, unit, a, b, specific, changed, per_window, grows))
         if not fits:
             return None
-        lowest = min(fit[0] for fit in fits)  # within noise of the best fit, a power of ten wins
-        tv, unit, a, b, changed, per_window = min((fit for fit in fits if fit[0] <= lowest + 0.01),
-                                                  key=lambda fit: ("10^" not in fit[1], fit[0]))
+        lowest = min(fit[0] for fit in fits)  # within noise of the best fit, a power of ten, then a unit, wins
+        tv, unit, a, b, specific, changed, per_window, grows = min(
+            (fit for fit in fits if fit[0] <= lowest + 0.01),
+            key=lambda fit: (fit[1] is None, "10^" not in (fit[1] or ""), fit[0]))
         raw_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values).astype(float))
-        specific = "a power of ten" if "10^" in unit else "a known unit conversion"
         out = float(np.mean((values < ref.support[0]) | (values > ref.support[1])))
         evidence = Rescale("affine", a, b, specific, unit, tv, raw_tv, out, int((per_window >= 0.5).sum()),
                            float(np.median(ref.summary.quantiles)), float(np.median(values)),
@@ -300,6 +331,8 @@ class Recalibration(Detector):
         outside = float(np.mean((values < reference_rows.min()) | (values > reference_rows.max())))
         if distinct < 2 * m and not (outside >= 0.5 and distinct > m):
             return None
+        if outside < 0.5 and np.mean(np.abs(reference_rows / step - np.round(reference_rows / step)) <= 1e-6) >= 0.98:
+            return None  # the reference is on that grid already (prices in cents): fewer rows, not a new grid
         # bucket numbers: whole numbers from 0 or 1, nearly every one in use (a thin bucket may be empty)
         span = codes[-1] - codes[0] + 1
         bucket_codes = bool(step == 1 and np.allclose(codes, np.round(codes)) and codes[0] in (0.0, 1.0)
@@ -319,6 +352,61 @@ class Recalibration(Detector):
                        f"values bucketed onto {m} codes ({mode} of {a:.4g} * x {b:+.4g})")
         return tv, Redefinition(f"grid_{mode}", description, tv, distinct_values=(ref.summary.distinct, m),
                                 scale=a, offset=b, step=step if unit_kept else 1.0, **common)
+
+    def _partial_grid(self, name: str, ref: NumericReference, ctx: Context) -> Finding | None:
+        """A continuous feature of which a share of rows arrives on a regular grid (one pipeline
+        rounds or truncates, the other does not). Rounding hardly moves the distribution, so this
+        does not wait for a change in it: the grid's values repeat where the reference's never do.
+        The rest must be the reference as it was, the grid's values the reference snapped to the
+        grid, and the grid must hold a steady share from the first window (a second pipeline) or a
+        growing one (a change rolled out)."""
+        if ref.discrete or not ctx.has_time:
+            return None
+        rows = ctx.current_sample[[name, "_window"]]
+        rows = rows[np.isfinite(rows[name].to_numpy(float))]
+        values = rows[name].to_numpy(float)
+        if len(values) < 100:
+            return None
+        codes, counts = np.unique(values, return_counts=True)
+        frequent = codes[counts >= max(3, 0.005 * len(values))]
+        if len(frequent) < 4:
+            return None
+        step = float(np.min(np.diff(frequent)))
+        reference_rows = ctx.reference_sample[name].to_numpy(float)
+        reference_rows = reference_rows[np.isfinite(reference_rows)]
+
+        def on(v: np.ndarray) -> np.ndarray:
+            return np.abs(v / step - np.round(v / step)) <= 1e-6
+
+        on_grid = on(values)
+        share = float(on_grid.mean())
+        if not self.min_raw_tv <= share < 0.98 or on(reference_rows).mean() > 0.01 or len(reference_rows) < 200:
+            return None
+        per_window = pd.Series(on_grid).groupby(rows["_window"].to_numpy()).mean().sort_index()
+        half = len(per_window) // 2
+        grows = half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
+        if not grows and per_window.min() < 0.5 * share:
+            return None
+        ref_counts = _counts(ref.summary)
+        rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values[~on_grid]).astype(float))
+        grid_codes, grid_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
+        mode, snap = min((("round", np.round), ("floor", np.floor)),
+                         key=lambda m: _code_tv(np.round(m[1](reference_rows / step)).astype(np.int64), grid_codes,
+                                                grid_counts))
+        code_tv = _code_tv(np.round(snap(reference_rows / step)).astype(np.int64), grid_codes, grid_counts)
+        tv = max(rest_tv, code_tv)
+        if tv > self.max_shape_tv:
+            return None
+        what = "rounded" if mode == "round" else "truncated"
+        raw_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values).astype(float))
+        evidence = Redefinition(f"grid_{mode}", f"{share:.0%} of values {what} to a grid of step {step:.4g}, the "
+                                f"rest as before", tv, raw_tv, distinct_values=(ref.summary.distinct, len(grid_codes)),
+                                windows_changed=int((per_window >= 0.5 * share).sum()), step=step)
+        onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
+                            self.window_tv, ctx.window_labels)
+        strength = share / self.min_raw_tv
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset,
+                       rows=rows.index[on_grid])
 
     def _permuted(self, name, ref, profile, ctx: Context) -> Finding | None:
         """Codes reassigned: each current code matched to the reference code whose rows it now
@@ -341,18 +429,22 @@ class Recalibration(Detector):
         target = ctx.schema.target
         if ctx.schema.task == "regression" and target in rows.columns and rows[target].notna().any():
             others.append(target)  # a row keeps its target whatever code it is filed under
-        back, explained = _match_codes(name, labels, ref_counts, cur_counts, ctx.reference_sample, rows, others)
+        back, explained, share = _match_codes(name, labels, ref_counts, cur_counts, ctx.reference_sample, rows,
+                                              others)
         moved = [(labels[c], labels[r]) for c, r in enumerate(back) if c != r and cur_counts[c] > 0]
-        mapped = np.bincount(back, weights=cur_counts, minlength=len(labels))
-        shape_tv = stats.debiased_total_variation(ref_counts, mapped)
+        # the reference's codes passed through the reassignment must give the current frequencies
+        predicted = (1 - share) * ref_counts + share * ref_counts[back]
+        shape_tv = stats.debiased_total_variation(predicted, cur_counts)
         if len(moved) < 2 or shape_tv > self.max_shape_tv or explained is False:
             return None
         if explained is None and not self._frequencies_tell(back, ref_counts, cur_counts):
             return None  # on frequencies alone, a few codes' or similar shares trading places may be drift
         strength = raw_tv / self.min_recoded_tv
-        evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(moved), len(changed))
+        evidence = CodesPermuted("codes_permuted", raw_tv, float(shape_tv), tuple(moved), len(changed), share)
         onset = stats.onset(per_window, self.window_tv, ctx.window_labels) if ctx.has_time else None
-        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset)
+        reassigned = None if share >= 1 else _reassigned_rows(name, labels, back, share, ref_counts,
+                                                                ctx.reference_sample, rows, others)
+        return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset, rows=reassigned)
 
 
 def _unambiguous(back: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarray, z: float = 3.0) -> int:
@@ -372,20 +464,24 @@ def _unambiguous(back: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarra
 
 
 def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np.ndarray, reference, current,
-                 others: list[str]) -> tuple[np.ndarray, bool | None]:
-    """For each current code, the reference code it maps back to (an assignment), and whether
-    that explains the codes' rows clearly better than the identity (None: the reference's codes
-    do not differ on the other features, so their profiles cannot say).
+                 others: list[str]) -> tuple[np.ndarray, bool | None, float]:
+    """For each current code, the reference code whose rows it now carries (an assignment), the
+    share of rows reassigned, and whether that explains the codes' rows clearly better than the
+    identity (None: the reference's codes do not differ on the other features, so their profiles
+    cannot say).
 
     The rows behind a reassigned code keep their profile on the other features, so the
-    assignment matches profiles (standardised per-code means) and frequencies. With no other
-    feature to tell by, frequencies alone decide and the identity test is skipped.
+    assignment matches profiles (standardised per-code means) and frequencies. Where only some of
+    the rows are filed under other codes (one of two sources changed), each code holds a mix of
+    its own rows and another code's: every share of reassigned rows on a grid is tried, and the
+    mix that fits best wins. With no other feature to tell by, frequencies alone decide, for the
+    whole-log reassignment only, and the identity test is skipped.
     """
     k = len(labels)
     ref_share, cur_share = ref_counts / max(ref_counts.sum(), 1), cur_counts / max(cur_counts.sum(), 1)
-    cost = np.abs(cur_share[:, None] - ref_share[None, :]) / max(float(ref_share.max()), 1e-12)
     if not others:
-        return linear_sum_assignment(cost)[1], True
+        cost = np.abs(cur_share[:, None] - ref_share[None, :]) / max(float(ref_share.max()), 1e-12)
+        return linear_sum_assignment(cost)[1], True, 1.0
     scale = reference[others].std().replace(0, 1.0)
     index = pd.Index(labels)
 
@@ -396,21 +492,66 @@ def _match_codes(name: str, labels: list, ref_counts: np.ndarray, cur_counts: np
         return means.reindex(index).to_numpy(float)
 
     ref_profile, cur_profile = profiles(reference), profiles(current)
-    with warnings.catch_warnings():  # a code with no rows on one side has no profile: NaN, handled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        distance = np.nanmean(np.abs(cur_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
-        between = np.nanmean(np.abs(ref_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
-    distance = np.where(np.isnan(distance), np.nanmax(distance, initial=1.0) * 2, distance)
-    back = linear_sum_assignment(cost + distance)[1]
     weight = cur_counts / max(cur_counts.sum(), 1)
+    fits = []
+    for share in REASSIGNED_SHARES:
+        # code c now holds (1 - share) of its own rows and `share` of source s's: its share and profile mix
+        own, moved = (1 - share) * ref_share[:, None], share * ref_share[None, :]
+        mixed_share = own + moved
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # a code with no rows has no profile: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            own_profile = np.nan_to_num(ref_profile)[:, None, :] * own[:, :, None]
+            mixed = (own_profile + np.nan_to_num(ref_profile)[None, :, :] * moved[:, :, None]) / mixed_share[:, :, None]
+            mixed[np.arange(k), np.arange(k)] = ref_profile
+            distance = np.nanmean(np.abs(cur_profile[:, None, :] - mixed), axis=2)
+        distance = np.where(np.isnan(distance), np.nanmax(distance, initial=1.0) * 2, distance)
+        gap = np.abs(cur_share[:, None] - np.where(np.eye(k, dtype=bool), ref_share[:, None], mixed_share))
+        cost = gap / max(float(ref_share.max()), 1e-12) + distance
+        back = linear_sum_assignment(cost)[1]
+        fits.append((float(np.sum(weight * cost[np.arange(k), back])), back, share, distance))
+    _, back, share, distance = min(fits, key=lambda fit: fit[0])
     identity = float(np.sum(weight * distance[np.arange(k), np.arange(k)]))
     matched = float(np.sum(weight * distance[np.arange(k), back]))
     if matched < 0.5 * identity:
-        return back, True
+        return back, True, share
     # the reference's codes differ on the other features about as little as a code differs from
-    # itself: the profiles cannot tell, so the frequencies alone do (None)
+    # itself: the profiles cannot tell, so the frequencies alone do (None), for a whole-log change
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        between = np.nanmean(np.abs(ref_profile[:, None, :] - ref_profile[None, :, :]), axis=2)
     spread = float(np.nanmean(between[~np.eye(k, dtype=bool)])) if k > 1 else 0.0
-    return back, (False if identity < 0.5 * spread else None)
+    whole_log = fits[-1][1]
+    return whole_log, (False if identity < 0.5 * spread else None), 1.0
+
+
+def _reassigned_rows(name: str, labels: list, back: np.ndarray, share: float, ref_counts: np.ndarray,
+                     reference: pd.DataFrame, current: pd.DataFrame, others: list[str]) -> pd.Index:
+    """Where only some rows were filed under other codes, the rows more likely reassigned than
+    their code's own: each row's other features weighed under its code's reference rows and under
+    the source code's (a normal per code and feature), with the mix's shares as priors."""
+    keys = reference[name].to_numpy()
+    moments = {}
+    for code in labels:
+        own = reference.loc[keys == code, others]
+        moments[code] = (own.mean().to_numpy(float), np.maximum(own.std().fillna(0).to_numpy(float), 1e-9))
+
+    def log_likelihood(values: np.ndarray, code) -> np.ndarray:
+        mean, sd = moments[code]
+        z = np.where(np.isnan(values), 0.0, (values - mean) / sd)
+        return -0.5 * (z ** 2).sum(axis=1) - np.log(sd).sum()
+
+    ref_share = ref_counts / max(ref_counts.sum(), 1)
+    codes = current[name].to_numpy()
+    picked = []
+    for c, r in enumerate(back):
+        if c == r:
+            continue
+        here = current[codes == labels[c]]
+        values = here[others].to_numpy(float)
+        moved = np.log(share * ref_share[r] + 1e-12) + log_likelihood(values, labels[r])
+        stayed = np.log((1 - share) * ref_share[c] + 1e-12) + log_likelihood(values, labels[c])
+        picked.append(here.index[moved > stayed])
+    return picked[0].append(picked[1:]) if picked else pd.Index([])
 
 
 def _plainness(evidence, fitted_scale: float | None) -> tuple[int, float]:

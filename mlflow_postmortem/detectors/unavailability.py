@@ -125,7 +125,7 @@ class Unavailability(Detector):
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
         if p_ref >= self.rare_in_reference:  # a value the reference itself often holds: real rows or stuck ones
-            verdict = self._labels_say(name, value, p_ref, ctx)
+            verdict = self._labels_say(name, value, p_ref, ctx) or self._profiles_say(name, value, p_ref, ctx)
             if verdict == "drift":
                 return None
             because = verdict or because
@@ -183,24 +183,53 @@ class Unavailability(Detector):
         if scored is None or name not in scored.frame.columns or name not in golden.frame.columns:
             return None
         on_cur, on_gold = _holds(scored.frame[name], value), _holds(golden.frame[name], value)
-        share = on_cur.mean() if len(on_cur) else 0.0
-        expected = (share - p_ref) / share if share > 0 else 0.0
-        if expected < self.min_stuck_share or min(on_cur.sum(), on_gold.sum(), (~on_gold).sum()) < MIN_REST_ROWS:
-            return None
         y_gold, y_cur = _label_matrix(golden.y, golden.y, ctx), _label_matrix(scored.y, golden.y, ctx)
-        direction = y_gold[~on_gold].mean(axis=0) - y_gold[on_gold].mean(axis=0)
-        z_gold, z_cur = y_gold @ direction, y_cur @ direction
-        own, other, now = z_gold[on_gold], z_gold[~on_gold], z_cur[on_cur]
+        said = self._mixture_says(y_gold, on_gold, y_cur, on_cur, p_ref)
+        if said is None or said == "drift":
+            return said
+        return f"its rows carry the other values' labels: {said}"
+
+    def _profiles_say(self, name: str, value, p_ref: float, ctx: Context) -> str | None:
+        """The same test on the other numeric features instead of the labels: rows stuck on a value
+        keep the profile of the value they really had (their spend, their age), real rows of it
+        arriving carry its own. Needs no labels, and other features that tell the value apart."""
+        others = [f for f in ctx.schema.numeric if f != name and f in ctx.current_sample.columns
+                  and f in ctx.reference_sample.columns][:8]
+        if not others:
+            return None
+        reference, current = ctx.reference_sample, ctx.current_sample
+        mean, sd = reference[others].mean(), reference[others].std().replace(0, 1.0).fillna(1.0)
+
+        def standardised(frame: pd.DataFrame) -> np.ndarray:
+            return ((frame[others] - mean) / sd).fillna(0.0).to_numpy(float)
+
+        said = self._mixture_says(standardised(reference), _holds(reference[name], value), standardised(current),
+                                  _holds(current[name], value), p_ref)
+        if said is None or said == "drift":
+            return said
+        return f"its rows carry the other values' {', '.join(others)}: {said}"
+
+    def _mixture_says(self, known: np.ndarray, on_known: np.ndarray, now: np.ndarray, on_now: np.ndarray,
+                      p_ref: float) -> str | None:
+        """"drift", how many rows read as stuck, or None: rows on the value now, projected on the
+        gap between the value's own rows and the others' in `known` (the golden labels, the
+        reference's features), against the share of stuck rows the mixture predicts."""
+        share = on_now.mean() if len(on_now) else 0.0
+        expected = (share - p_ref) / share if share > 0 else 0.0
+        if expected < self.min_stuck_share or min(on_now.sum(), on_known.sum(), (~on_known).sum()) < MIN_REST_ROWS:
+            return None
+        direction = known[~on_known].mean(axis=0) - known[on_known].mean(axis=0)
+        z_known, z_now = known @ direction, now @ direction
+        own, other, current = z_known[on_known], z_known[~on_known], z_now[on_now]
         gap = other.mean() - own.mean()
         gap_se = np.sqrt(own.var() / len(own) + other.var() / len(other))
         if gap <= 0 or gap < self.min_label_gap_z * gap_se:
             return None
-        stuck = (now.mean() - own.mean()) / gap
-        se = np.sqrt(now.var() / len(now) + own.var() / len(own) + (stuck * gap_se) ** 2) / gap
+        stuck = (current.mean() - own.mean()) / gap
+        se = np.sqrt(current.var() / len(current) + own.var() / len(own) + (stuck * gap_se) ** 2) / gap
         z = float(sps.norm.isf(self.label_level))
         if stuck - z * se > 0 and stuck >= 0.5 * expected:
-            return (f"its rows carry the other values' labels: about {stuck:.0%} of them read as stuck "
-                    f"(the mixture predicts {expected:.0%})")
+            return f"about {stuck:.0%} of them read as stuck (the mixture predicts {expected:.0%})"
         if stuck + z * se < 0.5 * expected:
             return "drift"
         return None

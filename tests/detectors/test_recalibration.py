@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlflow_postmortem.detectors.recalibration import _bucket_maps
+from mlflow_postmortem.detectors.recalibration import Recalibration, _bucket_maps
+from mlflow_postmortem.profile import numeric_reference
 
 
 def test_bucket_numbers_over_a_reference_with_point_masses_map_back_to_the_buckets_used() -> None:
@@ -22,3 +23,15 @@ def test_bucket_numbers_over_a_reference_with_point_masses_map_back_to_the_bucke
     assert mode == "floor"
     assert tv < 0.02
     assert abs(a * (hi - lo) / 20 - 1) < 0.03  # the bucket width recovered within 3%
+
+
+def test_a_conversion_with_an_offset_counts_only_where_the_offset_is_material() -> None:
+    """Celsius to kelvin adds 273.15: on temperatures that is the whole story, on incomes of
+    20,000 it is less than any sample could tell, so it must not be a candidate there."""
+    rng = np.random.default_rng(1)
+    incomes = numeric_reference("income", rng.lognormal(10, 0.5, 5_000)).summary
+    temperatures = numeric_reference("temperature", rng.normal(15, 8, 5_000)).summary
+
+    assert not Recalibration()._moves(1.0, 273.15, incomes)
+    assert Recalibration()._moves(1.0, 273.15, temperatures)
+    assert Recalibration()._moves(1.8, 32.0, temperatures)

@@ -185,7 +185,8 @@ class Recalibration(Detector):
         grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)
         if grid_change is not None:
             candidates.append(grid_change)
-        specific = [c for c in candidates if c[0] <= tolerance]
+        # undone, the change must bring production nearer the reference than it was, by half at least
+        specific = [c for c in candidates if c[0] <= min(tolerance, 0.5 * raw_tv)]
         best = None
         if specific:
             # shapes within noise of the best fit: the plainer explanation wins (a power of ten over
@@ -237,8 +238,8 @@ class Recalibration(Detector):
         Each value goes to the definition under which the reference finds it likelier; mapped back,
         the mixture must be the reference again, and the two readings must rarely be close calls
         (so a wider spread is not split in two). A unit whose share grows over the log is a change
-        rolled out; a unit or a normalisation whose share holds from the first window on is a
-        second pipeline serving part of the rows (skew, read as such without a training view)."""
+        rolled out; a normalisation whose share holds from the first window on is a second
+        pipeline serving part of the rows (skew, read as such without a training view)."""
         if ref.discrete or not ctx.has_time:
             return None
         rows = ctx.current_sample[[name, "_window"]]
@@ -256,7 +257,8 @@ class Recalibration(Detector):
             with np.errstate(all="ignore"):
                 back = (values - b) / a
                 as_new = ref.density(back) / a
-                changed = as_new > as_is
+                # a value the map hardly moves (0 under any scale) tells nothing, however dense there
+                changed = (as_new > as_is) & (np.searchsorted(ref.edges, back) != np.searchsorted(ref.edges, values))
                 close = np.minimum(as_is, as_new) * self.rollout_close_call > np.maximum(as_is, as_new)
             share = float(changed.mean())
             if not self.min_raw_tv <= share <= 1 - self.min_raw_tv or close.mean() > self.rollout_max_close:
@@ -269,7 +271,9 @@ class Recalibration(Detector):
             # present from the first window on, in about the same share: no window short of half the average
             # a second pipeline serves its share from the first row on: no earlier rows to allow drift for
             flat = not grows and per_window.min() >= 0.5 * share and tv <= self.max_shape_tv
-            if tv <= tolerance and (grows and unit is not None or flat):
+            # units from the first row on only for normalisations: a share of novel rows past the range
+            # reads as some unit's mixture too, and without growth nothing else tells them apart
+            if tv <= tolerance and (grows if unit is not None else flat):
                 fits.append((tv, unit, a, b, specific, changed, per_window, grows))
         if not fits:
             return None
@@ -331,20 +335,23 @@ class Recalibration(Detector):
         outside = float(np.mean((values < reference_rows.min()) | (values > reference_rows.max())))
         if distinct < 2 * m and not (outside >= 0.5 and distinct > m):
             return None
-        if outside < 0.5 and np.mean(np.abs(reference_rows / step - np.round(reference_rows / step)) <= 1e-6) >= 0.98:
-            return None  # the reference is on that grid already (prices in cents): fewer rows, not a new grid
         # bucket numbers: whole numbers from 0 or 1, nearly every one in use (a thin bucket may be empty)
         span = codes[-1] - codes[0] + 1
         bucket_codes = bool(step == 1 and np.allclose(codes, np.round(codes)) and codes[0] in (0.0, 1.0)
                             and m >= 0.8 * span)
         # the same unit on a coarser grid: code = snap(x / step) * step
         candidates = []
-        for mode, snap in (("round", np.round), ("floor", np.floor)):
+        # on a grid the reference is on already (prices in cents), rounding to it changes nothing: fewer
+        # rows show fewer values, no new grid. Bucket numbers inside the range may still be one
+        native = outside < 0.5 and np.mean(np.abs(reference_rows / step - np.round(reference_rows / step)) <= 1e-6) >= 0.98
+        for mode, snap in (("round", np.round), ("floor", np.floor)) if not native else ():
             tv = _code_tv(np.round(snap(reference_rows / step)).astype(np.int64),
                           np.round(codes / step).astype(np.int64), counts)
             candidates.append((tv, mode, 1.0, 0.0))
         if bucket_codes:
             candidates += _bucket_maps(np.sort(reference_rows), codes, counts)
+        if not candidates:
+            return None
         tv, mode, a, b = min(candidates, key=lambda c: c[0])
         unit_kept = (a, b) == (1.0, 0.0)
         what = "rounded" if mode == "round" else "truncated"

@@ -158,16 +158,26 @@ def evaluate_versions_command(args: argparse.Namespace) -> int:
 
 
 def monitor_command(args: argparse.Namespace) -> int:
-    """The complete windows not recorded yet, one line each, added to the version's monitoring run."""
+    """The complete windows not recorded yet, one line each, added to the version's monitoring run;
+    windows updated by late labels and alerts raised, one line each."""
     from .adapters import runs
     from .monitor import describe, monitor
 
     done = monitor(args.config, tracking_uri=args.tracking_uri, experiment=args.experiment, say=_progress(args.quiet))
     for report in done.new:
         print(describe(report, done.metric))
+    for late in done.relabelled:
+        print(f"{late.window.start:%Y-%m-%d %H:%M} late labels: realised {done.metric} {late.realised:.3f} on "
+              f"{late.labelled:,} labelled rows (was {late.before:,})")
     print(f"{len(done.new)} new window(s), {done.skipped} recorded before"
+          + (f", {len(done.relabelled)} updated by late labels" if done.relabelled else "")
           + (f", {done.open_window.start:%Y-%m-%d %H:%M} still open" if done.open_window else "")
           + f"; {done.estimate_note}")
+    for fired in done.alerts:
+        print(fired.describe())
+        if fired.webhook_error:
+            print(f"{PROG}: warning: the webhook of alert {fired.number} failed ({fired.webhook_error}); the alert "
+                  "is recorded on the model version and its post-mortem started all the same", file=sys.stderr)
     print(f"monitoring run {done.run_id}: {runs.ui_url(runs.run_experiment(done.run_id), done.run_id)}")
     return 0
 

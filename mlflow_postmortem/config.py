@@ -5,19 +5,23 @@ Errors name the key or file at fault so that a user can fix the file from the me
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .alerts import Rule
+
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors", "slices", "evidently", "monitor",
+    "detectors", "slices", "evidently", "monitor", "alerts",
 }
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -42,6 +46,17 @@ class MonitorSettings:
     window: str = "7d"
     #: drift test per feature: tv | ks | psi | chi2
     test: str = "tv"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """`alerts:`: the rules monitor checks after each call, and what a fired rule sets off."""
+
+    rules: tuple[Rule, ...] = ()
+    #: a URL that receives each alert as a JSON POST
+    webhook: str | None = None
+    #: mitigate after the post-mortem an alert starts (retrain, fine-tune, ...), as `run` does
+    mitigate: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class Config:
     #: Evidently's pages beside the verdict; off saves their seconds (the verdict never reads them)
     evidently: bool = True
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
     source: str | None = None
 
 
@@ -127,6 +143,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
     mitigation = _mitigation(raw.get("mitigation") or {}, where)
     monitor = _monitor(raw.get("monitor") or {}, where)
+    alerts = _alerts(raw.get("alerts") or {}, task, where)
     detectors = _detectors(raw.get("detectors") or {}, where)
 
     return Config(
@@ -149,6 +166,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         slices=_string_list(raw, "slices", where),
         evidently=evidently,
         monitor=monitor,
+        alerts=alerts,
         source=source,
     )
 
@@ -190,6 +208,60 @@ def _monitor(value: Any, where: str) -> MonitorSettings:
     if settings.test not in TESTS:
         raise ConfigError(f"{where}: key 'monitor.test' must be one of {', '.join(TESTS)}, got {settings.test!r}")
     return settings
+
+
+_ALERT_KEYS = ("rules", "webhook", "mitigate")
+_RULE_KEYS = ("metric", "threshold", "direction", "consecutive", "min_rows")
+
+
+def _alerts(value: Any, task: str, where: str) -> AlertSettings:
+    """`alerts:` holds `rules` (each a metric monitor records, a threshold, and optionally a
+    direction, consecutive windows and minimum rows), an optional `webhook` URL and `mitigate`."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'alerts' must be a mapping with rules, webhook and mitigate")
+    unknown = sorted(set(value) - set(_ALERT_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'alerts.{unknown[0]}' (known: {', '.join(_ALERT_KEYS)})")
+    rules = value.get("rules") or []
+    if not isinstance(rules, list):
+        raise ConfigError(f"{where}: key 'alerts.rules' must be a list of rules, got {rules!r}")
+    webhook = value.get("webhook")
+    if webhook is not None and (not isinstance(webhook, str) or not webhook.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}: key 'alerts.webhook' must be an http:// or https:// URL, got {webhook!r}")
+    mitigate = value.get("mitigate", False)
+    if not isinstance(mitigate, bool):
+        raise ConfigError(f"{where}: key 'alerts.mitigate' must be true or false, got {mitigate!r}")
+    return AlertSettings(tuple(_rule(rule, task, f"alerts.rules[{i}]", where) for i, rule in enumerate(rules)),
+                         webhook, mitigate)
+
+
+def _rule(value: Any, task: str, key: str, where: str) -> Rule:
+    from .alerts import DIRECTIONS, Rule, default_direction, metric_problem  # the rules' meaning lives with the alerts core
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key '{key}' must be a mapping with metric and threshold, got {value!r}")
+    unknown = sorted(set(value) - set(_RULE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(_RULE_KEYS)})")
+    metric = value.get("metric")
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError(f"{where}: key '{key}.metric' must name a monitor metric, got {metric!r}")
+    problem = metric_problem(metric, task)
+    if problem:
+        raise ConfigError(f"{where}: key '{key}.metric': {metric!r} {problem}")
+    threshold = value.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise ConfigError(f"{where}: key '{key}.threshold' must be a number, got {threshold!r}")
+    direction = value.get("direction", default_direction(metric))
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"{where}: key '{key}.direction' must be above or below, got {direction!r}")
+    counts = {}
+    for name, least in (("consecutive", 1), ("min_rows", 0)):
+        number = value.get(name, getattr(Rule, name))
+        if isinstance(number, bool) or not isinstance(number, int) or number < least:
+            raise ConfigError(f"{where}: key '{key}.{name}' must be a whole number >= {least}, got {number!r}")
+        counts[name] = number
+    return Rule(metric, float(threshold), direction, **counts)
 
 
 def _detectors(value: Any, where: str) -> dict[str, dict[str, float]]:

@@ -5,6 +5,10 @@ has not recorded yet, so a cron job may call it every hour. Every figure is a st
 step is the window's number since the epoch and whose timestamp is the window's start, so
 MLflow's charts draw each one over time (`monitor.drift.<feature>`, `monitor.score_drift`,
 `monitor.estimated.accuracy`, `monitor.realised.accuracy`, ...).
+
+Labels arrive late: a recorded window whose labelled rows grew since it was recorded (the rows
+gained their target, or label rows of their entities landed) gets its realised metric and
+labelled count logged again at its step. Then the config's alert rules are checked (triggers.py).
 """
 
 from __future__ import annotations
@@ -16,21 +20,36 @@ import numpy as np
 import pandas as pd
 
 from .adapters import models, registry, runs
+from .alerts import WindowFigures
 from .config import Config, load_config
-from .data import load_inputs
+from .data import Inputs, Schema, load_inputs
 from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError
 from .lifecycle import Say, digest, guarded, placement, point_to, registered_version
 from .monitoring import (ConfidenceEstimate, Window, WindowReport, calendar_windows, fit_confidence, in_window,
-                         model_score, parse_every, score_reference, window_report)
+                         join_late_labels, labelled_per_step, model_score, parse_every, score_reference, step_of,
+                         window_at, window_report)
 from .records import rounded
 from .scoring import metrics, model_input, predict, primary_metric
+from .triggers import Fired, check_rules, raise_alerts
+from .types import ModelHandle
 
 STEP = "monitor"
 #: the metric every window logs last: a window with it is recorded, one without it is computed (again)
 RECORDED_METRIC = "monitor.rows"
 #: how the label-free estimate was made, or why there is none
 ESTIMATE_TAG = "postmortem.monitor.estimate"
+LABELLED_METRIC = "monitor.labelled"
+
+
+@dataclass(frozen=True)
+class Relabelled:
+    """A recorded window whose labelled rows grew: its realised metric, logged again at its step."""
+
+    window: Window
+    labelled: int
+    before: int
+    realised: float
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,9 @@ class Monitored:
     estimate_note: str
     #: the primary metric the windows report (accuracy, rmse)
     metric: str
+    relabelled: tuple[Relabelled, ...] = ()
+    #: the alerts this call raised, each with its post-mortem
+    alerts: tuple[Fired, ...] = ()
 
 
 def monitor(config_path: str | Path, *, tracking_uri: str | None = None, experiment: str | None = None,
@@ -65,7 +87,7 @@ def monitor(config_path: str | Path, *, tracking_uri: str | None = None, experim
                                                          "monitoring run, which every call adds to."})
     say(f"monitoring {version.uri} in run {run.run_id} ({config.monitor.window} windows, drift test "
         f"{config.monitor.test})")
-    return guarded(run, lambda: _record(run, config, version, now or pd.Timestamp.now(tz="UTC"), say))
+    return guarded(run, lambda: _record(run, config, version, now or pd.Timestamp.now(tz="UTC"), tracking_uri, say))
 
 
 def _monitoring_run(experiment: str, key: str, name: str, version: registry.RegisteredVersion) -> runs.RunRef:
@@ -81,27 +103,50 @@ def _monitoring_run(experiment: str, key: str, name: str, version: registry.Regi
 
 
 def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersion, now: pd.Timestamp,
-            say: Say) -> Monitored:
+            tracking_uri: str | None, say: Say) -> Monitored:
     every = parse_every(config.monitor.window)
     trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
     model = models.load_model_handle(version.uri, **trust)
     inputs = load_inputs(config, model.features)
     schema = inputs.schema
-    times = pd.to_datetime(inputs.current[schema.timestamp], utc=True)  # once, for every window below
+    check_rules(config, schema.features)
+    log = join_late_labels(inputs.current, entity_id=schema.entity_id, target=schema.target, features=schema.features)
+    times = pd.to_datetime(log[schema.timestamp], utc=True)  # once, for every window below
     windows = calendar_windows(times, every)
     complete = [w for w in windows if w.end <= now]
     open_window = windows[-1] if windows and windows[-1].end > now else None
-    recorded = runs.recorded_steps(run.run_id, RECORDED_METRIC)
-    todo = [w for w in complete if _step(w, every) not in recorded]
+    recorded = runs.metric_by_step(run.run_id, RECORDED_METRIC)
+    todo = [w for w in complete if step_of(w, every) not in recorded]
+    grown = _labels_grown(run, log, times, schema.target, every, recorded)
     say(f"monitor: {len(windows)} {config.monitor.window} windows in the log, {len(complete) - len(todo)} recorded "
-        f"before, {len(todo)} to compute" + (", the last still open" if open_window else ""))
+        f"before, {len(todo)} to compute" + (f", {len(grown)} with late labels" if grown else "")
+        + (", the last still open" if open_window else ""))
     metric, _ = primary_metric(schema.task)
-    if not todo:
-        return Monitored(run.run_id, (), len(complete), open_window, runs.run_tags(run.run_id).get(ESTIMATE_TAG, ""),
-                         metric)
+    if todo or grown:
+        references = reference_profiles(inputs)
+        fill = fill_values(inputs, references)
+    relabelled = []
+    for step, counts in grown.items():
+        window = window_at(step, every)
+        relabelled.append(_relabel(run, window, step, counts, log[in_window(times, window)], model, schema, fill, metric))
+    if todo:
+        reports, note = _new_windows(run, config, inputs, model, log, times, todo, every, references, fill, metric)
+    else:
+        reports, note = (), runs.run_tags(run.run_id).get(ESTIMATE_TAG, "")
+    fresh = {step_of(w, every) for w in todo} | set(grown)
+    fired = ()
+    if fresh and config.alerts.rules:
+        fired = raise_alerts(run, config, version, _figures(run.run_id, config, every), fresh, log, times,
+                             tracking_uri=tracking_uri, say=say)
+    return Monitored(run.run_id, reports, len(complete) - len(todo), open_window, note, metric, tuple(relabelled),
+                     fired)
 
-    references = reference_profiles(inputs)
-    fill = fill_values(inputs, references)
+
+def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelHandle, log: pd.DataFrame,
+                 times: pd.Series, todo: list[Window], every: pd.Timedelta, references: dict, fill: dict[str, object],
+                 metric: str) -> tuple[tuple[WindowReport, ...], str]:
+    """Compute and log the windows not recorded yet; with how the label-free estimate was made."""
+    schema = inputs.schema
     ref_pred, ref_proba, _ = predict(model, model_input(inputs.reference, schema, fill), fill)
     reference_scores = model_score(ref_pred, ref_proba)
     scores_binned = score_reference(reference_scores)
@@ -114,18 +159,53 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
         note = "no label-free estimate: the model gives no class probabilities"
     runs.set_tags(run, {"postmortem.monitor.window": config.monitor.window, "postmortem.monitor.test": config.monitor.test,
                         ESTIMATE_TAG: note})
-
     reports = []
     for window in todo:
-        rows = inputs.current[in_window(times, window)]
+        rows = log[in_window(times, window)]
         pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)
         report = window_report(window, config.monitor.test, references, inputs.reference, scores_binned,
                                reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence)
-        at = dict(step=_step(window, every), timestamp_ms=int(window.start.value // 1_000_000))
+        at = dict(step=step_of(window, every), timestamp_ms=int(window.start.value // 1_000_000))
         runs.log_metrics(run, _window_metrics(report, metric), **at)
         runs.log_metrics(run, {RECORDED_METRIC: report.rows}, **at)
         reports.append(report)
-    return Monitored(run.run_id, tuple(reports), len(complete) - len(todo), open_window, note, metric)
+    return tuple(reports), note
+
+
+def _labels_grown(run: runs.RunRef, log: pd.DataFrame, times: pd.Series, target: str, every: pd.Timedelta,
+                  recorded: dict[int, tuple[int, float]]) -> dict[int, tuple[int, int, int]]:
+    """Recorded windows with more labelled rows now than when last logged: step -> (labelled now,
+    labelled before, timestamp of the last `monitor.labelled` value)."""
+    if target not in log.columns or not recorded:
+        return {}
+    now = labelled_per_step(times, log[target].notna().to_numpy(), every)
+    out = {}
+    for step, (stamp, before) in runs.metric_by_step(run.run_id, LABELLED_METRIC).items():
+        if step in recorded and now.get(step, 0) > before:
+            out[step] = (now[step], int(before), stamp)
+    return out
+
+
+def _relabel(run: runs.RunRef, window: Window, step: int, counts: tuple[int, int, int], rows: pd.DataFrame,
+             model: ModelHandle, schema: Schema, fill: dict[str, object], metric: str) -> Relabelled:
+    """Log a window's realised metric and labelled rows again, at its step, one millisecond after
+    its newest value: the update is the newer value, and the chart's time axis still puts it at the
+    window's start."""
+    labelled, before, stamp = counts
+    pred, _, _ = predict(model, model_input(rows, schema, fill), fill)
+    realised, _ = _realised(schema, rows, pred, metric)  # labelled rows grew: there are some
+    runs.log_metrics(run, rounded({f"monitor.realised.{metric}": realised, LABELLED_METRIC: labelled}), step=step,
+                     timestamp_ms=stamp + 1)
+    return Relabelled(window, labelled, before, realised)
+
+
+def _figures(run_id: str, config: Config, every: pd.Timedelta) -> list[WindowFigures]:
+    """Every recorded window's rows, labelled rows and the figures the alert rules watch, as logged (newest per step)."""
+    rows, labelled = runs.metric_by_step(run_id, RECORDED_METRIC), runs.metric_by_step(run_id, LABELLED_METRIC)
+    watched = {m: runs.metric_by_step(run_id, m) for m in {rule.metric for rule in config.alerts.rules}}
+    return [WindowFigures(step, window_at(step, every), int(n), int(labelled.get(step, (0, 0))[1]),
+                          {m: values[step][1] for m, values in watched.items() if step in values})
+            for step, (_, n) in rows.items()]
 
 
 def _confidence(model, golden: pd.DataFrame, schema, fill) -> ConfidenceEstimate | None:
@@ -145,15 +225,10 @@ def _realised(schema, rows: pd.DataFrame, pred: np.ndarray, metric: str) -> tupl
     return metrics(schema.task, y, pred[labelled])[metric], int(labelled.sum())
 
 
-def _step(window: Window, every: pd.Timedelta) -> int:
-    """The window's number since the epoch: the same window has the same step on every call."""
-    return int((window.start - pd.Timestamp(0, tz="UTC")) // every)
-
-
 def _window_metrics(report: WindowReport, metric: str) -> dict[str, float]:
     out = {f"monitor.drift.{d.feature}": d.effect for d in report.drift}
     out |= {"monitor.drifted_features": len(report.drifted), "monitor.score_drift": report.score_drift.effect,
-            "monitor.labelled": report.labelled}
+            LABELLED_METRIC: report.labelled}
     if report.estimated is not None:
         out[f"monitor.estimated.{metric}"] = report.estimated
     if report.realised is not None:

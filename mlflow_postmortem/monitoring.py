@@ -37,6 +37,7 @@ MIN_CALIBRATION_ROWS = 100
 #: expected calibration error above which the model's own confidences are called uncalibrated
 MAX_ECE = 0.05
 _EVERY = re.compile(r"^([1-9][0-9]*)([hdw])$")
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,49 @@ def calendar_windows(times: pd.Series, every: pd.Timedelta) -> list[Window]:
     stamps = pd.to_datetime(times, utc=True).dropna()
     if stamps.empty:
         return []
-    epoch = pd.Timestamp(0, tz="UTC")
-    index = np.unique(((stamps - epoch) // every).to_numpy())
-    return [Window(epoch + int(i) * every, epoch + (int(i) + 1) * every) for i in index]
+    return [window_at(int(i), every) for i in np.unique(((stamps - _EPOCH) // every).to_numpy())]
 
 
 def in_window(times: pd.Series, window: Window) -> np.ndarray:
     stamps = pd.to_datetime(times, utc=True)
     return ((stamps >= window.start) & (stamps < window.end)).to_numpy()
+
+
+def step_of(window: Window, every: pd.Timedelta) -> int:
+    """The window's number since the epoch: the same window has the same step on every call."""
+    return int((window.start - _EPOCH) // every)
+
+
+def window_at(step: int, every: pd.Timedelta) -> Window:
+    return Window(_EPOCH + step * every, _EPOCH + (step + 1) * every)
+
+
+def labelled_per_step(times: pd.Series, labelled: np.ndarray, every: pd.Timedelta) -> dict[int, int]:
+    """Labelled rows per window (by step), in one pass over the log: how late labels are noticed."""
+    stamps = pd.to_datetime(times, utc=True)
+    keep = stamps.notna().to_numpy() & np.asarray(labelled, bool)
+    steps, counts = np.unique(((stamps[keep] - _EPOCH) // every).to_numpy(), return_counts=True)
+    return {int(s): int(c) for s, c in zip(steps, counts)}
+
+
+def join_late_labels(log: pd.DataFrame, *, entity_id: str | None, target: str, features: tuple[str, ...]
+                     ) -> pd.DataFrame:
+    """The production rows, each still without a target given the label that arrived later for its
+    entity. A label row (an `entity_id` and a target, no feature value: a label file's row, landed
+    in the same log) is no prediction, so it is dropped; the latest label of an entity wins, and
+    every unlabelled row of that entity takes it (`entity_id` names what one label is for)."""
+    present = [f for f in features if f in log.columns]
+    if not entity_id or target not in log.columns or not present:
+        return log
+    has_target = log[target].notna().to_numpy()
+    label_rows = log[present].isna().all(axis=1).to_numpy() & has_target
+    if not label_rows.any():
+        return log
+    labels = log.loc[label_rows & log[entity_id].notna().to_numpy(), [entity_id, target]]
+    latest = labels.drop_duplicates(entity_id, keep="last").set_index(entity_id)[target]
+    rows = log.loc[~label_rows].reset_index(drop=True)
+    late = rows[entity_id].map(latest).where(rows[target].isna())
+    return rows.assign(**{target: rows[target].where(late.isna(), late)})
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,14 @@ from .config import Config, load_config
 from .data import load_inputs
 from .diagnose import diagnose
 from .errors import PostmortemError
-from .lifecycle import (Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded, placement,
-                        point_to)
+from .lifecycle import (Placement, Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded,
+                        placement, point_to)
 from .records import golden_from_dict, record_parent, verdict_from_run, verdict_tags, write_verdict
 from .steps import STEPS, diagnose_step, drift_report, golden_check, golden_eval, load_models, run_steps
 from .types import FeatureStat, GoldenResult, Verdict
+
+#: on a post-mortem an alert started: the monitoring run that raised it
+TRIGGERED_BY_TAG = "postmortem.triggered_by"
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,16 @@ class Outcome:
 
 def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri: str | None = None,
                    record: bool = True, experiment: str | None = None, mitigate: bool = True,
-                   say: Say = lambda message: None) -> Outcome:
-    """Run (or recognise) the post-mortem a config describes; write the verdict JSON; mitigate."""
+                   triggered_by: runs.RunRef | None = None, say: Say = lambda message: None) -> Outcome:
+    """Run (or recognise) the post-mortem a config describes; write the verdict JSON; mitigate.
+
+    `triggered_by`: the monitoring run whose alert started it; the post-mortem then gets a run of
+    its own in that run's experiment (never the project run of a `mlflow run -e monitor`), tagged
+    `postmortem.triggered_by`."""
     config = load_config(config_path)
     say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
     tracking.check_tracking_reachable()
-    where = placement(experiment, say)
+    where = placement(experiment, say) if triggered_by is None else Placement(triggered_by.experiment_id, None, None, ())
     project_run, exp = where.project_run, where.experiment
 
     pinned = registry.resolve_version(config.model)
@@ -56,7 +63,9 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
 
     name = f"postmortem {pinned.name} v{pinned.version}" if pinned else f"postmortem {model_uri}"
     parent, earlier = claimed_run("postmortem", key, exp, name, say, project_run=project_run,
-                                  tags={"postmortem.model_uri": model_uri}, anywhere=True)
+                                  tags={"postmortem.model_uri": model_uri,
+                                        **({TRIGGERED_BY_TAG: triggered_by.run_id} if triggered_by else {})},
+                                  anywhere=True)
     if earlier is not None:
         outcome = _repeat(earlier, config, Path(output), project_run, where.dangling, say)
         point_to(where.pointer, earlier, f"{name} (repeat)", verdict_tags(outcome.verdict))

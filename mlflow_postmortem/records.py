@@ -84,7 +84,9 @@ def record_parent(parent: runs.RunRef, verdict: Verdict, config: Config, digests
     runs.set_tags(parent, {**verdict_tags(verdict), runs.NOTE_TAG: render_note(verdict)})
     runs.log_metrics(parent, verdict_metrics(verdict))
     runs.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
-    runs.log_artifact_text(parent, "config.json", json.dumps(plain(asdict(config)), indent=2))
+    # without `alerts`: only monitor reads them, and a webhook URL may hold a token
+    recorded = {k: v for k, v in asdict(config).items() if k != "alerts"}
+    runs.log_artifact_text(parent, "config.json", json.dumps(plain(recorded), indent=2))
     runs.log_artifact_text(parent, "report.md", render_markdown(verdict))
     runs.log_artifact_text(parent, "report.html", render_html(verdict))
 

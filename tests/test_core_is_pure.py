@@ -1,4 +1,4 @@
-"""The core runs without MLflow or Evidently importable: data in, typed verdict out."""
+"""The core runs without MLflow or Evidently importable: data in, typed verdict (or fired alerts) out."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ SCRIPT = textwrap.dedent("""
 
     sys.meta_path.insert(0, Block())
     sys.path.insert(0, sys.argv[1])
+    import mlflow_postmortem.alerts  # the alert rules are core too
     from mlflow_postmortem.diagnose import diagnose
     from synthetic import current, inputs, world
 

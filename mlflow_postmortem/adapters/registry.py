@@ -26,6 +26,8 @@ RUN_ID_TAG = "postmortem.run_id"
 
 #: every post-mortem of the version, newest first (the two tags above hold the latest)
 HISTORY_TAG = "postmortem.history"
+#: the version's latest alert (one line), and every alert, newest first
+ALERT_TAG, ALERT_HISTORY_TAG = "postmortem.alert", "postmortem.alert.history"
 
 #: the version of a model loaded from outside the registry (runs:/, a path)
 UNREGISTERED = "unregistered"
@@ -140,10 +142,25 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
 
 def _history(earlier: str, verdict: Verdict) -> str:
     """The version's post-mortems, newest first, one line each: the latest verdict never hides the
-    ones before it. Oldest lines go when the tag would pass MLflow's 8,000 characters."""
+    ones before it."""
+    return _newest_first(earlier, f"{verdict.root_cause} (score {verdict.top.score:.2f})  run {verdict.run_id}")
+
+
+def record_alert(name: str, version: str, line: str) -> None:
+    """The alert on the version: `postmortem.alert` the latest, `postmortem.alert.history` every one, newest first."""
+    def tag(client: MlflowClient) -> None:
+        earlier = dict(client.get_model_version(name, version).tags or {}).get(ALERT_HISTORY_TAG, "")
+        client.set_model_version_tag(name, version, ALERT_TAG, line)
+        client.set_model_version_tag(name, version, ALERT_HISTORY_TAG, _newest_first(earlier, line))
+
+    call(tag, f"tag models:/{name}/{version} with an alert")
+
+
+def _newest_first(earlier: str, line: str) -> str:
+    """A history tag: `line`, stamped now, above the earlier lines. Oldest lines go when the tag
+    would pass MLflow's 8,000 characters."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    line = f"{when}  {verdict.root_cause} (score {verdict.top.score:.2f})  run {verdict.run_id}"
-    lines = [line, *(old for old in earlier.splitlines() if old.strip())]
+    lines = [f"{when}  {line}", *(old for old in earlier.splitlines() if old.strip())]
     while len("\n".join(lines)) > 8000 and len(lines) > 1:
         lines.pop()
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +129,13 @@ def reopen_run(run: RunRef) -> None:
     claim_run(run)
 
 
-def recorded_steps(run_id: str, key: str) -> set[int]:
-    """The steps at which a run has logged metric `key`."""
+def metric_by_step(run_id: str, key: str) -> dict[int, tuple[int, float]]:
+    """Step -> (timestamp ms, value) of the newest value a run logged for metric `key` at each step."""
     history = call(lambda c: c.get_metric_history(run_id, _metric_key(key)), f"read metric {key} of run {run_id}")
-    return {m.step for m in history}
+    newest: dict[int, tuple[int, float]] = {}
+    for m in sorted(history, key=lambda m: m.timestamp):
+        newest[m.step] = (m.timestamp, m.value)
+    return newest
 
 
 def finish_run(run: RunRef, error: BaseException | None = None) -> None:
@@ -246,6 +250,19 @@ def log_artifact_text(run: RunRef, name: str, text: str) -> None:
         path = Path(tmp) / base
         path.write_text(text)
         call(lambda c: c.log_artifact(run.run_id, str(path), folder or None), f"upload {name} to run {run.run_id}")
+
+
+def log_artifacts(run: RunRef, folder: Path, artifact_path: str) -> None:
+    call(lambda c: c.log_artifacts(run.run_id, str(folder), artifact_path), f"upload {folder} to run {run.run_id}")
+
+
+def local_artifact_dir(run: RunRef) -> Path | None:
+    """The folder holding the run's artifacts, when they are files on this machine (a local store)."""
+    uri = run.artifact_uri
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(urllib.parse.unquote(parsed.path))
+    return Path(uri) if parsed.scheme == "" else None
 
 
 def log_datasets(run: RunRef, datasets: list[tuple[str, pd.DataFrame, str, str, str | None]],

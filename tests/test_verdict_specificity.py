@@ -268,6 +268,40 @@ def test_a_year_redefined_mid_log_is_recalibration_not_novelty(change, transform
     assert verdict.top.onset is not None and verdict.top.onset.pattern == "step"
 
 
+@pytest.mark.parametrize("origin", [1940.0, -30.5])
+def test_a_whole_number_feature_of_many_values_rescaled_mid_log_is_recalibration_not_novelty(origin):
+    """Sixty years (or half quarters from a cutoff) advancing with the rows: too many values to
+    bin one by one, yet every one on a lattice, so values off it that map back onto it are the
+    evidence, though the rows before the change differ from the reference too."""
+    def with_years(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(year=origin + np.floor(60 * np.arange(len(frame)) / len(frame)))
+
+    w = world()
+    cur = with_years(current(3000, seed=47))
+    late = _second_half(cur)
+    cur.loc[late, "year"] = cur.loc[late, "year"] * 0.621371
+    data = build_inputs(with_years(w.reference), with_years(w.golden), cur, task="classification", target="label",
+                        features=[*FEATURES, "year"], timestamp="event_time")
+    verdict = _diagnose(data, _on_features(w.model))
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("year",)
+    assert "mi" in verdict.top.evidence["unit"]
+    assert verdict.top.evidence["mapped_onto_reference"] >= 0.99
+
+
+def test_a_count_spread_wider_is_drift_not_a_unit_that_would_leave_whole_numbers():
+    """Visits spread out, every value still a whole number: x1.609 (miles to km) may fit their
+    quantiles, but it would have made fractions of a visit."""
+    cur = current(3000, seed=48)
+    ramp = np.linspace(0, 1, len(cur))
+    cur["visits"] = np.clip(np.round(3 + (cur["visits"] - 3) * (1 + 1.5 * ramp)), 0, None)
+
+    verdict = _diagnose(inputs(cur), world().model)
+
+    assert not any(c.cause == "feature_recalibration" and c.score > 0 for c in verdict.causes), verdict.summary
+
+
 def test_a_year_stuck_at_zero_is_a_default_not_novelty():
     verdict = _year_verdict(lambda y: 0.0)
 

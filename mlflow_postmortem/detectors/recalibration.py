@@ -11,8 +11,10 @@ be one of:
 - any affine map, but only when it arrives as a step that moves the bulk of values out of range;
 - categorical (or integer) codes whose frequency profile is the reference's under other codes.
 
-On a discrete feature (a year, a count, a code) there is a second way to be specific: mapped
-back, every changed value is exactly one of the values the reference holds. That needs no
+On a discrete feature (a year, a count, a code), or one whose values all sit on a lattice
+(whole years over many decades, half quarters, cents), there is a second way to be specific:
+mapped back, every changed value is exactly one the reference could hold. And served values
+still on that lattice rule out a unit that would have taken them off it. That needs no
 shape match, which matters for a feature that moves with time: the rows after a change hold
 only the latest years, so their mix is not the reference's, yet each maps back to a real year.
 """
@@ -134,8 +136,11 @@ class Recalibration(Detector):
             tolerance += stats.debiased_total_variation(ref_counts, ref.bin_counts(before).astype(float))
         raw = ref.bin_counts(values)
         raw_tv = stats.debiased_total_variation(ref_counts, raw.astype(float))
-        if raw_tv < self.min_raw_tv:
-            return None
+        lattice = _on_grid(ref, ctx.reference_sample[name].to_numpy(float))
+        on_grid = lattice[0] if lattice else None
+        landing = _landing(on_grid, lattice[1] if lattice else 0.0, values, self.exact_landing, self.min_raw_tv)
+        if raw_tv < self.min_raw_tv and landing is None:
+            return None  # values moved off the reference's lattice are a change however little mass moved
         grid = np.unique(ctx.reference_sample[name].to_numpy(float))
         grid = grid[np.isfinite(grid)]
 
@@ -150,11 +155,14 @@ class Recalibration(Detector):
         out = float((raw[0] + raw[-1]) / len(values))
         medians = (float(np.median(ref.summary.quantiles)), float(np.median(values)))
 
-        on_grid = _on_grid(ref)
-        landing = _landing(on_grid, _smallest_gap(ref), values, self.exact_landing, self.min_raw_tv)
+        # served values still on the reference's lattice (counts stay whole) rule out any map that
+        # would take the reference's values off it (x1.609 of a count is no count)
+        stays = lattice is not None and landing is None and float(np.mean(on_grid(values))) >= 1 - self.min_raw_tv
 
         def rescale(a: float, b: float, specific: str, unit: str | None) -> tuple[float, Rescale]:
             tv = shape(lambda v: (v - b) / a)
+            if stays and not _keeps_lattice(grid, lattice[1], a, b):
+                tv = np.inf
             onto = landing(lambda v: (v - b) / a) if landing else None
             return (0.0 if onto else tv), Rescale("affine", a, b, specific, unit, tv, raw_tv, out, len(changed),
                                                  *medians, mapped_onto_reference=onto)
@@ -667,26 +675,45 @@ def _fit_affine(ref: NumericReference, values: np.ndarray) -> tuple[float, float
     return (float(a), float(b)) if a > 0 else None
 
 
-def _on_grid(ref: NumericReference) -> Callable[[np.ndarray], np.ndarray] | None:
-    """For a discrete feature: which values are exactly values the reference holds. "Exactly" is
-    within a hundredth of the reference's smallest gap between values, so a unit constant
-    rounded to a few digits (0.3937 for cm to in) still lands."""
-    grid = np.asarray(ref.values, dtype=float)
-    if not ref.discrete or len(grid) < 2:
+def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], float] | None:
+    """Which values are exactly values the reference could hold, and the grid's step, for a
+    feature that gives such a test: a discrete one (its values), or one whose reference values
+    all sit on one lattice (whole years, half quarters, cents: a lattice point within its range).
+    "Exactly" is within a hundredth of the step, so a unit constant rounded to a few digits
+    (0.3937 for cm to in) still lands."""
+    if ref.discrete:
+        grid = np.asarray(ref.values, dtype=float)
+        if len(grid) < 2:
+            return None
+        step = float(np.min(np.diff(grid)))
+
+        def test(v: np.ndarray) -> np.ndarray:
+            idx = np.clip(np.searchsorted(grid, v), 1, len(grid) - 1)
+            gap = np.minimum(np.abs(v - grid[idx - 1]), np.abs(v - grid[idx]))
+            return np.nan_to_num(gap, nan=np.inf) <= 0.01 * step
+
+        return test, step
+    held = np.unique(reference_rows[np.isfinite(reference_rows)])
+    if len(held) < 2:
         return None
-    tolerance = 0.01 * float(np.min(np.diff(grid)))
+    origin, step = float(held[0]), float(np.min(np.diff(held)))
+    if np.max(np.abs((held - origin) / step - np.round((held - origin) / step))) > 1e-6:
+        return None
+    low, high = origin, float(held[-1])  # the values it holds, not the widened support: 0 carats is no diamond
 
-    def test(v: np.ndarray) -> np.ndarray:
-        idx = np.clip(np.searchsorted(grid, v), 1, len(grid) - 1)
-        gap = np.minimum(np.abs(v - grid[idx - 1]), np.abs(v - grid[idx]))
-        return np.nan_to_num(gap, nan=np.inf) <= tolerance
+    def on_lattice(v: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            k = (v - origin) / step
+            return (np.abs(k - np.round(k)) <= 0.01) & (v >= low) & (v <= high)
 
-    return test
+    return on_lattice, step
 
 
-def _smallest_gap(ref: NumericReference) -> float:
-    grid = np.asarray(ref.values, dtype=float) if ref.discrete else np.array([])
-    return float(np.min(np.diff(grid))) if len(grid) > 1 else 0.0
+def _keeps_lattice(held: np.ndarray, step: float, a: float, b: float) -> bool:
+    """Does x -> a * x + b send the reference's values onto its lattice again (x100, x60 of counts)?"""
+    with np.errstate(all="ignore"):
+        k = (a * held + b - held[0]) / step
+    return bool(np.mean(np.abs(k - np.round(k)) <= 0.01) >= 0.99)
 
 
 def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, step: float, values: np.ndarray, needed: float,

@@ -216,11 +216,14 @@ class Unavailability(Detector):
         reference's features), against the share of stuck rows the mixture predicts."""
         share = on_now.mean() if len(on_now) else 0.0
         expected = (share - p_ref) / share if share > 0 else 0.0
-        if expected < self.min_stuck_share or min(on_now.sum(), on_known.sum(), (~on_known).sum()) < MIN_REST_ROWS:
+        if expected < self.min_stuck_share or min(on_now.sum(), on_known.sum() // 2, (~on_known).sum() // 2) < MIN_REST_ROWS:
             return None
-        direction = known[~on_known].mean(axis=0) - known[on_known].mean(axis=0)
+        # the direction from one half of the known rows, the value's own and the others' places on it
+        # from the other half: measured on the rows that chose it, a noisy direction overstates the gap
+        fit = np.arange(len(known)) % 2 == 0
+        direction = known[fit & ~on_known].mean(axis=0) - known[fit & on_known].mean(axis=0)
         z_known, z_now = known @ direction, now @ direction
-        own, other, current = z_known[on_known], z_known[~on_known], z_now[on_now]
+        own, other, current = z_known[~fit & on_known], z_known[~fit & ~on_known], z_now[on_now]
         gap = other.mean() - own.mean()
         gap_se = np.sqrt(own.var() / len(own) + other.var() / len(other))
         if gap <= 0 or gap < self.min_label_gap_z * gap_se:

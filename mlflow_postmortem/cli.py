@@ -182,6 +182,25 @@ def monitor_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def refresh_golden_command(args: argparse.Namespace) -> int:
+    """The next golden set: its file, its counts, the run that logged it."""
+    from .adapters import runs
+    from .golden_refresh import refresh_golden
+
+    done = refresh_golden(args.config, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                          say=_progress(args.quiet))
+    lineage = done.lineage
+    print(f"golden set {done.path}: {lineage.size:,} rows ({lineage.kept['golden']:,} from the golden set "
+          f"{lineage.parent_digest}, {lineage.kept['production']:,} labelled production rows); edge cases "
+          + ", ".join(f"{k} {v}" for k, v in lineage.edge_cases.items()) + "; removed "
+          + ", ".join(f"{k} {v}" for k, v in lineage.removed.items()))
+    for note in lineage.notes:
+        print(note)
+    print(f"named on {done.model} (postmortem.golden.uri); run {done.run_id}: "
+          f"{runs.ui_url(runs.run_experiment(done.run_id), done.run_id)}")
+    return 0
+
+
 def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
@@ -266,6 +285,15 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
     watch.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     watch.set_defaults(run=monitor_command)
+
+    refresh = commands.add_parser("refresh-golden", help="the next golden set from labelled production rows and the "
+                                                         "current one, logged with its lineage and named on the version")
+    refresh.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML) with a timestamp; `golden:` sets "
+                                                          "the size, the edge-case share and the time strata")
+    refresh.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    refresh.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
+    refresh.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    refresh.set_defaults(run=refresh_golden_command)
 
     train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")
     train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")

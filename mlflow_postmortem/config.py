@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors", "slices", "evidently", "monitor", "alerts",
+    "detectors", "slices", "evidently", "monitor", "alerts", "golden",
 }
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -60,6 +60,22 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class GoldenSettings:
+    """`golden:`: how `refresh-golden` builds the next golden set, and which one a post-mortem reads."""
+
+    #: rows in the next golden set; None: as many as the current one
+    size: int | None = None
+    #: share of the rows chosen as edge cases (novel values, the worst slices)
+    edge_share: float = 0.1
+    #: time strata: a window length (`7d`); None: calendar months. Default: `monitor.window` when given
+    window: str | None = None
+    #: read `data.golden` even when the version names a refreshed golden set
+    pin: bool = False
+    #: refresh the golden set at the end of a mitigation that registered a version
+    refresh: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     model: str
     task: str
@@ -87,6 +103,7 @@ class Config:
     evidently: bool = True
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+    golden: GoldenSettings = field(default_factory=lambda: GoldenSettings())
     source: str | None = None
 
 
@@ -145,6 +162,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     monitor = _monitor(raw.get("monitor") or {}, where)
     alerts = _alerts(raw.get("alerts") or {}, task, where)
     detectors = _detectors(raw.get("detectors") or {}, where)
+    golden = _golden(raw.get("golden") or {}, (raw.get("monitor") or {}).get("window"), where)
 
     return Config(
         model=_string(raw, "model", where),
@@ -167,6 +185,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         evidently=evidently,
         monitor=monitor,
         alerts=alerts,
+        golden=golden,
         source=source,
     )
 
@@ -208,6 +227,38 @@ def _monitor(value: Any, where: str) -> MonitorSettings:
     if settings.test not in TESTS:
         raise ConfigError(f"{where}: key 'monitor.test' must be one of {', '.join(TESTS)}, got {settings.test!r}")
     return settings
+
+
+_GOLDEN_KEYS = ("size", "edge_share", "window", "pin", "refresh")
+
+
+def _golden(value: Any, monitor_window: Any, where: str) -> GoldenSettings:
+    """`golden:` sizes and stratifies `refresh-golden`; its time strata follow `monitor.window` unless set."""
+    from .monitoring import parse_every
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'golden' must be a mapping with {', '.join(_GOLDEN_KEYS)}")
+    unknown = sorted(set(value) - set(_GOLDEN_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'golden.{unknown[0]}' (known: {', '.join(_GOLDEN_KEYS)})")
+    size = value.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ConfigError(f"{where}: key 'golden.size' must be a whole number >= 1, got {size!r}")
+    share = value.get("edge_share", GoldenSettings.edge_share)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError(f"{where}: key 'golden.edge_share' must be a number from 0 to 1, got {share!r}")
+    window = value.get("window", monitor_window)
+    if window is not None:
+        try:
+            parse_every(str(window))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: key 'golden.window': {exc}") from None
+    flags = {}
+    for name in ("pin", "refresh"):
+        flags[name] = value.get(name, False)
+        if not isinstance(flags[name], bool):
+            raise ConfigError(f"{where}: key 'golden.{name}' must be true or false, got {flags[name]!r}")
+    return GoldenSettings(size, float(share), None if window is None else str(window), **flags)
 
 
 _ALERT_KEYS = ("rules", "webhook", "mitigate")

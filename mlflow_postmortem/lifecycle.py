@@ -174,9 +174,9 @@ def _files(path: str) -> list[str]:
 
 def config_identity(config: Config) -> dict[str, Any]:
     """The config's meaning to a post-mortem: not where it was read from, where its data lives, or
-    what only evaluate-versions (slices) and monitor (monitor, alerts) read."""
+    what only evaluate-versions (slices), monitor (monitor, alerts) and refresh-golden (golden) read."""
     raw = asdict(config)
-    for key in ("source", "data", "slices", "monitor", "alerts"):
+    for key in ("source", "data", "slices", "monitor", "alerts", "golden"):
         raw.pop(key, None)
     return raw
 

@@ -30,6 +30,7 @@ from .data import Inputs, load_inputs
 from .errors import PostmortemError
 from .evaluate_versions import evaluate_into
 from .gate import Check, Rule, judge
+from .golden_refresh import refresh_after_mitigation
 from .records import config_from_run, rounded, verdict_from_run
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
@@ -146,6 +147,9 @@ def _gate(run, config: Config, verdict: Verdict, pinned, version: str, training_
                       "postmortem.promoted": str(promoted).lower(),
                       **({"postmortem.training_run": training_run} if training_run else {})})
     registry.set_version_tags(pinned.name, version, {GATE_TAG: outcome, "postmortem.gate.run_id": run.run_id})
+    if passed and config.golden.refresh:
+        refresh_after_mitigation(run, config, pinned.name, version,
+                                 settings.get("holdout_fraction", retrain.HOLDOUT_FRACTION), say)
     for c in checks:
         say(f"mitigate: gate on {c.slice}: {'pass' if c.passed else 'FAIL'} ({c.reason})")
     moved = (f"{pinned.name}@challenger -> {version}" + ("; champion moved" if promoted else "; champion unchanged")

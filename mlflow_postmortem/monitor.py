@@ -25,6 +25,7 @@ from .config import Config, load_config
 from .data import Inputs, Schema, load_inputs
 from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError
+from .golden_refresh import golden_in_use
 from .lifecycle import Say, digest, guarded, placement, point_to, registered_version
 from .monitoring import (ConfidenceEstimate, Window, WindowReport, calendar_windows, fit_confidence, in_window,
                          join_late_labels, labelled_per_step, model_score, parse_every, score_reference, step_of,
@@ -75,6 +76,7 @@ def monitor(config_path: str | Path, *, tracking_uri: str | None = None, experim
     if not config.timestamp:
         raise ConfigError(f"{config.source}: monitor needs key 'timestamp' (the column its calendar windows are cut by)")
     version = registered_version(config, tracking_uri, "monitor records on a registered version", say)
+    config = golden_in_use(config, version, say)  # the label-free estimate is calibrated on it
     where = placement(experiment, say)
     name = f"monitor {version.name} v{version.version}"
     key = digest({"model": version.uri, "window": config.monitor.window, "test": config.monitor.test})

@@ -17,6 +17,7 @@ from .config import Config, load_config
 from .data import load_inputs
 from .diagnose import diagnose
 from .errors import PostmortemError
+from .golden_refresh import golden_in_use
 from .lifecycle import (Placement, Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded,
                         placement, point_to)
 from .records import golden_from_dict, record_parent, verdict_from_run, verdict_tags, write_verdict
@@ -57,6 +58,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     project_run, exp = where.project_run, where.experiment
 
     pinned = registry.resolve_version(config.model)
+    config = golden_in_use(config, pinned, say)
     model_uri = pinned.uri if pinned else config.model
     digests = data_digests(config)
     key = digest({"model": model_uri, "config": config_identity(config), "data": digests})
@@ -120,6 +122,7 @@ def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri
     config = load_config(config_path)
     say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
     tracking.check_tracking_reachable()
+    config = golden_in_use(config, registry.resolve_version(config.model), say)
     model, baseline = load_models(config, say)
     say("reading data")
     verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows,
@@ -138,6 +141,7 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
         raise PostmortemError(f"unknown step {step!r} (steps: {', '.join(STEPS)})")
     config = load_config(config_path)
     tracking.check_tracking_reachable()
+    config = golden_in_use(config, registry.resolve_version(config.model), say)
     run = runs.project_run() or runs.start_run(runs.experiment_id(None), step)
     runs.claim_run(run, {runs.STEP_TAG: step})
 

@@ -20,6 +20,7 @@ SCRIPT = textwrap.dedent("""
     sys.meta_path.insert(0, Block())
     sys.path.insert(0, sys.argv[1])
     import mlflow_postmortem.alerts  # the alert rules are core too
+    import mlflow_postmortem.refresh  # and the choice of the next golden set
     from mlflow_postmortem.diagnose import diagnose
     from synthetic import current, inputs, world
 

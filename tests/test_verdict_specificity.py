@@ -290,12 +290,17 @@ def test_a_whole_number_feature_of_many_values_rescaled_mid_log_is_recalibration
     assert verdict.top.evidence["mapped_onto_reference"] >= 0.99
 
 
-def test_a_count_spread_wider_is_drift_not_a_unit_that_would_leave_whole_numbers():
-    """Visits spread out, every value still a whole number: x1.609 (miles to km) may fit their
-    quantiles, but it would have made fractions of a visit."""
+@pytest.mark.parametrize("change", ["spread", "more"])
+def test_a_count_that_drifts_is_drift_not_a_unit_that_whole_numbers_rule_out(change):
+    """Visits spread out or grow, every value still a whole number: x1.609 (miles to km) may fit
+    their quantiles, but it would have made fractions of a visit, and x2 (radius to diameter)
+    would have made every count even."""
     cur = current(3000, seed=48)
     ramp = np.linspace(0, 1, len(cur))
-    cur["visits"] = np.clip(np.round(3 + (cur["visits"] - 3) * (1 + 1.5 * ramp)), 0, None)
+    if change == "spread":
+        cur["visits"] = np.clip(np.round(3 + (cur["visits"] - 3) * (1 + 1.5 * ramp)), 0, None)
+    else:
+        cur["visits"] = cur["visits"] + np.random.default_rng(12).poisson(4 * ramp)
 
     verdict = _diagnose(inputs(cur), world().model)
 

@@ -156,12 +156,13 @@ class Recalibration(Detector):
         medians = (float(np.median(ref.summary.quantiles)), float(np.median(values)))
 
         # served values still on the reference's lattice (counts stay whole) rule out any map that
-        # would take the reference's values off it (x1.609 of a count is no count)
+        # would take the reference's values off it (x1.609 of a count is no count), and a map that
+        # keeps it must explain every value: doubled counts are all even
         stays = lattice is not None and landing is None and float(np.mean(on_grid(values))) >= 1 - self.min_raw_tv
 
         def rescale(a: float, b: float, specific: str, unit: str | None) -> tuple[float, Rescale]:
             tv = shape(lambda v: (v - b) / a)
-            if stays and not _keeps_lattice(grid, lattice[1], a, b):
+            if stays and not (_keeps_lattice(grid, lattice[1], a, b) and _on_image(values, grid, lattice[1], a, b)):
                 tv = np.inf
             onto = landing(lambda v: (v - b) / a) if landing else None
             return (0.0 if onto else tv), Rescale("affine", a, b, specific, unit, tv, raw_tv, out, len(changed),
@@ -713,6 +714,13 @@ def _keeps_lattice(held: np.ndarray, step: float, a: float, b: float) -> bool:
     """Does x -> a * x + b send the reference's values onto its lattice again (x100, x60 of counts)?"""
     with np.errstate(all="ignore"):
         k = (a * held + b - held[0]) / step
+    return bool(np.mean(np.abs(k - np.round(k)) <= 0.01) >= 0.99)
+
+
+def _on_image(values: np.ndarray, held: np.ndarray, step: float, a: float, b: float) -> bool:
+    """Are the served values all images of lattice points under x -> a * x + b?"""
+    with np.errstate(all="ignore"):
+        k = ((values - b) / a - held[0]) / step
     return bool(np.mean(np.abs(k - np.round(k)) <= 0.01) >= 0.99)
 
 

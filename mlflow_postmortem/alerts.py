@@ -27,7 +27,8 @@ from .monitoring import Window
 #: the side of its threshold where a rule's figure is bad
 DIRECTIONS = ("above", "below")
 #: the figures monitor records per window that a rule may watch
-_METRIC = re.compile(r"^monitor\.(?:drifted_features|score_drift|drift\..+|(estimated|realised)\.(accuracy|rmse))$")
+_METRIC = re.compile(r"^monitor\.(?:drifted_features|score_drift|served_mismatch|drift\..+"
+                     r"|(estimated|realised)\.(accuracy|rmse))$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def metric_problem(metric: str, task: str) -> str | None:
     match = _METRIC.match(metric)
     if match is None:
         return ("is not a figure monitor records (monitor.drifted_features, monitor.score_drift, "
-                "monitor.drift.<feature>, monitor.estimated.accuracy, monitor.realised.<accuracy|rmse>)")
+                "monitor.drift.<feature>, monitor.served_mismatch, monitor.estimated.accuracy, "
+                "monitor.realised.<accuracy|rmse>)")
     kind, name = match.groups()
     primary = "accuracy" if task == "classification" else "rmse"
     if kind == "estimated" and (name != "accuracy" or task != "classification"):

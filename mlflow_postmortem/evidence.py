@@ -271,6 +271,42 @@ class Mismatch(Evidence):
 
 
 @dataclass(frozen=True)
+class ServedMismatch(Evidence):
+    """training_serving_skew from the served predictions: serving returned other predictions than
+    this version gives on the logged features."""
+
+    kind: ClassVar[str] = "served_mismatch"
+    compared_rows: int
+    mismatching_rows: int
+    mismatch_share: float
+    #: one-sided binomial test against the tolerated mismatch rate
+    p_value: float
+    #: regression: the largest |served - offline|; None for classes
+    largest_difference: float | None
+    #: (served, offline) pairs of a few mismatching rows
+    examples: tuple[tuple[Any, Any], ...]
+    #: "preprocessing differs" (mismatches concentrate on some values of `feature`) or
+    #: "another model served" (no single feature's values localise them)
+    likely: str
+    feature: str | None = None
+
+    @property
+    def features_by_contribution(self) -> tuple[str, ...]:
+        """The verdict names the feature whose values localise the mismatches."""
+        return (self.feature,) if self.feature else ()
+
+    def sentence(self) -> str:
+        ex = "; ".join(f"served {a!r} vs offline {b!r}" for a, b in self.examples[:2])
+        largest = f", largest difference {self.largest_difference:.4g}" if self.largest_difference is not None else ""
+        why = (f"mismatches concentrate on some values of {self.feature!r}: serving likely prepares it differently"
+               if self.feature else "no single feature's values localise the mismatches: likely another model served "
+               "(or a change that touches every row)")
+        return (f"{self.mismatch_share:.1%} of {self.compared_rows} rows ({self.mismatching_rows}) got another "
+                f"prediction from serving than from this version offline (p={self.p_value:.2g}{largest}); e.g. {ex}; "
+                f"{why}")
+
+
+@dataclass(frozen=True)
 class Lagged(Evidence):
     """training_serving_skew without a training view: values served a row late (a lagged value).
 

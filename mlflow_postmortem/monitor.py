@@ -166,7 +166,8 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
         rows = log[in_window(times, window)]
         pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)
         report = window_report(window, config.monitor.test, references, inputs.reference, scores_binned,
-                               reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence)
+                               reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence,
+                               served=rows[schema.prediction] if schema.prediction else None, task=schema.task)
         at = dict(step=step_of(window, every), timestamp_ms=int(window.start.value // 1_000_000))
         runs.log_metrics(run, _window_metrics(report, metric), **at)
         runs.log_metrics(run, {RECORDED_METRIC: report.rows}, **at)
@@ -235,6 +236,8 @@ def _window_metrics(report: WindowReport, metric: str) -> dict[str, float]:
         out[f"monitor.estimated.{metric}"] = report.estimated
     if report.realised is not None:
         out[f"monitor.realised.{metric}"] = report.realised
+    if report.served_mismatch is not None:
+        out["monitor.served_mismatch"] = report.served_mismatch
     return rounded(out)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.stats as sps
 from sklearn.isotonic import IsotonicRegression
 
+from .detectors.served import compare
 from .profile import CategoricalReference, NumericReference, numeric_reference
 from .stats import benjamini_hochberg, debiased_total_variation, merge_sparse
 
@@ -249,6 +250,8 @@ class WindowReport:
     #: the primary metric on the window's labelled rows, None without labels
     realised: float | None
     labelled: int
+    #: share of rows whose served prediction differs from the model's beyond rounding; None without one
+    served_mismatch: float | None = None
 
     @property
     def drifted(self) -> tuple[str, ...]:
@@ -270,13 +273,18 @@ def score_reference(reference_scores: np.ndarray) -> NumericReference:
 def window_report(window: Window, test: str, references: dict[str, NumericReference | CategoricalReference],
                   reference: pd.DataFrame, scores_binned: NumericReference, reference_scores: np.ndarray,
                   frame: pd.DataFrame, pred: np.ndarray, proba: np.ndarray | None, realised: tuple[float, int] | None,
-                  confidence: ConfidenceEstimate | None) -> WindowReport:
+                  confidence: ConfidenceEstimate | None, *, served: pd.Series | None = None,
+                  task: str = "classification") -> WindowReport:
     """Everything monitor records for one window; `realised` is (metric, labelled rows) when labels arrived.
-    `scores_binned` is `score_reference(reference_scores)`; KS reads the scores themselves."""
+    `scores_binned` is `score_reference(reference_scores)`; KS reads the scores themselves. `served`:
+    the log's served predictions for these rows, compared with `pred` as the diagnosis compares them."""
     scores = pd.Series(model_score(pred, proba), name="score")
     (score_drift,) = feature_drift(test, {"score": scores_binned}, pd.DataFrame({"score": reference_scores}),
                                    pd.DataFrame({"score": scores}))
     estimated = confidence.estimate(proba) if confidence is not None and proba is not None else None
     metric, labelled = realised if realised is not None else (None, 0)
+    known = served.notna().to_numpy() if served is not None else None
+    mismatch = (float(compare(served[known], np.asarray(pred)[known], task)[0].mean())
+                if known is not None and known.any() else None)
     return WindowReport(window, len(frame), tuple(feature_drift(test, references, reference, frame)), score_drift,
-                        estimated, metric, labelled)
+                        estimated, metric, labelled, mismatch)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from mlflow_postmortem.alerts import metric_problem
 from mlflow_postmortem.monitoring import (TESTS, calendar_windows, feature_drift, fit_confidence, in_window, parse_every,
                                           score_reference, window_report)
 from mlflow_postmortem.profile import categorical_reference, numeric_reference
@@ -112,3 +113,18 @@ def test_a_window_report_watches_the_model_score_as_a_feature_of_its_own() -> No
 
     assert report.score_drift.drifted and report.drifted == ()
     assert (report.rows, report.realised, report.labelled, report.estimated) == (1_000, 0.7, 200, None)
+
+
+def test_a_window_report_counts_served_predictions_that_differ_from_the_model() -> None:
+    rng = np.random.default_rng(11)
+    reference, window = _frame(rng, 2_000), _frame(rng, 1_000)
+    ref_scores, scores = rng.beta(2, 5, 2_000), rng.beta(2, 5, 1_000)
+    pred = (scores > 0.5).astype(int)
+    served = pd.Series(np.where(np.arange(1_000) < 50, 1 - pred, pred), index=window.index)
+    span = calendar_windows(pd.Series(pd.to_datetime(["2025-03-03"])), parse_every("1d"))[0]
+
+    report = window_report(span, "tv", _references(reference), reference, score_reference(ref_scores), ref_scores, window,
+                           pred, None, realised=None, confidence=None, served=served)
+
+    assert report.served_mismatch == 0.05
+    assert metric_problem("monitor.served_mismatch", "regression") is None

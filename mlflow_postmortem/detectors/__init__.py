@@ -14,11 +14,13 @@ from .label_bias import LabelBias
 from .label_shift import LabelShift
 from .model_regression import ModelRegression
 from .recalibration import Recalibration
+from .served import ServedPredictions
 from .skew import Skew, SkewWithoutView
 from .unavailability import Unavailability
 
 #: stage 1 (integrity) first: each feature it flags is explained and skipped by the rest
-STAGE_1: tuple[Detector, ...] = (ModelRegression(), Skew(), Unavailability(), Recalibration(), SkewWithoutView())
+STAGE_1: tuple[Detector, ...] = (ModelRegression(), Skew(), ServedPredictions(), Unavailability(), Recalibration(),
+                                  SkewWithoutView())
 #: stage 2: novelty and drift first, then the relation between inputs and target, which needs
 #: to know what drift alone would cost (see `attribution`)
 STAGE_2: tuple[Detector, ...] = (LabelBias(), LabelShift(), DataDrift(), FeatureDrift())
@@ -59,5 +61,5 @@ def golden_thresholds(overrides: dict[str, dict[str, Any]] | None) -> dict[str, 
 
 
 __all__ = ["ALL", "MIN_ROWS", "STAGE_1", "STAGE_2", "Context", "DataDrift", "Detector", "FeatureDrift", "LabelBias",
-           "LabelShift", "ModelRegression", "Recalibration", "Skew", "SkewWithoutView", "Unavailability",
-           "configured", "golden_thresholds", "parameters"]
+           "LabelShift", "ModelRegression", "Recalibration", "ServedPredictions", "Skew", "SkewWithoutView",
+           "Unavailability", "configured", "golden_thresholds", "parameters"]

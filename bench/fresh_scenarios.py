@@ -55,6 +55,21 @@ def _other(candidates: list[str], *avoid: str) -> str:
     return next((f for f in candidates if f not in avoid), candidates[0])
 
 
+def picked(ds: Dataset, numeric: list[str], reference: pd.DataFrame):
+    """The features each kind of fault goes to, by importance, read from the reference only:
+    usable ones; the first three; a third banded one; two with many distinct values as well (room
+    for a tail past the reference, for many buckets); two a classification's feature drift can
+    flip labels above the median of (a flag most rows hold, a code most rows share, has no rows
+    there)."""
+    usable = _usable(reference, numeric) or list(numeric)
+    banded = _banded(reference, usable) or usable
+    wide = [f for f in banded if reference[f].nunique() > 10] or banded
+    drifted = usable
+    if ds.task == "classification":
+        drifted = [f for f in usable if reference[f].median() < reference[f].max()] or usable
+    return usable, tuple((usable * 3)[:3]), (banded * 3)[2], tuple((wide * 2)[:2]), tuple((drifted * 2)[:2])
+
+
 def fresh_scenarios(ds: Dataset, numeric: list[str], cat: str | None, positive: list[str],
                     reference: pd.DataFrame) -> list[Scenario]:
     """(cause, injector parameters) of the fresh suite on one table.
@@ -63,20 +78,8 @@ def fresh_scenarios(ds: Dataset, numeric: list[str], cat: str | None, positive: 
     None; `positive`: numeric features whose reference minimum is > 0; `reference`: the split's
     reference (training) frame.
     """
-    usable = _usable(reference, numeric) or list(numeric)
-    f1, f2, f3 = (usable * 3)[:3]
-    banded = _banded(reference, usable) or usable
-    b3 = (banded * 3)[2]
-    # many distinct values as well: room for a tail past the reference, for 25 buckets
-    wide = [f for f in banded if reference[f].nunique() > 10] or banded
-    w1, w2 = (wide * 2)[:2]
+    usable, (f1, f2, f3), b3, (w1, w2), (d1, d2) = picked(ds, numeric, reference)
     classification = ds.task == "classification"
-    # a classification's feature drift flips labels above the feature's reference median: a feature
-    # whose median is its maximum (a flag most rows hold, a code most rows share) has no rows there
-    d1, d2 = f1, f2
-    if classification:
-        halved = [f for f in usable if reference[f].median() < reference[f].max()] or usable
-        d1, d2 = (halved * 2)[:2]
     # regression labels are shuffled among themselves, which a weak model hardly feels: a larger share
     noise = 0.43 if classification else 0.6
     out: list[Scenario] = [

@@ -32,29 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fresh_scenarios import _other, picked
 from mlflow_postmortem.drills.datasets import Dataset
 
 Scenario = tuple[str, dict[str, Any]]
-
-
-def _usable(reference: pd.DataFrame, numeric: list[str]) -> list[str]:
-    """Numeric features no single value (missing included) fills 98% of the reference."""
-    return [f for f in numeric if reference[f].value_counts(normalize=True, dropna=False).iloc[0] < 0.98]
-
-
-def _banded(reference: pd.DataFrame, features: list[str]) -> list[str]:
-    """Features whose reference 1%-99% range is more than one point (a drift can favour part of it)."""
-    out = []
-    for f in features:
-        lo, hi = reference[f].quantile([0.01, 0.99])
-        if pd.notna(lo) and pd.notna(hi) and hi > lo:
-            out.append(f)
-    return out
-
-
-def _other(candidates: list[str], *avoid: str) -> str:
-    """The first candidate that is none of `avoid` (the first candidate if all are)."""
-    return next((f for f in candidates if f not in avoid), candidates[0])
 
 
 def _moves(reference: pd.DataFrame, features: list[str], change) -> list[str]:
@@ -75,20 +56,8 @@ def unseen_scenarios(ds: Dataset, numeric: list[str], cat: str | None, positive:
     None; `positive`: numeric features whose reference minimum is > 0; `reference`: the split's
     reference (training) frame.
     """
-    usable = _usable(reference, numeric) or list(numeric)
-    f1, f2, f3 = (usable * 3)[:3]
-    banded = _banded(reference, usable) or usable
-    b3 = (banded * 3)[2]
-    # many distinct values as well: room for a tail past the reference, for 40 buckets
-    wide = [f for f in banded if reference[f].nunique() > 10] or banded
-    w1, w2 = (wide * 2)[:2]
+    usable, (f1, f2, f3), b3, (w1, w2), (d1, d2) = picked(ds, numeric, reference)
     classification = ds.task == "classification"
-    # a classification's feature drift flips labels above the feature's reference median: a feature
-    # whose median is its maximum (a flag most rows hold) has no rows there
-    d1, d2 = f1, f2
-    if classification:
-        halved = [f for f in usable if reference[f].median() < reference[f].max()] or usable
-        d1, d2 = (halved * 2)[:2]
     # regression labels are shuffled among themselves, which a weak model hardly feels: a larger share
     noise = 0.38 if classification else 0.55
     out: list[Scenario] = [

@@ -236,6 +236,14 @@ def _progress(quiet: bool) -> Callable[[str], None]:
     return say
 
 
+def _store_options(command: argparse.ArgumentParser, *, experiment: bool) -> None:
+    """Where a command records (the tracking store, the experiment) and whether it says so as it goes."""
+    command.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    if experiment:
+        command.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
+    command.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Why did a registered MLflow model get worse in production?")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -244,8 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser("diagnose", help="run the post-mortem for a config and write the verdict JSON")
     diagnose.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML)")
     diagnose.add_argument("--output", "-o", default="verdict.json", help="where to write the verdict JSON (default: %(default)s)")
-    diagnose.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    diagnose.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(diagnose, experiment=False)
     diagnose.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version with the verdict")
     diagnose.set_defaults(run=diagnose_command)
 
@@ -253,17 +260,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML)")
     run.add_argument("--output", "-o", default="verdict.json",
                      help="where to write the verdict JSON, '-' for nowhere (default: %(default)s)")
-    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    run.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(run, experiment=True)
     run.add_argument("--no-record", action="store_true", help="do not tag the reviewed model version")
     run.add_argument("--no-mitigate", action="store_true", help="stop after the verdict (no mitigate step)")
     run.set_defaults(run=run_command)
 
     mitigate = commands.add_parser("mitigate", help="act on a finished post-mortem run (retrain, fine-tune, action plan)")
     mitigate.add_argument("--from-run", required=True, metavar="RUN_ID", help="the post-mortem (parent) run")
-    mitigate.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    mitigate.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(mitigate, experiment=False)
     mitigate.set_defaults(run=mitigate_command)
 
     versions = commands.add_parser("evaluate-versions", help="score a model's versions side by side on the golden set "
@@ -272,27 +276,21 @@ def _parser() -> argparse.ArgumentParser:
     versions.add_argument("--versions", default="aliases", metavar="WHICH",
                           help="'aliases' (the config's version, the one before it, every aliased one), 'all', or "
                                "version numbers like 2,5 (default: %(default)s)")
-    versions.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    versions.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
-    versions.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(versions, experiment=True)
     versions.set_defaults(run=evaluate_versions_command)
 
     watch = commands.add_parser("monitor", help="record the production log's complete calendar windows not recorded "
                                                 "yet (drift, score drift, estimated and realised metric) as curves")
     watch.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML) with a timestamp; `monitor:` sets "
                                                         "the window and the drift test")
-    watch.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    watch.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
-    watch.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(watch, experiment=True)
     watch.set_defaults(run=monitor_command)
 
     refresh = commands.add_parser("refresh-golden", help="the next golden set from labelled production rows and the "
                                                          "current one, logged with its lineage and named on the version")
     refresh.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML) with a timestamp; `golden:` sets "
                                                           "the size, the edge-case share and the time strata")
-    refresh.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    refresh.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else 'postmortem')")
-    refresh.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    _store_options(refresh, experiment=True)
     refresh.set_defaults(run=refresh_golden_command)
 
     train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")

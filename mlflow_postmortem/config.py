@@ -211,14 +211,19 @@ def _mitigation(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _section(value: Any, key: str, known: tuple[str, ...], where: str, shape: str) -> None:
+    """A config section must be a mapping of known keys: else one line naming the first problem."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key '{key}' must be a mapping with {shape}")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(known)})")
+
+
 def _monitor(value: Any, where: str) -> MonitorSettings:
     from .monitoring import TESTS, parse_every  # the settings' meaning lives with the monitoring core
 
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: key 'monitor' must be a mapping with window and test")
-    unknown = sorted(set(value) - {"window", "test"})
-    if unknown:
-        raise ConfigError(f"{where}: unknown key 'monitor.{unknown[0]}' (known: test, window)")
+    _section(value, "monitor", ("test", "window"), where, "window and test")
     settings = MonitorSettings(**{k: str(v) for k, v in value.items()})
     try:
         parse_every(settings.window)
@@ -236,11 +241,7 @@ def _golden(value: Any, monitor_window: Any, where: str) -> GoldenSettings:
     """`golden:` sizes and stratifies `refresh-golden`; its time strata follow `monitor.window` unless set."""
     from .monitoring import parse_every
 
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: key 'golden' must be a mapping with {', '.join(_GOLDEN_KEYS)}")
-    unknown = sorted(set(value) - set(_GOLDEN_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key 'golden.{unknown[0]}' (known: {', '.join(_GOLDEN_KEYS)})")
+    _section(value, "golden", _GOLDEN_KEYS, where, ", ".join(_GOLDEN_KEYS))
     size = value.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ConfigError(f"{where}: key 'golden.size' must be a whole number >= 1, got {size!r}")
@@ -268,11 +269,7 @@ _RULE_KEYS = ("metric", "threshold", "direction", "consecutive", "min_rows")
 def _alerts(value: Any, task: str, where: str) -> AlertSettings:
     """`alerts:` holds `rules` (each a metric monitor records, a threshold, and optionally a
     direction, consecutive windows and minimum rows), an optional `webhook` URL and `mitigate`."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: key 'alerts' must be a mapping with rules, webhook and mitigate")
-    unknown = sorted(set(value) - set(_ALERT_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key 'alerts.{unknown[0]}' (known: {', '.join(_ALERT_KEYS)})")
+    _section(value, "alerts", _ALERT_KEYS, where, "rules, webhook and mitigate")
     rules = value.get("rules") or []
     if not isinstance(rules, list):
         raise ConfigError(f"{where}: key 'alerts.rules' must be a list of rules, got {rules!r}")
@@ -289,11 +286,7 @@ def _alerts(value: Any, task: str, where: str) -> AlertSettings:
 def _rule(value: Any, task: str, key: str, where: str) -> Rule:
     from .alerts import DIRECTIONS, Rule, default_direction, metric_problem  # the rules' meaning lives with the alerts core
 
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: key '{key}' must be a mapping with metric and threshold, got {value!r}")
-    unknown = sorted(set(value) - set(_RULE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key '{key}.{unknown[0]}' (known: {', '.join(_RULE_KEYS)})")
+    _section(value, key, _RULE_KEYS, where, f"metric and threshold, got {value!r}")
     metric = value.get("metric")
     if not isinstance(metric, str) or not metric:
         raise ConfigError(f"{where}: key '{key}.metric' must name a monitor metric, got {metric!r}")

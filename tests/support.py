@@ -101,3 +101,15 @@ def run(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None 
 def run_cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """The installed console script, `mlflow-postmortem ARGS...`."""
     return run(["mlflow-postmortem", *args], **kwargs)
+
+
+#: the smallest valid config, for tests of what one more key does to it
+VALID = """\
+model: models:/churn@champion
+task: classification
+target: label
+data:
+  reference: data/train.parquet
+  golden: data/golden.parquet
+  current: data/production.parquet
+"""

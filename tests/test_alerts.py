@@ -24,17 +24,8 @@ from mlflow_postmortem.monitoring import EFFECT_THRESHOLDS, TESTS, Window, featu
 from mlflow_postmortem.profile import categorical_reference, numeric_reference
 
 from reliability.harness import TRUSTED, scenario
-from support import free_port, run_cli
+from support import VALID, free_port, run_cli
 
-VALID = """\
-model: models:/churn@champion
-task: classification
-target: label
-data:
-  reference: data/train.parquet
-  golden: data/golden.parquet
-  current: data/production.parquet
-"""
 WEEK = pd.Timedelta("7D")
 
 

@@ -9,15 +9,7 @@ import pytest
 from mlflow_postmortem.config import load_config
 from mlflow_postmortem.errors import ConfigError
 
-VALID = """\
-model: models:/churn@champion
-task: classification
-target: label
-data:
-  reference: data/train.parquet
-  golden: data/golden.parquet
-  current: data/production.parquet
-"""
+from support import VALID
 
 
 def _without(text: str, line: str) -> str:

@@ -44,6 +44,8 @@ from .base import Context, Detector
 
 #: shares of rows filed under other codes that the code matching tries (1.0, the whole log, last)
 REASSIGNED_SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+#: a value mapped onto a lattice lands when within this share of a step of a lattice point
+LANDED = 0.01
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,11 @@ class Recalibration(Detector):
                        out / self.bulk_out_of_range)
         return Finding(self.cause, name, strength, stats.strength_score(strength), evidence, onset, rows=changed_rows)
 
+    def _grows(self, per_window: pd.Series) -> bool:
+        """A share that grows over the log: its later half of windows above its earlier half by rollout_min_growth."""
+        half = len(per_window) // 2
+        return half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
+
     def _moves(self, a: float, b: float, summary) -> bool:
         """A conversion with an offset counts only where it moves the typical value by a share of
         the reference's interquartile range: Celsius to kelvin adds 273 to incomes of 20,000,
@@ -275,8 +282,7 @@ class Recalibration(Detector):
             tv = stats.debiased_total_variation(
                 ref_counts, (ref.bin_counts(values[~changed]) + ref.bin_counts(back[changed])).astype(float))
             per_window = pd.Series(changed).groupby(windows).mean().sort_index()
-            half = len(per_window) // 2
-            grows = half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
+            grows = self._grows(per_window)
             # present from the first window on, in about the same share: no window short of half the average
             # a second pipeline serves its share from the first row on: no earlier rows to allow drift for
             flat = not grows and per_window.min() >= 0.5 * share and tv <= self.max_shape_tv
@@ -327,7 +333,7 @@ class Recalibration(Detector):
         if len(frequent) < 2:
             return None
         step = float(np.min(np.diff(frequent)))
-        on_grid = np.abs(values / step - np.round(values / step)) <= 1e-6
+        on_grid = _on_steps(values, step)
         if step <= 0 or on_grid.mean() < 0.98:
             return None
         codes, counts = np.unique(values[on_grid], return_counts=True)
@@ -352,7 +358,7 @@ class Recalibration(Detector):
         candidates = []
         # on a grid the reference is on already (prices in cents), rounding to it changes nothing: fewer
         # rows show fewer values, no new grid. Bucket numbers inside the range may still be one
-        native = outside < 0.5 and np.mean(np.abs(reference_rows / step - np.round(reference_rows / step)) <= 1e-6) >= 0.98
+        native = outside < 0.5 and np.mean(_on_steps(reference_rows, step)) >= 0.98
         for mode, snap in (("round", np.round), ("floor", np.floor)) if not native else ():
             tv = _code_tv(np.round(snap(reference_rows / step)).astype(np.int64),
                           np.round(codes / step).astype(np.int64), counts)
@@ -391,25 +397,19 @@ class Recalibration(Detector):
         reference_rows = ctx.reference_sample[name].to_numpy(float)
         reference_rows = reference_rows[np.isfinite(reference_rows)]
 
-        def on(v: np.ndarray) -> np.ndarray:
-            return np.abs(v / step - np.round(v / step)) <= 1e-6
-
-        on_grid = on(values)
+        on_grid = _on_steps(values, step)
         share = float(on_grid.mean())
-        if not self.min_raw_tv <= share < 0.98 or on(reference_rows).mean() > 0.01 or len(reference_rows) < 200:
+        if not self.min_raw_tv <= share < 0.98 or _on_steps(reference_rows, step).mean() > 0.01 or len(reference_rows) < 200:
             return None
         per_window = pd.Series(on_grid).groupby(rows["_window"].to_numpy()).mean().sort_index()
-        half = len(per_window) // 2
-        grows = half > 0 and per_window.iloc[-half:].mean() - per_window.iloc[:half].mean() >= self.rollout_min_growth
+        grows = self._grows(per_window)
         if not grows and per_window.min() < 0.5 * share:
             return None
         ref_counts = _counts(ref.summary)
         rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values[~on_grid]).astype(float))
         grid_codes, grid_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
-        mode, snap = min((("round", np.round), ("floor", np.floor)),
-                         key=lambda m: _code_tv(np.round(m[1](reference_rows / step)).astype(np.int64), grid_codes,
-                                                grid_counts))
-        code_tv = _code_tv(np.round(snap(reference_rows / step)).astype(np.int64), grid_codes, grid_counts)
+        code_tv, mode = min(((_code_tv(np.round(snap(reference_rows / step)).astype(np.int64), grid_codes, grid_counts),
+                              mode) for mode, snap in (("round", np.round), ("floor", np.floor))), key=lambda c: c[0])
         tv = max(rest_tv, code_tv)
         if tv > self.max_shape_tv:
             return None
@@ -691,37 +691,41 @@ def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callabl
         def test(v: np.ndarray) -> np.ndarray:
             idx = np.clip(np.searchsorted(grid, v), 1, len(grid) - 1)
             gap = np.minimum(np.abs(v - grid[idx - 1]), np.abs(v - grid[idx]))
-            return np.nan_to_num(gap, nan=np.inf) <= 0.01 * step
+            return np.nan_to_num(gap, nan=np.inf) <= LANDED * step
 
         return test, step
     held = np.unique(reference_rows[np.isfinite(reference_rows)])
     if len(held) < 2:
         return None
     origin, step = float(held[0]), float(np.min(np.diff(held)))
-    if np.max(np.abs((held - origin) / step - np.round((held - origin) / step))) > 1e-6:
+    if not _on_steps(held, step, origin).all():
         return None
     low, high = origin, float(held[-1])  # the values it holds, not the widened support: 0 carats is no diamond
 
     def on_lattice(v: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            k = (v - origin) / step
-            return (np.abs(k - np.round(k)) <= 0.01) & (v >= low) & (v <= high)
+            return _on_steps(v, step, origin, LANDED) & (v >= low) & (v <= high)
 
     return on_lattice, step
+
+
+def _on_steps(values: np.ndarray, step: float, origin: float = 0.0, tolerance: float = 1e-6) -> np.ndarray:
+    """Which values sit on the lattice origin + k * step, within `tolerance` of a step (NaN: none)."""
+    with np.errstate(all="ignore"):
+        k = (values - origin) / step
+        return np.abs(k - np.round(k)) <= tolerance
 
 
 def _keeps_lattice(held: np.ndarray, step: float, a: float, b: float) -> bool:
     """Does x -> a * x + b send the reference's values onto its lattice again (x100, x60 of counts)?"""
     with np.errstate(all="ignore"):
-        k = (a * held + b - held[0]) / step
-    return bool(np.mean(np.abs(k - np.round(k)) <= 0.01) >= 0.99)
+        return bool(np.mean(_on_steps(a * held + b, step, held[0], LANDED)) >= 0.99)
 
 
 def _on_image(values: np.ndarray, held: np.ndarray, step: float, a: float, b: float) -> bool:
     """Are the served values all images of lattice points under x -> a * x + b?"""
     with np.errstate(all="ignore"):
-        k = ((values - b) / a - held[0]) / step
-    return bool(np.mean(np.abs(k - np.round(k)) <= 0.01) >= 0.99)
+        return bool(np.mean(_on_steps((values - b) / a, step, held[0], LANDED)) >= 0.99)
 
 
 def _landing(on_grid: Callable[[np.ndarray], np.ndarray] | None, step: float, values: np.ndarray, needed: float,

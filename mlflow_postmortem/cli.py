@@ -201,6 +201,19 @@ def refresh_golden_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def profile_command(args: argparse.Namespace) -> int:
+    """The reference profile stored with the version: where, and what it covers."""
+    from .adapters import runs
+    from .reference_store import store_profile
+
+    done = store_profile(args.config, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                         say=_progress(args.quiet))
+    print(f"reference profile of {done.rows:,} rows (digest {done.digest}) stored as {done.uri} and named on the "
+          f"version (postmortem.profile.uri): configs without data.reference now diagnose and monitor from it")
+    print(f"run {done.run_id}: {runs.ui_url(runs.run_experiment(done.run_id), done.run_id)}")
+    return 0
+
+
 def _report(outcome) -> int:
     model = outcome.verdict.model
     print(f"post-mortem of {outcome.model_uri} ({model['name']} version {model['version']})")
@@ -292,6 +305,12 @@ def _parser() -> argparse.ArgumentParser:
                                                           "the size, the edge-case share and the time strata")
     _store_options(refresh, experiment=True)
     refresh.set_defaults(run=refresh_golden_command)
+
+    stored = commands.add_parser("profile", help="store the reference profile with the model version, so "
+                                                 "diagnose and monitor need no data.reference")
+    stored.add_argument("config", metavar="CONFIG", help="post-mortem config (YAML) with data.reference")
+    _store_options(stored, experiment=True)
+    stored.set_defaults(run=profile_command)
 
     train = commands.add_parser("train", help="the reference trainer (mlflow_postmortem/trainer, inside 'mlflow run')")
     train.add_argument("--diagnosis-run", required=True, metavar="RUN_ID")

@@ -26,16 +26,19 @@ _TOP_KEYS = {
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
 _DATA_KEYS = {"reference", "golden", "current", "training_view"}
-_REQUIRED_DATA = ("reference", "golden", "current")
+_REQUIRED_DATA = ("golden", "current")
 _TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
 class DataPaths:
-    reference: str
     golden: str
     current: str
+    #: optional once the model version has a stored reference profile (`mlflow-postmortem profile`)
+    reference: str | None = None
     training_view: str | None = None
+    #: not a config key: the stored profile's local folder, found on the version when `reference` is not given
+    profile: str | None = None
 
 
 @dataclass(frozen=True)

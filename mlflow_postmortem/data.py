@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import glob
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .config import Config
 from .errors import DataError
+
+if TYPE_CHECKING:
+    from .reference_profile import ReferenceProfile
 
 #: a categorical column with at least this share of unique values (and enough rows) is an ID
 ID_LIKE_UNIQUE_SHARE = 0.9
@@ -48,6 +51,8 @@ class Inputs:
     current: pd.DataFrame
     training_view: pd.DataFrame | None
     schema: Schema
+    #: the stored reference profile read instead of `data.reference` (`reference` is then its sample)
+    profile: "ReferenceProfile | None" = None
 
     @property
     def has_labels(self) -> bool:
@@ -99,22 +104,43 @@ def _read_failure(exc: Exception) -> str:
 
 
 def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> Inputs:
-    """Read every file named by the config and align them into validated Inputs."""
+    """Read every file named by the config and align them into validated Inputs; without
+    `data.reference`, the stored reference profile the config was resolved to stands in for it."""
     d = config.data
-    frames = {
-        "reference": read_table(d.reference, "data.reference"),
-        "golden": read_table(d.golden, "data.golden"),
-        "current": read_table(d.current, "data.current"),
-    }
+    features = config.features or (tuple(model_features) if model_features else None)
+    profile = _stored_profile(config, features) if d.reference is None else None
+    reference = profile.sample if profile else read_table(d.reference, "data.reference")
+    golden, current = read_table(d.golden, "data.golden"), read_table(d.current, "data.current")
     training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
-    return build_inputs(
-        frames["reference"], frames["golden"], frames["current"],
-        task=config.task, target=config.target,
-        features=config.features or (tuple(model_features) if model_features else None),
+    inputs = build_inputs(
+        reference, golden, current,
+        task=config.task, target=config.target, features=features or (profile.schema.features if profile else None),
         categorical=config.categorical, text=config.text, prediction=config.prediction,
         timestamp=config.timestamp, entity_id=config.entity_id, training_view=training_view,
-        sources={"reference": d.reference, "golden": d.golden, "current": d.current, "training_view": d.training_view},
+        sources={"reference": d.reference or f"stored profile {d.profile}", "golden": d.golden, "current": d.current,
+                 "training_view": d.training_view},
+        known=profile.schema if profile else None,
     )
+    return replace(inputs, profile=profile)
+
+
+def _stored_profile(config: Config, features: Iterable[str] | None) -> "ReferenceProfile":
+    """The profile `data.profile` names, checked against what the config asks of it."""
+    from .reference_profile import read
+
+    if config.data.profile is None:
+        raise DataError("data.reference is not given and no stored reference profile was found: add data.reference")
+    where = f"stored reference profile ({config.data.profile})"
+    profile = read(Path(config.data.profile), where)
+    s = profile.schema
+    if (config.task, config.target) != (s.task, s.target):
+        raise DataError(f"data.reference is not given, and the {where} is for task {s.task!r} with target "
+                        f"{s.target!r}, not {config.task!r} with {config.target!r}: add data.reference")
+    missing = [f for f in features or () if f not in s.features]
+    if missing:
+        raise DataError(f"data.reference is not given, and feature {missing[0]!r} is not in the {where} "
+                        f"({len(missing)} of {len(tuple(features or ()))} features missing): add data.reference")
+    return profile
 
 
 def build_inputs(
@@ -132,10 +158,13 @@ def build_inputs(
     entity_id: str | None = None,
     training_view: pd.DataFrame | None = None,
     sources: dict[str, str] | None = None,
+    known: Schema | None = None,
 ) -> Inputs:
     """Validate columns and types; the frames come back typed and index-reset.
 
-    `sources` names each frame's file (role -> path) for error messages.
+    `sources` names each frame's file (role -> path) for error messages. `known`: the schema a
+    stored profile was built with, when `reference` is its sample: each feature keeps the kind
+    and the skip it got from the full reference (a sample could read differently).
 
     The returned frames share column memory with the given ones wherever a column needed no
     conversion (no copy of a million-row frame): the caller's frames are never modified, and
@@ -202,17 +231,17 @@ def build_inputs(
         if f in text:
             continue
         ref_col = reference[f]
-        if ref_col.isna().all():
+        if known is None and ref_col.isna().all():
             raise DataError(f"{where('reference')}: feature {f!r} has no values (every row is empty): the model "
                             f"learned nothing from it; fix the file or leave {f!r} out of 'features'")
-        if f not in declared_cat and _is_numeric(ref_col):
+        if (f in known.numeric) if known else (f not in declared_cat and _is_numeric(ref_col)):
             for role, frame in (("reference", reference), ("golden", golden)):
                 _check_numbers(frame[f], f, where(role))
             numeric.append(f)
             for frame in (reference, golden, current, training_view):
                 if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
                     frame[f] = _to_float(frame[f])
-            if not np.isfinite(reference[f].to_numpy()).any():
+            if known is None and not np.isfinite(reference[f].to_numpy()).any():
                 raise DataError(f"{where('reference')}: feature {f!r} has no finite values (only infinities)")
             continue
         cats.append(f)
@@ -223,7 +252,9 @@ def build_inputs(
                 if converted is not col:
                     frame[f] = converted
         n_valid = int(reference[f].notna().sum())
-        if n_valid == 0:
+        if known is not None:
+            skipped.extend(p for p in known.skipped if p[0] == f)
+        elif n_valid == 0:
             skipped.append((f, "no values in data.reference"))
         elif n_valid >= ID_LIKE_MIN_ROWS and (distinct := reference[f].nunique()) >= ID_LIKE_UNIQUE_SHARE * n_valid:
             skipped.append((f, f"ID-like: {distinct} distinct values in {n_valid} rows"))

@@ -31,15 +31,15 @@ from .profile import (
     profile_feature,
     window_bounds,
 )
+from .reference_profile import sample_rows
 from .scoring import Scored, model_input, predict, score, scored_rows
 from .types import FeatureStat, Finding, GoldenResult, ModelHandle, Verdict
 from .verdict import build_verdict
 
 #: windows smaller than this are merged: onset analysis on a handful of rows is noise
 MIN_WINDOW_ROWS = 200
-#: bounded samples: rows scored by the model, reference rows for neighbour search and class mixtures
+#: bounded sample of production rows scored by the model (the reference's: reference_profile.SAMPLE_ROWS)
 MAX_SCORED_ROWS = 50_000
-MAX_REFERENCE_SAMPLE = 10_000
 
 
 def diagnose(
@@ -118,15 +118,19 @@ def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], Non
     n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
     bounds = window_bounds(n, n_windows)
     labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
-    say(f"profiling {len(schema.features)} features: {len(inputs.reference):,} reference rows, {n:,} current rows, "
-        f"{len(bounds)} windows")
+    reference = (f"the stored profile of {inputs.profile.rows:,} reference rows" if inputs.profile
+                 else f"{len(inputs.reference):,} reference rows")
+    say(f"profiling {len(schema.features)} features: {reference}, {n:,} current rows, {len(bounds)} windows")
     references = reference_profiles(inputs)
     profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
     return Profiles(references, profiles, bounds, labels)
 
 
 def reference_profiles(inputs: Inputs) -> dict[str, NumericReference | CategoricalReference]:
-    """Each feature of the reference binned once: what fill values and every comparison start from."""
+    """Each feature of the reference binned once (or as its stored profile holds it): what fill
+    values and every comparison start from."""
+    if inputs.profile is not None:
+        return inputs.profile.references
     schema, reference = inputs.schema, inputs.reference
     return {f: numeric_reference(f, reference[f].to_numpy(float)) if f in schema.numeric
             else categorical_reference(f, reference[f]) for f in (*schema.numeric, *schema.categorical)}
@@ -180,7 +184,8 @@ def build_context(
     keep = np.sort(rng.choice(n, size=min(n, MAX_SCORED_ROWS), replace=False))
     current_sample = current.iloc[keep].assign(_window=window_of_row[keep])
     ref = inputs.reference
-    reference_sample = ref.iloc[np.sort(rng.choice(len(ref), size=min(len(ref), MAX_REFERENCE_SAMPLE), replace=False))]
+    reference_sample = sample_rows(ref, seed)
+    reference_labels = inputs.profile.labels if inputs.profile else ref[schema.target].dropna().to_numpy()
 
     if golden is None:
         say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
@@ -193,7 +198,7 @@ def build_context(
         reference_sample=reference_sample, current_sample=current_sample, scored=scored,
         golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs,
         training_join=join, fill=fill,
-        n_current=n, reference_labels=ref[schema.target].dropna().to_numpy(), current_predictions=predictions,
+        n_current=n, reference_labels=reference_labels, current_predictions=predictions,
         current_proba=proba, seed=seed,
     )
     for f, why in schema.skipped:
@@ -269,6 +274,8 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
 
     Read off the reference profiles (already computed) rather than another pass over the rows.
     """
+    if inputs.profile is not None:
+        return dict(inputs.profile.fill)
     fill: dict[str, object] = {}
     for f in inputs.schema.numeric:
         med = references[f].summary.median

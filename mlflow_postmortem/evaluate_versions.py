@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .data import Inputs, load_inputs
 from .errors import DataError, PostmortemError
 from .golden_refresh import golden_in_use
+from .reference_store import profile_in_use
 from .evaluation import VersionScores, scored_for_ranking, slices_of, version_scores, worst_slices
 from .lifecycle import Say, data_digests, digest, guarded, placement, point_to, registered_version
 from .records import rounded, verdict_from_run
@@ -44,7 +45,7 @@ def evaluate_versions(config_path: str | Path, *, versions: str = "aliases", tra
     """The command: the chosen versions of the config's model, each in a child run of one parent run."""
     config = load_config(config_path)
     reviewed = registered_version(config, tracking_uri, "evaluate-versions compares registered versions", say)
-    config = golden_in_use(config, reviewed, say)
+    config = profile_in_use(golden_in_use(config, reviewed, say), reviewed, say)
     chosen = choose_versions(reviewed, versions)
     where = placement(experiment, say)
     name = f"evaluate versions {reviewed.name}"

@@ -49,6 +49,9 @@ def refresh_golden(config_path: str | Path, *, tracking_uri: str | None = None, 
     if not config.timestamp:
         raise ConfigError(f"{config.source}: refresh-golden needs key 'timestamp' (the next golden set is "
                           "stratified by time window)")
+    if config.data.reference is None:
+        raise ConfigError(f"{config.source}: refresh-golden needs key 'data.reference' (the next golden set leaves "
+                          "out the rows the version was trained on; a stored profile holds only a sample of them)")
     version = registered_version(config, tracking_uri, "refresh-golden names the golden set on a registered version", say)
     config = golden_in_use(config, version, say)
     where = placement(experiment, say)

@@ -148,7 +148,7 @@ def data_digests(config: Config) -> dict[str, str]:
     order): two runs with equal digests saw the same data."""
     out = {}
     for role in ("reference", "golden", "current", "training_view"):
-        path = getattr(config.data, role)
+        path = getattr(config.data, role) or (config.data.profile if role == "reference" else None)
         if path is None:
             continue
         total = hashlib.sha256()

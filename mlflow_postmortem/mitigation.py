@@ -27,11 +27,12 @@ from . import retrain, scoring
 from .adapters import models, projects, registry, runs
 from .config import Config
 from .data import Inputs, load_inputs
-from .errors import PostmortemError
+from .errors import ConfigError, PostmortemError
 from .evaluate_versions import evaluate_into
 from .gate import Check, Rule, judge
 from .golden_refresh import refresh_after_mitigation
 from .records import config_from_run, rounded, verdict_from_run
+from .reference_store import profile_in_use
 from .scoring import metric_value, primary_metric, score
 from .types import Verdict
 
@@ -80,6 +81,7 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
     pinned = registry.resolve_version(model_uri)
     if pinned is None:
         raise PostmortemError(f"mitigation needs a registered model version; the post-mortem reviewed {model_uri}")
+    config = profile_in_use(config, pinned, say)  # the gate fills missing values as the diagnosis did
     runs.log_params(run, {"diagnosis_run": diagnosis_run, "mitigation": action, "root_cause": cause})
     runs.set_tags(run, {"postmortem.mitigation": action, "postmortem.root_cause": cause, "postmortem.model_name": pinned.name})
 
@@ -105,6 +107,10 @@ def mitigate(diagnosis_run: str, run, *, say: Say = lambda message: None) -> Mit
         say(f"mitigate: training run {training_run} finished before an interruption; registering its model")
     else:
         project = settings.get("project") or str(REFERENCE_TRAINER)
+        if project == str(REFERENCE_TRAINER) and config.data.reference is None:
+            raise ConfigError(f"{action} with the reference trainer needs the training rows, and the post-mortem's "
+                              "config has no 'data.reference' (it diagnosed from the version's stored profile, which "
+                              "holds a sample): add data.reference and run the post-mortem again")
         entry_point = settings.get("entry_point", "main")
         params = {"diagnosis_run": diagnosis_run, "mitigation": action, **settings.get("parameters", {})}
         say(f"mitigate: {action} for {cause}: launching {project} -e {entry_point}")

@@ -31,6 +31,8 @@ from .monitoring import (ConfidenceEstimate, Window, WindowReport, calendar_wind
                          join_late_labels, labelled_per_step, model_score, parse_every, score_reference, step_of,
                          window_at, window_report)
 from .records import rounded
+from .reference_profile import sample_rows
+from .reference_store import profile_in_use
 from .scoring import metrics, model_input, predict, primary_metric
 from .triggers import Fired, check_rules, raise_alerts
 from .types import ModelHandle
@@ -77,6 +79,7 @@ def monitor(config_path: str | Path, *, tracking_uri: str | None = None, experim
         raise ConfigError(f"{config.source}: monitor needs key 'timestamp' (the column its calendar windows are cut by)")
     version = registered_version(config, tracking_uri, "monitor records on a registered version", say)
     config = golden_in_use(config, version, say)  # the label-free estimate is calibrated on it
+    config = profile_in_use(config, version, say)
     where = placement(experiment, say)
     name = f"monitor {version.name} v{version.version}"
     key = digest({"model": version.uri, "window": config.monitor.window, "test": config.monitor.test})
@@ -149,7 +152,8 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
                  metric: str) -> tuple[tuple[WindowReport, ...], str]:
     """Compute and log the windows not recorded yet; with how the label-free estimate was made."""
     schema = inputs.schema
-    ref_pred, ref_proba, _ = predict(model, model_input(inputs.reference, schema, fill), fill)
+    reference = sample_rows(inputs.reference)  # what a stored profile holds: the same figures with or without one
+    ref_pred, ref_proba, _ = predict(model, model_input(reference, schema, fill), fill)
     reference_scores = model_score(ref_pred, ref_proba)
     scores_binned = score_reference(reference_scores)
     confidence = _confidence(model, inputs.golden, schema, fill) if schema.task == "classification" else None
@@ -165,7 +169,7 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
     for window in todo:
         rows = log[in_window(times, window)]
         pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)
-        report = window_report(window, config.monitor.test, references, inputs.reference, scores_binned,
+        report = window_report(window, config.monitor.test, references, reference, scores_binned,
                                reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence,
                                served=rows[schema.prediction] if schema.prediction else None, task=schema.task)
         at = dict(step=step_of(window, every), timestamp_ms=int(window.start.value // 1_000_000))

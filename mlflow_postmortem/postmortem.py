@@ -21,6 +21,7 @@ from .golden_refresh import golden_in_use
 from .lifecycle import (Placement, Say, claimed_run, config_identity, data_digests, digest, fail_quietly, guarded,
                         placement, point_to)
 from .records import golden_from_dict, record_parent, verdict_from_run, verdict_tags, write_verdict
+from .reference_store import profile_in_use
 from .steps import STEPS, diagnose_step, drift_report, golden_check, golden_eval, load_models, run_steps
 from .types import FeatureStat, GoldenResult, Verdict
 
@@ -58,7 +59,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
     project_run, exp = where.project_run, where.experiment
 
     pinned = registry.resolve_version(config.model)
-    config = golden_in_use(config, pinned, say)
+    config = profile_in_use(golden_in_use(config, pinned, say), pinned, say)
     model_uri = pinned.uri if pinned else config.model
     digests = data_digests(config)
     key = digest({"model": model_uri, "config": config_identity(config), "data": digests})
@@ -77,7 +78,7 @@ def run_postmortem(config_path: str | Path, output: str | Path, *, tracking_uri:
         return outcome
     say(f"post-mortem run {parent.run_id} (experiment {exp})")
     try:
-        verdict = run_steps(config, model_uri, digests, parent, say)
+        verdict = run_steps(config, model_uri, digests, parent, say, keep_profile=record)
         verdict = replace(verdict, run_id=parent.run_id)
         write_verdict(verdict, Path(output))
         record_parent(parent, verdict, config, digests)
@@ -122,7 +123,8 @@ def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri
     config = load_config(config_path)
     say(f"tracking store {tracking.use_tracking_uri(tracking_uri)}")
     tracking.check_tracking_reachable()
-    config = golden_in_use(config, registry.resolve_version(config.model), say)
+    version = registry.resolve_version(config.model)
+    config = profile_in_use(golden_in_use(config, version, say), version, say)
     model, baseline = load_models(config, say)
     say("reading data")
     verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows,
@@ -141,7 +143,8 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
         raise PostmortemError(f"unknown step {step!r} (steps: {', '.join(STEPS)})")
     config = load_config(config_path)
     tracking.check_tracking_reachable()
-    config = golden_in_use(config, registry.resolve_version(config.model), say)
+    version = registry.resolve_version(config.model)
+    config = profile_in_use(golden_in_use(config, version, say), version, say)
     run = runs.project_run() or runs.start_run(runs.experiment_id(None), step)
     runs.claim_run(run, {runs.STEP_TAG: step})
 

@@ -34,8 +34,10 @@ EVIDENTLY_MAX_ROWS = 50_000
 EVIDENTLY_SKIPPED_TAG = "postmortem.evidently.skipped"
 
 
-def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: runs.RunRef, say: Say) -> Verdict:
-    """The three steps as child runs of `parent`, each reused when an identical one finished before."""
+def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: runs.RunRef, say: Say, *,
+              keep_profile: bool = True) -> Verdict:
+    """The three steps as child runs of `parent`, each reused when an identical one finished before.
+    `keep_profile`: store the reference profile on the version if it has none (reference_store.py)."""
     model, baseline = load_models(config, say)
     say("reading data")
     inputs = load_inputs(config, model.features)
@@ -66,7 +68,8 @@ def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: r
         return verdict_from_run(diag_run.run_id)
     golden_uri = f"runs:/{golden_run.run_id}/golden.json"
     return guarded(diag_run.ref, lambda: diagnose_step(diag_run.ref, config, model, baseline, inputs, digests, golden,
-                                                    golden_uri, drift_run.run_id, reports, say))
+                                                    golden_uri, drift_run.run_id, reports, say,
+                                                    keep_profile=keep_profile))
 
 
 def golden_eval(run: runs.RunRef, config: Config, model: ModelHandle, baseline: ModelHandle | None, inputs: Inputs,
@@ -117,7 +120,8 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
     reports = evidently.build_reports(reference, current, target=schema.target, prediction="prediction",
                                       task=schema.task, numeric=list(schema.numeric),
                                       categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS,
-                                      source_rows=(len(inputs.reference), len(inputs.current)))
+                                      source_rows=(inputs.profile.rows if inputs.profile else len(inputs.reference),
+                                                   len(inputs.current)))
     for report in reports.built:
         runs.log_artifact_text(run, f"evidently/{report.name}.html", report.html)
         runs.log_artifact_text(run, f"evidently/{report.name}.json", json.dumps(report.json, default=str))
@@ -132,8 +136,10 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
 
 def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline: ModelHandle | None, inputs: Inputs,
                   digests: dict[str, str], golden: GoldenResult, golden_uri: str, drift_run_id: str,
-                  reports: list[str], say: Say) -> Verdict:
+                  reports: list[str], say: Say, *, keep_profile: bool = True) -> Verdict:
     """The verdict on every row, with the golden check passed downstream; its report and metrics."""
+    from .reference_store import keep_first
+
     runs.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
     verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
                        detectors=config.detectors, progress=lambda m: say(f"diagnose: {m}"))
@@ -154,6 +160,8 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     skipped = evidently_skipped(drift_run_id, reports)
     runs.log_artifact_text(run, "report.md", render_markdown(verdict, evidently=evidently_links, evidently_skipped=skipped))
     runs.log_artifact_text(run, "report.html", render_html(verdict, evidently=evidently_links, evidently_skipped=skipped))
+    if keep_profile:
+        keep_first(run, inputs, digests["reference"], model, lambda m: say(f"diagnose: {m}"))
     return verdict
 
 
@@ -175,7 +183,10 @@ def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | No
 
 def _log_inputs(run: runs.RunRef, config: Config, inputs: Inputs, digests: dict[str, str], roles: tuple[str, ...]) -> None:
     """The data a step read, as run inputs with their contexts and file digests."""
-    runs.log_datasets(run, [(role, getattr(inputs, role), getattr(config.data, role), digests[role], config.target)
+    sources = {role: getattr(config.data, role) for role in roles}
+    if "reference" in sources and config.data.reference is None:  # the stored profile's sample stood in
+        sources["reference"] = config.data.profile
+    runs.log_datasets(run, [(role, getattr(inputs, role), sources[role], digests[role], config.target)
                             for role in roles if getattr(inputs, role) is not None])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -424,6 +425,28 @@ def read_artifact_uri_text(uri: str) -> str:
             return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)).read_text()
 
     return call(read, f"read artifact {uri}")
+
+
+def cached_artifacts(uri: str, key: str) -> Path:
+    """A finished run's artifact folder (`runs:/<id>/<folder>`) on this machine, downloaded once
+    into the temporary folder under `key` (a run's artifacts never change once it has finished)."""
+    folder = Path(tempfile.gettempdir()) / "mlflow-postmortem" / key
+    local = folder / uri.rstrip("/").rpartition("/")[2]
+    if (folder / ".complete").exists():
+        return local
+
+    def fetch(_: MlflowClient) -> Path:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=folder.parent))
+        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(partial))
+        (partial / ".complete").touch()
+        try:
+            partial.rename(folder)
+        except OSError:  # another process finished the same download first
+            shutil.rmtree(partial, ignore_errors=True)
+        return local
+
+    return call(fetch, f"download {uri}")
 
 
 def ui_url(experiment: str, run_id: str | None = None, *, base: str | None = None) -> str:

@@ -29,11 +29,13 @@ from support import BIN_DIR, tracking
 TRUSTED = [*demo.TRUSTED_TYPES, "functools.partial", "sklearn.utils.validation.check_array"]
 
 
-def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, **config: Any) -> Path:
-    """Data files, `name` v1 and v2 registered on `server`, and a pm.yaml reviewing v2."""
+def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, customers: int = 6_000,
+             **config: Any) -> Path:
+    """Data files, `name` v1 and v2 registered on `server`, and a pm.yaml reviewing v2; 45% of
+    `customers` are the reference."""
     from mlflow_postmortem.adapters import registry
 
-    ds = make_dataset(demo.customers(6_000, seed=11), name="churn", task="classification", target=demo.TARGET,
+    ds = make_dataset(demo.customers(customers, seed=11), name="churn", task="classification", target=demo.TARGET,
                       categorical=demo.CATEGORICAL)
     split = split_dataset(ds)
     drill = inject(make_drill(ds, n_rows=n_rows, seed=3), "feature_recalibration", feature="monthly_charges",

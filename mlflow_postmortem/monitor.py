@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .adapters import models, registry, runs
@@ -27,13 +26,11 @@ from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError
 from .golden_refresh import golden_in_use
 from .lifecycle import Say, digest, guarded, placement, point_to, registered_version
-from .monitoring import (ConfidenceEstimate, Window, WindowReport, calendar_windows, fit_confidence, in_window,
-                         join_late_labels, labelled_per_step, model_score, parse_every, score_reference, step_of,
-                         window_at, window_report)
+from .monitoring import (LABELLED_METRIC, Watch, Window, WindowReport, calendar_windows, in_window, join_late_labels,
+                         labelled_per_step, parse_every, realised_metric, step_of, window_at)
 from .records import rounded
-from .reference_profile import sample_rows
 from .reference_store import profile_in_use
-from .scoring import metrics, model_input, predict, primary_metric
+from .scoring import model_input, predict, primary_metric
 from .triggers import Fired, check_rules, raise_alerts
 from .types import ModelHandle
 
@@ -42,7 +39,6 @@ STEP = "monitor"
 RECORDED_METRIC = "monitor.rows"
 #: how the label-free estimate was made, or why there is none
 ESTIMATE_TAG = "postmortem.monitor.estimate"
-LABELLED_METRIC = "monitor.labelled"
 
 
 @dataclass(frozen=True)
@@ -151,32 +147,17 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
                  times: pd.Series, todo: list[Window], every: pd.Timedelta, references: dict, fill: dict[str, object],
                  metric: str) -> tuple[tuple[WindowReport, ...], str]:
     """Compute and log the windows not recorded yet; with how the label-free estimate was made."""
-    schema = inputs.schema
-    reference = sample_rows(inputs.reference)  # what a stored profile holds: the same figures with or without one
-    ref_pred, ref_proba, _ = predict(model, model_input(reference, schema, fill), fill)
-    reference_scores = model_score(ref_pred, ref_proba)
-    scores_binned = score_reference(reference_scores)
-    confidence = _confidence(model, inputs.golden, schema, fill) if schema.task == "classification" else None
-    if confidence is not None:
-        note = confidence.note
-    elif schema.task == "regression":
-        note = "no label-free estimate for regression: realised error only, once labels arrive"
-    else:
-        note = "no label-free estimate: the model gives no class probabilities"
+    watch = Watch.of(inputs, model, references, fill, config.monitor.test)
     runs.set_tags(run, {"postmortem.monitor.window": config.monitor.window, "postmortem.monitor.test": config.monitor.test,
-                        ESTIMATE_TAG: note})
+                        ESTIMATE_TAG: watch.note})
     reports = []
     for window in todo:
-        rows = log[in_window(times, window)]
-        pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)
-        report = window_report(window, config.monitor.test, references, reference, scores_binned,
-                               reference_scores, rows, pred, proba, _realised(schema, rows, pred, metric), confidence,
-                               served=rows[schema.prediction] if schema.prediction else None, task=schema.task)
+        report = watch.report(window, log[in_window(times, window)])
         at = dict(step=step_of(window, every), timestamp_ms=int(window.start.value // 1_000_000))
-        runs.log_metrics(run, _window_metrics(report, metric), **at)
+        runs.log_metrics(run, rounded(report.figures(metric)), **at)
         runs.log_metrics(run, {RECORDED_METRIC: report.rows}, **at)
         reports.append(report)
-    return tuple(reports), note
+    return tuple(reports), watch.note
 
 
 def _labels_grown(run: runs.RunRef, log: pd.DataFrame, times: pd.Series, target: str, every: pd.Timedelta,
@@ -200,7 +181,7 @@ def _relabel(run: runs.RunRef, window: Window, step: int, counts: tuple[int, int
     window's start."""
     labelled, before, stamp = counts
     pred, _, _ = predict(model, model_input(rows, schema, fill), fill)
-    realised, _ = _realised(schema, rows, pred, metric)  # labelled rows grew: there are some
+    realised, _ = realised_metric(schema, rows, pred, metric)  # labelled rows grew: there are some
     runs.log_metrics(run, rounded({f"monitor.realised.{metric}": realised, LABELLED_METRIC: labelled}), step=step,
                      timestamp_ms=stamp + 1)
     return Relabelled(window, labelled, before, realised)
@@ -213,36 +194,6 @@ def _figures(run_id: str, config: Config, every: pd.Timedelta) -> list[WindowFig
     return [WindowFigures(step, window_at(step, every), int(n), int(labelled.get(step, (0, 0))[1]),
                           {m: values[step][1] for m, values in watched.items() if step in values})
             for step, (_, n) in rows.items()]
-
-
-def _confidence(model, golden: pd.DataFrame, schema, fill) -> ConfidenceEstimate | None:
-    if model.predict_proba is None:
-        return None
-    pred, proba, _ = predict(model, model_input(golden, schema, fill), fill)
-    return fit_confidence(proba, pred == golden[schema.target].to_numpy())
-
-
-def _realised(schema, rows: pd.DataFrame, pred: np.ndarray, metric: str) -> tuple[float, int] | None:
-    if schema.target not in rows.columns:
-        return None
-    labelled = rows[schema.target].notna().to_numpy()
-    if not labelled.any():
-        return None
-    y = rows[schema.target].to_numpy()[labelled]
-    return metrics(schema.task, y, pred[labelled])[metric], int(labelled.sum())
-
-
-def _window_metrics(report: WindowReport, metric: str) -> dict[str, float]:
-    out = {f"monitor.drift.{d.feature}": d.effect for d in report.drift}
-    out |= {"monitor.drifted_features": len(report.drifted), "monitor.score_drift": report.score_drift.effect,
-            LABELLED_METRIC: report.labelled}
-    if report.estimated is not None:
-        out[f"monitor.estimated.{metric}"] = report.estimated
-    if report.realised is not None:
-        out[f"monitor.realised.{metric}"] = report.realised
-    if report.served_mismatch is not None:
-        out["monitor.served_mismatch"] = report.served_mismatch
-    return rounded(out)
 
 
 def describe(report: WindowReport, metric: str) -> str:

@@ -21,9 +21,13 @@ import pandas as pd
 import scipy.stats as sps
 from sklearn.isotonic import IsotonicRegression
 
+from .data import Inputs, Schema
 from .detectors.served import compare
 from .profile import CategoricalReference, NumericReference, numeric_reference
+from .reference_profile import sample_rows
+from .scoring import metrics, model_input, predict, primary_metric
 from .stats import benjamini_hochberg, debiased_total_variation, merge_sparse
+from .types import ModelHandle
 
 #: the drift tests a config may choose (`monitor.test`)
 TESTS = ("tv", "ks", "psi", "chi2")
@@ -236,6 +240,10 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(sum(gaps) / len(confidence))
 
 
+#: labelled rows of a window: the figure late labels update
+LABELLED_METRIC = "monitor.labelled"
+
+
 @dataclass(frozen=True)
 class WindowReport:
     """One calendar window: its drift per feature and of the model's scores, and its metric, estimated and realised."""
@@ -256,6 +264,19 @@ class WindowReport:
     @property
     def drifted(self) -> tuple[str, ...]:
         return tuple(d.feature for d in self.drift if d.drifted)
+
+    def figures(self, metric: str) -> dict[str, float]:
+        """What monitor logs for the window, by metric key: what alert rules watch."""
+        out = {f"monitor.drift.{d.feature}": d.effect for d in self.drift}
+        out |= {"monitor.drifted_features": len(self.drifted), "monitor.score_drift": self.score_drift.effect,
+                LABELLED_METRIC: self.labelled}
+        if self.estimated is not None:
+            out[f"monitor.estimated.{metric}"] = self.estimated
+        if self.realised is not None:
+            out[f"monitor.realised.{metric}"] = self.realised
+        if self.served_mismatch is not None:
+            out["monitor.served_mismatch"] = self.served_mismatch
+        return out
 
 
 def model_score(pred: np.ndarray, proba: np.ndarray | None) -> np.ndarray:
@@ -288,3 +309,63 @@ def window_report(window: Window, test: str, references: dict[str, NumericRefere
                 if known is not None and known.any() else None)
     return WindowReport(window, len(frame), tuple(feature_drift(test, references, reference, frame)), score_drift,
                         estimated, metric, labelled, mismatch)
+
+
+def realised_metric(schema: Schema, rows: pd.DataFrame, pred: np.ndarray, metric: str) -> tuple[float, int] | None:
+    """(the primary metric on the labelled rows, how many), or None without labels."""
+    if schema.target not in rows.columns:
+        return None
+    labelled = rows[schema.target].notna().to_numpy()
+    if not labelled.any():
+        return None
+    y = rows[schema.target].to_numpy()[labelled]
+    return metrics(schema.task, y, pred[labelled])[metric], int(labelled.sum())
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What every window of one version is compared with, prepared once: the reference's bins and
+    sample, the model's scores on that sample, and the label-free estimate calibrated on the golden set."""
+
+    schema: Schema
+    model: ModelHandle
+    fill: dict[str, object]
+    references: dict[str, NumericReference | CategoricalReference]
+    #: `sample_rows(reference)`: what a stored profile holds, so the figures are the same with or without one
+    reference: pd.DataFrame
+    reference_scores: np.ndarray
+    scores_binned: NumericReference
+    confidence: ConfidenceEstimate | None
+    test: str
+    metric: str
+
+    @classmethod
+    def of(cls, inputs: Inputs, model: ModelHandle, references: dict[str, NumericReference | CategoricalReference],
+           fill: dict[str, object], test: str) -> "Watch":
+        schema = inputs.schema
+        reference = sample_rows(inputs.reference)
+        pred, proba, _ = predict(model, model_input(reference, schema, fill), fill)
+        scores = model_score(pred, proba)
+        confidence = None
+        if schema.task == "classification" and model.predict_proba is not None:
+            golden_pred, golden_proba, _ = predict(model, model_input(inputs.golden, schema, fill), fill)
+            confidence = fit_confidence(golden_proba, golden_pred == inputs.golden[schema.target].to_numpy())
+        return cls(schema, model, fill, references, reference, scores, score_reference(scores), confidence, test,
+                   primary_metric(schema.task)[0])
+
+    @property
+    def note(self) -> str:
+        """How the label-free estimate is made, or why there is none."""
+        if self.confidence is not None:
+            return self.confidence.note
+        if self.schema.task == "regression":
+            return "no label-free estimate for regression: realised error only, once labels arrive"
+        return "no label-free estimate: the model gives no class probabilities"
+
+    def report(self, window: Window, rows: pd.DataFrame) -> WindowReport:
+        schema = self.schema
+        pred, proba, _ = predict(self.model, model_input(rows, schema, self.fill), self.fill)
+        return window_report(window, self.test, self.references, self.reference, self.scores_binned,
+                             self.reference_scores, rows, pred, proba, realised_metric(schema, rows, pred, self.metric),
+                             self.confidence, served=rows[schema.prediction] if schema.prediction else None,
+                             task=schema.task)

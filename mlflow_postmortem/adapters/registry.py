@@ -19,8 +19,9 @@ from ..types import GoldenResult, RecordedGolden, Verdict
 from .tracking import call, first_line, patient
 
 
-#: version tags holding a version's launch golden metrics, e.g. `postmortem.golden.roc_auc`
-GOLDEN_TAG_PREFIX = "postmortem.golden."
+#: version tags holding a version's launch golden metrics, e.g. `postmortem.launch.roc_auc` (not under
+#: `postmortem.golden.`: that names the version's golden set, refresh-golden's uri and file digest)
+LAUNCH_TAG_PREFIX = "postmortem.launch."
 ROOT_CAUSE_TAG = "postmortem.root_cause"
 RUN_ID_TAG = "postmortem.run_id"
 
@@ -130,7 +131,7 @@ def record_version_tags(name: str, version: str, verdict: Verdict) -> None:
             client.set_model_version_tag(name, version, RUN_ID_TAG, verdict.run_id)
             client.set_model_version_tag(name, version, HISTORY_TAG, _history(tags.get(HISTORY_TAG, ""), verdict))
         golden = verdict.golden
-        if golden is not None and not golden.dropped and not any(k.startswith(GOLDEN_TAG_PREFIX) for k in tags):
+        if golden is not None and not golden.dropped and not any(k.startswith(LAUNCH_TAG_PREFIX) for k in tags):
             for key, value in _golden_tags(golden).items():
                 client.set_model_version_tag(name, version, key, value)
 
@@ -167,18 +168,18 @@ def _newest_first(earlier: str, line: str) -> str:
 
 
 def _golden_tags(golden: GoldenResult) -> dict[str, str]:
-    tags = {f"{GOLDEN_TAG_PREFIX}{metric}": repr(float(value)) for metric, value in golden.metrics.items()
+    tags = {f"{LAUNCH_TAG_PREFIX}{metric}": repr(float(value)) for metric, value in golden.metrics.items()
             if math.isfinite(value)}
-    tags.update({f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_low": repr(float(golden.ci_low)),
-                 f"{GOLDEN_TAG_PREFIX}{golden.metric}.ci_high": repr(float(golden.ci_high)),
-                 f"{GOLDEN_TAG_PREFIX}rows": str(golden.n_rows), f"{GOLDEN_TAG_PREFIX}digest": golden.digest or ""})
+    tags.update({f"{LAUNCH_TAG_PREFIX}{golden.metric}.ci_low": repr(float(golden.ci_low)),
+                 f"{LAUNCH_TAG_PREFIX}{golden.metric}.ci_high": repr(float(golden.ci_high)),
+                 f"{LAUNCH_TAG_PREFIX}rows": str(golden.n_rows), f"{LAUNCH_TAG_PREFIX}digest": golden.digest or ""})
     return tags
 
 
 def recorded_golden(version: RegisteredVersion) -> RecordedGolden | None:
     """The primary golden metric recorded on the version, when it was recorded with its interval,
     row count and golden digest (tags from before those were kept compare nothing)."""
-    tags = {k.removeprefix(GOLDEN_TAG_PREFIX): v for k, v in version.tags.items() if k.startswith(GOLDEN_TAG_PREFIX)}
+    tags = {k.removeprefix(LAUNCH_TAG_PREFIX): v for k, v in version.tags.items() if k.startswith(LAUNCH_TAG_PREFIX)}
     for metric in ("accuracy", "rmse"):
         keys = (metric, f"{metric}.ci_low", f"{metric}.ci_high", "rows", "digest")
         if not all(tags.get(k) for k in keys):
@@ -187,7 +188,7 @@ def recorded_golden(version: RegisteredVersion) -> RecordedGolden | None:
             return RecordedGolden(metric, float(tags[metric]), float(tags[f"{metric}.ci_low"]),
                                   float(tags[f"{metric}.ci_high"]), int(tags["rows"]), tags["digest"])
         except ValueError:
-            raise ModelError(f"tags {GOLDEN_TAG_PREFIX}{metric}* on {version.uri} are not numbers: "
+            raise ModelError(f"tags {LAUNCH_TAG_PREFIX}{metric}* on {version.uri} are not numbers: "
                              f"{ {k: tags[k] for k in keys[:4]} }") from None
     return None
 

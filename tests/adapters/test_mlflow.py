@@ -108,9 +108,9 @@ def test_previous_version_skips_deleted_versions(tracking_uri: str, diabetes: Da
     assert registry.previous_version_uri(f"models:/{name}/3") == f"models:/{name}/1"
 
 
-RECORDED = {"postmortem.golden.accuracy": "0.91", "postmortem.golden.accuracy.ci_low": "0.88",
-            "postmortem.golden.accuracy.ci_high": "0.94", "postmortem.golden.rows": "400",
-            "postmortem.golden.digest": "0123456789abcdef", "postmortem.golden.roc_auc": "0.95"}
+RECORDED = {"postmortem.launch.accuracy": "0.91", "postmortem.launch.accuracy.ci_low": "0.88",
+            "postmortem.launch.accuracy.ci_high": "0.94", "postmortem.launch.rows": "400",
+            "postmortem.launch.digest": "0123456789abcdef", "postmortem.launch.roc_auc": "0.95"}
 
 
 def test_recorded_golden_metric_comes_back_with_its_interval_rows_and_digest(tracking_uri: str, diabetes: Dataset) -> None:
@@ -128,7 +128,7 @@ def test_recorded_golden_metric_comes_back_with_its_interval_rows_and_digest(tra
 def test_golden_tags_without_an_interval_are_no_baseline(tracking_uri: str, diabetes: Dataset) -> None:
     X, y = diabetes.xy()
     version = register("pm-legacy-tags", LogisticRegression(max_iter=200), X, y > y.median())
-    MlflowClient().set_model_version_tag("pm-legacy-tags", version, "postmortem.golden.accuracy", "0.91")
+    MlflowClient().set_model_version_tag("pm-legacy-tags", version, "postmortem.launch.accuracy", "0.91")
 
     assert models.load_model_handle(f"models:/pm-legacy-tags/{version}").recorded_golden is None
 
@@ -136,10 +136,10 @@ def test_golden_tags_without_an_interval_are_no_baseline(tracking_uri: str, diab
 def test_non_numeric_golden_tag_is_named(tracking_uri: str, diabetes: Dataset) -> None:
     X, y = diabetes.xy()
     version = register("pm-bad-tag", LogisticRegression(max_iter=200), X, y > y.median())
-    for key, value in {**RECORDED, "postmortem.golden.accuracy": "high"}.items():
+    for key, value in {**RECORDED, "postmortem.launch.accuracy": "high"}.items():
         MlflowClient().set_model_version_tag("pm-bad-tag", version, key, value)
 
-    with pytest.raises(ModelError, match="postmortem.golden.accuracy.* are not numbers: .*'high'"):
+    with pytest.raises(ModelError, match="postmortem.launch.accuracy.* are not numbers: .*'high'"):
         models.load_model_handle(f"models:/pm-bad-tag/{version}")
 
 
@@ -152,9 +152,9 @@ def test_record_tags_writes_root_cause_and_golden_baseline_once(tracking_uri: st
 
     tags = MlflowClient().get_model_version("pm-tagging", version).tags
     assert tags["postmortem.root_cause"] == "healthy"
-    assert float(tags["postmortem.golden.roc_auc"]) == 0.9
-    assert (float(tags["postmortem.golden.roc_auc.ci_low"]), float(tags["postmortem.golden.roc_auc.ci_high"])) == (0.85, 0.95)
-    assert tags["postmortem.golden.rows"] == "100" and tags["postmortem.golden.digest"] == "feedfacecafebeef"
+    assert float(tags["postmortem.launch.roc_auc"]) == 0.9
+    assert (float(tags["postmortem.launch.roc_auc.ci_low"]), float(tags["postmortem.launch.roc_auc.ci_high"])) == (0.85, 0.95)
+    assert tags["postmortem.launch.rows"] == "100" and tags["postmortem.launch.digest"] == "feedfacecafebeef"
 
 
 def test_regressed_version_does_not_become_its_own_golden_baseline(tracking_uri: str, diabetes: Dataset) -> None:
@@ -165,7 +165,23 @@ def test_regressed_version_does_not_become_its_own_golden_baseline(tracking_uri:
 
     tags = MlflowClient().get_model_version("pm-regressed", version).tags
     assert tags["postmortem.root_cause"] == "model_regression"
-    assert not any(k.startswith("postmortem.golden.") for k in tags)
+    assert not any(k.startswith("postmortem.launch.") for k in tags)
+
+
+def test_a_refreshed_golden_set_named_on_the_version_neither_blocks_nor_overwrites_its_launch_metrics(
+        tracking_uri: str, diabetes: Dataset) -> None:
+    X, y = diabetes.xy()
+    version = register("pm-launch-after-refresh", LogisticRegression(max_iter=200), X, y > y.median())
+    client = MlflowClient()
+    refreshed = {"postmortem.golden.uri": "/data/golden-v2.parquet", "postmortem.golden.digest": "aaaabbbbccccdddd"}
+    for key, value in refreshed.items():
+        client.set_model_version_tag("pm-launch-after-refresh", version, key, value)
+
+    registry.record_version_tags("pm-launch-after-refresh", version, _verdict("healthy", roc_auc=0.9, dropped=False))
+
+    tags = client.get_model_version("pm-launch-after-refresh", version).tags
+    assert tags["postmortem.launch.digest"] == "feedfacecafebeef" and float(tags["postmortem.launch.roc_auc"]) == 0.9
+    assert {k: tags[k] for k in refreshed} == refreshed
 
 
 def test_local_stores_need_no_reachability_check(tracking_uri: str) -> None:

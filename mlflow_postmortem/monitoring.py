@@ -131,13 +131,13 @@ def feature_drift(test: str, references: dict[str, NumericReference | Categorica
     for name, ref in references.items():
         numeric = isinstance(ref, NumericReference)
         used = "chi2" if test == "ks" and not numeric else test
-        ref_counts, cur_counts = ref.summary.counts.astype(float), _counts(ref, window[name])
+        ref_counts, cur_counts = _reference_counts(ref), _counts(ref, window[name])
         if used == "tv":
             effects[name] = debiased_total_variation(ref_counts, cur_counts)
         elif used == "psi":
             effects[name] = population_stability(ref_counts, cur_counts)
         elif used == "ks":
-            a, b = _finite(reference[name]), _finite(window[name])
+            a, b = _missing_lowest(reference[name]), _missing_lowest(window[name])
             result = sps.ks_2samp(a, b) if len(a) and len(b) else None
             effects[name], pvalues[name] = (float(result.statistic), float(result.pvalue)) if result else (np.nan, 1.0)
         else:
@@ -178,16 +178,28 @@ def cramers_v(p_counts: np.ndarray, q_counts: np.ndarray) -> tuple[float, float]
 
 
 def _counts(ref: NumericReference | CategoricalReference, values: pd.Series) -> np.ndarray:
+    """Counts on the reference's bins, then the values missing (or infinite): a feature that stops
+    arriving has moved as surely as one that shifts."""
     if isinstance(ref, NumericReference):
-        return ref.bin_counts(_finite(values)).astype(float)
+        array = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        usable = np.isfinite(array)
+        return np.append(ref.bin_counts(array[usable]), np.count_nonzero(~usable)).astype(float)
     codes = ref.codes(values)
-    codes = codes[codes != -2]  # missing values are the null share's business, not drift's
-    return np.bincount(np.where(codes >= 0, codes, ref.other_slot + 1), minlength=ref.other_slot + 2).astype(float)
+    present = codes[codes != -2]
+    counts = np.bincount(np.where(present >= 0, present, ref.other_slot + 1), minlength=ref.other_slot + 2)
+    return np.append(counts, len(codes) - len(present)).astype(float)
 
 
-def _finite(values: pd.Series) -> np.ndarray:
+def _reference_counts(ref: NumericReference | CategoricalReference) -> np.ndarray:
+    """`_counts` of the reference itself, read off its profile."""
+    return np.append(ref.summary.counts, ref.summary.n_null + getattr(ref.summary, "n_inf", 0)).astype(float)
+
+
+def _missing_lowest(values: pd.Series) -> np.ndarray:
+    """The values for KS, a missing (or infinite) one as a value below all others: its share moves the
+    distribution function from the bottom up, as any other mass would."""
     array = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    return array[np.isfinite(array)]
+    return np.where(np.isfinite(array), array, -np.inf)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,12 @@ def test_a_window_length_that_is_not_a_whole_number_of_hours_days_or_weeks_is_re
 
 
 def _frame(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame:
-    return pd.DataFrame({f"x{i}": rng.normal(shift if i == 0 else 0.0, 1.0, n) for i in range(8)}
-                        | {"plan": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])})
+    """Eight numbers and a plan; one number and the plan missing now and then, as real logs are."""
+    frame = pd.DataFrame({f"x{i}": rng.normal(shift if i == 0 else 0.0, 1.0, n) for i in range(8)}
+                         | {"plan": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])})
+    frame.loc[rng.random(n) < 0.05, "x1"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "plan"] = None
+    return frame
 
 
 def _references(reference: pd.DataFrame) -> dict:
@@ -65,6 +69,18 @@ def test_a_shifted_feature_is_the_one_flagged(test: str) -> None:
 
     assert [d.feature for d in found if d.drifted] == ["x0"]
     assert next(d for d in found if d.feature == "plan").test == ("chi2" if test == "ks" else test)
+
+
+@pytest.mark.parametrize("test", TESTS)
+def test_features_that_stop_arriving_are_flagged_whatever_the_test(test: str) -> None:
+    rng = np.random.default_rng(9)
+    reference = _frame(rng, 20_000)
+    window = _frame(rng, 2_000)
+    window.loc[:599, ["x2", "plan"]] = None  # 30% of the window's rows lost them
+
+    found = feature_drift(test, _references(reference), reference, window)
+
+    assert sorted(d.feature for d in found if d.drifted) == ["plan", "x2"]
 
 
 def _world(rng: np.random.Generator, n: int, centre: float) -> tuple[pd.DataFrame, np.ndarray]:

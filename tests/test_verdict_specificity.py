@@ -670,3 +670,33 @@ def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
 
     assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
     assert any(c.cause == "data_drift" and c.features[:1] == ("segment",) for c in verdict.causes[:2]), verdict.summary
+
+
+def test_whole_number_populations_served_in_hundreds_are_repaired_on_every_row_not_only_those_past_the_range():
+    """Populations over five decades, all whole: x100 keeps every value whole and leaves three
+    in five inside the range the reference holds, so values off that range are only part of the
+    changed rows. Every row after the change is repaired, and the repair recovers the drop."""
+    def with_population(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        population = np.round(10 ** rng.uniform(2, 7, len(frame)))
+        logit = 2.0 * (np.log10(population) - 4.5) + 0.5 * frame["score"]
+        return frame.assign(population=population, label=(rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int))
+
+    features = [*FEATURES, "population"]
+    reference, golden = with_population(make_rows(4000, 1), 61), with_population(make_rows(1000, 2), 62)
+    encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                 ["plan", "region"])], remainder="passthrough")
+    est = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=60, random_state=0))
+    est.fit(reference[features], reference["label"])
+    model = ModelHandle("populations", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
+    cur = with_population(current(3000, seed=63), 64)
+    clean = float((est.predict(cur[features]) == cur["label"]).mean())  # what the repair should come back to
+    late = _second_half(cur)
+    cur.loc[late, "population"] = cur.loc[late, "population"] * 100
+
+    verdict = _diagnose(build_inputs(reference, golden, cur, task="classification", target="label", features=features,
+                                     timestamp="event_time"), model)
+
+    assert verdict.root_cause == "feature_recalibration" and verdict.top.features[0] == "population", verdict.summary
+    recovery = verdict.top.recovery
+    assert recovery is not None and recovery.after - recovery.before >= 0.8 * (clean - recovery.before) > 0.05, recovery

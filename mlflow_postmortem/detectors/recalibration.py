@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from .. import stats
+from .. import stats, transforms
 from ..evidence import CodesPermuted, Redefinition, Rescale
 from ..profile import (
     DISCRETE_MAX_VALUES,
@@ -222,7 +222,13 @@ class Recalibration(Detector):
                 off = pd.Series(off_grid[served]).groupby(ctx.current_sample["_window"].to_numpy()[served]).mean()
                 onset = stats.onset(off.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
                                     self.window_tv, ctx.window_labels)
-            if off_grid[start:].sum() < self.mixed_below * served[start:].sum():
+            # had every row after the change been converted, this share would have left the grid (a
+            # unit that keeps whole numbers whole moves only the values it takes past the range)
+            held = ctx.reference_sample[name].to_numpy(float)
+            convert = transforms.forward(evidence.to_dict())
+            with np.errstate(all="ignore"):
+                leaving = float(np.mean(~on_grid(convert(held[np.isfinite(held)])))) if convert is not None else 1.0
+            if off_grid[start:].sum() < self.mixed_below * leaving * served[start:].sum():
                 # part of the rows kept the old definition (a second pipeline, a partial rollout): the
                 # values the reference's grid holds were served as they were, only those off it changed
                 changed_rows = ctx.current_sample.index[off_grid]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,10 @@ class DataPaths:
     training_view: str | None = None
     #: not a config key: the stored profile's local folder, found on the version when `reference` is not given
     profile: str | None = None
+
+    def as_written(self) -> dict[str, str]:
+        """The paths as a config file gives them: a stored profile is found on the version again."""
+        return {k: v for k, v in asdict(self).items() if v is not None and k != "profile"}
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,7 @@ def record_parent(parent: runs.RunRef, verdict: Verdict, config: Config, digests
     runs.log_artifact_text(parent, "verdict.json", json.dumps(verdict.to_dict(), indent=2))
     # without `alerts`: only monitor reads them, and a webhook URL may hold a token
     recorded = {k: v for k, v in asdict(config).items() if k != "alerts"}
-    # as the user wrote it: a stored profile's local copy is found on the version again when needed
-    recorded["data"] = {k: v for k, v in recorded["data"].items() if k != "profile" and v is not None}
+    recorded["data"] = config.data.as_written()
     runs.log_artifact_text(parent, "config.json", json.dumps(plain(recorded), indent=2))
     runs.log_artifact_text(parent, "report.md", render_markdown(verdict))
     runs.log_artifact_text(parent, "report.html", render_html(verdict))

@@ -122,7 +122,7 @@ def _alerting_windows(run: runs.RunRef, config: Config, alert: Alert, number: in
     log[((times >= alert.start) & (times < alert.end)).to_numpy()].to_parquet(folder / "current.parquet", index=False)
     raw = yaml.safe_load(source.read_text())
     raw.pop("alerts", None)
-    raw["data"] = {role: path for role, path in asdict(config.data).items() if path} | {"current": "current.parquet"}
+    raw["data"] = config.data.as_written() | {"current": "current.parquet"}
     (folder / "pm.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     if local is None:
         runs.log_artifacts(run, folder, f"alerts/{number}")

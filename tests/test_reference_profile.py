@@ -164,3 +164,16 @@ def test_the_first_recorded_postmortem_stores_the_profile_and_retraining_without
     assert "retrain_correct_feature_version with the reference trainer needs the training rows" in retrain.stderr
     assert _verdict(tmp_path / "verdict.json")["root_cause"] == "feature_recalibration"
     assert sorted(str(v.version) for v in client.search_model_versions("name='pm-first-profile'")) == ["1", "2"]
+
+
+def test_an_alert_on_a_profile_only_config_starts_a_postmortem_that_also_reads_the_profile(profiled: Path) -> None:
+    only = _without_reference(profiled, "pm-alerting.yaml")
+    raw = yaml.safe_load(only.read_text())
+    raw["alerts"] = {"rules": [{"metric": "monitor.drifted_features", "threshold": 0}]}
+    only.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    done = run_cli("monitor", str(only), env={"MLFLOW_EXPERIMENT_NAME": "pm-profile-alert"}, cwd=profiled.parent)
+
+    assert done.returncode == 0, done.stderr
+    alert = next(line for line in done.stdout.splitlines() if line.startswith("alert 1:"))
+    assert "post-mortem" in alert and "feature_recalibration of monthly_charges" in alert, alert

@@ -60,9 +60,9 @@ class Inputs:
         return t in self.current.columns and self.current[t].notna().any()
 
 
-def read_table(path: str | Path, role: str) -> pd.DataFrame:
-    """Read CSV or Parquet: a file, a Parquet dataset folder, or a glob of files (`logs/*.parquet`,
-    read in name order as one table); `role` (e.g. 'data.current') goes into every error message."""
+def table_parts(path: str | Path, role: str) -> list[Path]:
+    """The files a data path reads as one table, in order: a glob's matches by name, else the path
+    (a file, or a Parquet dataset folder read as one)."""
     text = str(path)
     if "://" in text and not text.startswith("file://"):
         raise DataError(f"{role}: only local CSV or Parquet paths are supported for now, got {text}")
@@ -71,18 +71,34 @@ def read_table(path: str | Path, role: str) -> pd.DataFrame:
         matches = sorted(glob.glob(str(p)))
         if not matches:
             raise DataError(f"{role}: no file matches {p}")
-        return pd.concat([read_table(m, role) for m in matches], ignore_index=True)
+        return [Path(m) for m in matches]
+    return [p]
+
+
+def read_table(path: str | Path, role: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read CSV or Parquet: a file, a Parquet dataset folder, or a glob of files (`logs/*.parquet`,
+    read in name order as one table); `role` (e.g. 'data.current') goes into every error message.
+    `columns`: only these, where a file has them (a label file holds no features)."""
+    parts = table_parts(path, role)
+    if len(parts) > 1 or glob.has_magic(str(path)):
+        return pd.concat([_read_file(p, role, columns) for p in parts], ignore_index=True)
+    return _read_file(parts[0], role, columns)
+
+
+def _read_file(p: Path, role: str, columns: Iterable[str] | None) -> pd.DataFrame:
     if not p.exists():
         raise DataError(f"{role}: file not found: {p}")
+    wanted = None if columns is None else set(columns)
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq") or p.is_dir():
             # Arrow's decoding threads, once started, can abort the process as it exits ("terminate
             # called without an active exception", apache/arrow#34314): a finished command would
             # then exit -6 instead of 0 or 2, one run in six here. One thread reads as surely.
-            frame = pd.read_parquet(p, use_threads=False)
+            names = None if wanted is None else [c for c in _parquet_columns(p) if c in wanted]
+            frame = pd.read_parquet(p, columns=names, use_threads=False)
         elif suffix in (".csv", ".txt", ".gz"):
-            frame = pd.read_csv(p, low_memory=False)
+            frame = pd.read_csv(p, low_memory=False, usecols=None if wanted is None else lambda c: c in wanted)
         else:
             raise DataError(f"{role}: unsupported file type {suffix or '(none)'} for {p}; use .csv or .parquet")
     except DataError:
@@ -90,6 +106,13 @@ def read_table(path: str | Path, role: str) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyarrow raise many types; the user needs the file and the reason
         raise DataError(f"{role}: cannot read {p}: {_read_failure(exc)}") from None
     return frame
+
+
+def _parquet_columns(p: Path) -> list[str]:
+    """A Parquet file's (or dataset folder's, partition keys included) column names, from its metadata."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(p, format="parquet", partitioning="hive" if p.is_dir() else None).schema.names
 
 
 def _read_failure(exc: Exception) -> str:
@@ -103,14 +126,17 @@ def _read_failure(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_inputs(config: Config, model_features: Iterable[str] | None = None) -> Inputs:
+def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
+                current: pd.DataFrame | None = None) -> Inputs:
     """Read every file named by the config and align them into validated Inputs; without
-    `data.reference`, the stored reference profile the config was resolved to stands in for it."""
+    `data.reference`, the stored reference profile the config was resolved to stands in for it.
+    `current`: the production rows already read (the part of the log monitor needs)."""
     d = config.data
     features = config.features or (tuple(model_features) if model_features else None)
     profile = _stored_profile(config, features) if d.reference is None else None
     reference = profile.sample if profile else read_table(d.reference, "data.reference")
-    golden, current = read_table(d.golden, "data.golden"), read_table(d.current, "data.current")
+    golden = read_table(d.golden, "data.golden")
+    current = read_table(d.current, "data.current") if current is None else current
     training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
     inputs = build_inputs(
         reference, golden, current,
@@ -223,7 +249,7 @@ def build_inputs(
     if training_view is not None:
         training_view = _fresh(training_view)
         if timestamp and timestamp in training_view.columns:  # for the point-in-time join with serving rows
-            training_view[timestamp] = _parse_time(training_view[timestamp], timestamp, "data.training_view")
+            training_view[timestamp] = parse_time(training_view[timestamp], timestamp, "data.training_view")
 
     declared_cat = set(categorical)
     numeric, cats, skipped = [], [], []
@@ -357,7 +383,7 @@ def _in_time_order(current: pd.DataFrame, timestamp: str) -> pd.DataFrame:
     as production logs usually are, are not copied at all.
     """
     original = current[timestamp]
-    times = _parse_time(original, timestamp).reset_index(drop=True)
+    times = parse_time(original, timestamp).reset_index(drop=True)
     if times.is_monotonic_increasing:
         out = _fresh(current)
     else:
@@ -370,7 +396,7 @@ def _in_time_order(current: pd.DataFrame, timestamp: str) -> pd.DataFrame:
     return out
 
 
-def _parse_time(col: pd.Series, name: str, role: str = "data.current") -> pd.Series:
+def parse_time(col: pd.Series, name: str, role: str = "data.current") -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col):
         return col
     parsed = pd.to_datetime(col, errors="coerce", utc=True)

@@ -27,7 +27,8 @@ from .errors import ConfigError
 from .golden_refresh import golden_in_use
 from .lifecycle import Say, digest, guarded, placement, point_to, registered_version
 from .monitoring import (LABELLED_METRIC, Watch, Window, WindowReport, calendar_windows, in_window, join_late_labels,
-                         labelled_per_step, parse_every, realised_metric, step_of, window_at)
+                         parse_every, realised_metric, step_of, window_at)
+from .production_log import LogScan
 from .records import rounded
 from .reference_store import profile_in_use
 from .scoring import model_input, predict, primary_metric
@@ -108,36 +109,45 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     every = parse_every(config.monitor.window)
     trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
     model = models.load_model_handle(version.uri, **trust)
-    inputs = load_inputs(config, model.features)
-    schema = inputs.schema
-    check_rules(config, schema.features)
-    log = join_late_labels(inputs.current, entity_id=schema.entity_id, target=schema.target, features=schema.features)
-    times = pd.to_datetime(log[schema.timestamp], utc=True)  # once, for every window below
-    windows = calendar_windows(times, every)
+    features = tuple(config.features or model.features or ())
+    scan = LogScan.of(config.data.current, timestamp=config.timestamp, target=config.target,
+                      entity_id=config.entity_id, features=features)
+    windows = calendar_windows(scan.times, every)
     complete = [w for w in windows if w.end <= now]
     open_window = windows[-1] if windows and windows[-1].end > now else None
     recorded = runs.metric_by_step(run.run_id, RECORDED_METRIC)
     todo = [w for w in complete if step_of(w, every) not in recorded]
-    grown = _labels_grown(run, log, times, schema.target, every, recorded)
+    grown = _labels_grown(run, scan.labelled_per_step(every), recorded)
     say(f"monitor: {len(windows)} {config.monitor.window} windows in the log, {len(complete) - len(todo)} recorded "
         f"before, {len(todo)} to compute" + (f", {len(grown)} with late labels" if grown else "")
         + (", the last still open" if open_window else ""))
-    metric, _ = primary_metric(schema.task)
+    metric, _ = primary_metric(config.task)
+    reports, relabelled, note = (), [], None
     if todo or grown:
+        # every column only of the files that hold a window to compute or update
+        inputs = load_inputs(config, model.features,
+                             current=scan.read([*todo, *(window_at(step, every) for step in grown)]))
+        schema = inputs.schema
+        check_rules(config, schema.features)
+        log = join_late_labels(inputs.current, entity_id=schema.entity_id, target=schema.target,
+                               features=schema.features, labels=scan.labels)
+        times = pd.to_datetime(log[schema.timestamp], utc=True)  # once, for every window below
         references = reference_profiles(inputs)
         fill = fill_values(inputs, references)
-    relabelled = []
-    for step, counts in grown.items():
-        window = window_at(step, every)
-        relabelled.append(_relabel(run, window, step, counts, log[in_window(times, window)], model, schema, fill, metric))
-    if todo:
-        reports, note = _new_windows(run, config, inputs, model, log, times, todo, every, references, fill, metric)
-    else:
-        reports, note = (), runs.run_tags(run.run_id).get(ESTIMATE_TAG, "")
+        for step, counts in grown.items():
+            window = window_at(step, every)
+            relabelled.append(_relabel(run, window, step, counts, log[in_window(times, window)], model, schema, fill,
+                                       metric))
+        if todo:
+            reports, note = _new_windows(run, config, inputs, model, log, times, todo, every, references, fill, metric)
+    elif features:
+        check_rules(config, features)
+    if note is None:
+        note = runs.run_tags(run.run_id).get(ESTIMATE_TAG, "")
     fresh = {step_of(w, every) for w in todo} | set(grown)
     fired = ()
     if fresh and config.alerts.rules:
-        fired = raise_alerts(run, config, version, _figures(run.run_id, config, every), fresh, log, times,
+        fired = raise_alerts(run, config, version, _figures(run.run_id, config, every), fresh, scan,
                              tracking_uri=tracking_uri, say=say)
     return Monitored(run.run_id, reports, len(complete) - len(todo), open_window, note, metric, tuple(relabelled),
                      fired)
@@ -160,13 +170,12 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
     return tuple(reports), watch.note
 
 
-def _labels_grown(run: runs.RunRef, log: pd.DataFrame, times: pd.Series, target: str, every: pd.Timedelta,
-                  recorded: dict[int, tuple[int, float]]) -> dict[int, tuple[int, int, int]]:
-    """Recorded windows with more labelled rows now than when last logged: step -> (labelled now,
-    labelled before, timestamp of the last `monitor.labelled` value)."""
-    if target not in log.columns or not recorded:
+def _labels_grown(run: runs.RunRef, now: dict[int, int], recorded: dict[int, tuple[int, float]]
+                  ) -> dict[int, tuple[int, int, int]]:
+    """Recorded windows with more labelled rows now (`now`: step -> labelled rows) than when last
+    logged: step -> (labelled now, labelled before, timestamp of the last `monitor.labelled` value)."""
+    if not recorded:
         return {}
-    now = labelled_per_step(times, log[target].notna().to_numpy(), every)
     out = {}
     for step, (stamp, before) in runs.metric_by_step(run.run_id, LABELLED_METRIC).items():
         if step in recorded and now.get(step, 0) > before:

@@ -43,6 +43,8 @@ MIN_CALIBRATION_ROWS = 100
 MAX_ECE = 0.05
 _EVERY = re.compile(r"^([1-9][0-9]*)([hdw])$")
 _EPOCH = pd.Timestamp(0, tz="UTC")
+_NAT = np.iinfo(np.int64).min
+_NO_STEP = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,35 @@ def parse_every(every: str) -> pd.Timedelta:
 
 def calendar_windows(times: pd.Series, every: pd.Timedelta) -> list[Window]:
     """The windows of length `every`, aligned to the epoch, that hold at least one of `times`."""
-    stamps = pd.to_datetime(times, utc=True).dropna()
-    if stamps.empty:
-        return []
-    return [window_at(int(i), every) for i in np.unique(((stamps - _EPOCH) // every).to_numpy())]
+    return [window_at(step, every) for step in _count(_steps(times, every))]
 
 
 def in_window(times: pd.Series, window: Window) -> np.ndarray:
+    ns = utc_nanoseconds(times)
+    return (ns >= window.start.value) & (ns < window.end.value) & (ns != _NAT)
+
+
+def utc_nanoseconds(times: pd.Series) -> np.ndarray:
+    """UTC nanoseconds since the epoch, NaT as int64's minimum: integer work on millions of rows."""
     stamps = pd.to_datetime(times, utc=True)
-    return ((stamps >= window.start) & (stamps < window.end)).to_numpy()
+    return stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _count(steps: np.ndarray) -> dict[int, int]:
+    """Rows per step, steps in order (`_NO_STEP` left out): a count over the few steps a log spans,
+    not a sort of its millions of rows."""
+    steps = steps[steps != _NO_STEP]
+    if not len(steps):
+        return {}
+    low = int(steps.min())
+    counts = np.bincount(steps - low)
+    return {low + int(i): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+def _steps(times: pd.Series, every: pd.Timedelta) -> np.ndarray:
+    """Each time's window number (`step_of`), `_NO_STEP` for a missing time."""
+    ns = utc_nanoseconds(times)
+    return np.where(ns == _NAT, _NO_STEP, np.floor_divide(ns, every.value))
 
 
 def step_of(window: Window, every: pd.Timedelta) -> int:
@@ -85,29 +107,39 @@ def window_at(step: int, every: pd.Timedelta) -> Window:
 
 def labelled_per_step(times: pd.Series, labelled: np.ndarray, every: pd.Timedelta) -> dict[int, int]:
     """Labelled rows per window (by step), in one pass over the log: how late labels are noticed."""
-    stamps = pd.to_datetime(times, utc=True)
-    keep = stamps.notna().to_numpy() & np.asarray(labelled, bool)
-    steps, counts = np.unique(((stamps[keep] - _EPOCH) // every).to_numpy(), return_counts=True)
-    return {int(s): int(c) for s, c in zip(steps, counts)}
+    return _count(np.where(np.asarray(labelled, bool), _steps(times, every), _NO_STEP))
 
 
-def join_late_labels(log: pd.DataFrame, *, entity_id: str | None, target: str, features: tuple[str, ...]
-                     ) -> pd.DataFrame:
-    """The production rows, each still without a target given the label that arrived later for its
-    entity. A label row (an `entity_id` and a target, no feature value: a label file's row, landed
-    in the same log) is no prediction, so it is dropped; the latest label of an entity wins, and
-    every unlabelled row of that entity takes it (`entity_id` names what one label is for)."""
+def label_rows(log: pd.DataFrame, *, entity_id: str | None, target: str, features: tuple[str, ...]) -> np.ndarray:
+    """Rows that are labels, not predictions: an `entity_id` and a target, no feature value (a label
+    file's row, landed in the same log)."""
     present = [f for f in features if f in log.columns]
-    if not entity_id or target not in log.columns or not present:
-        return log
-    has_target = log[target].notna().to_numpy()
-    label_rows = log[present].isna().all(axis=1).to_numpy() & has_target
-    if not label_rows.any():
-        return log
-    labels = log.loc[label_rows & log[entity_id].notna().to_numpy(), [entity_id, target]]
-    latest = labels.drop_duplicates(entity_id, keep="last").set_index(entity_id)[target]
-    rows = log.loc[~label_rows].reset_index(drop=True)
-    late = rows[entity_id].map(latest).where(rows[target].isna())
+    if not entity_id or target not in log.columns or entity_id not in log.columns or not present:
+        return np.zeros(len(log), dtype=bool)
+    return log[present].isna().all(axis=1).to_numpy() & log[target].notna().to_numpy()
+
+
+def latest_labels(labels: pd.DataFrame, entity_id: str, target: str) -> pd.Series:
+    """Each entity's latest label (the last in log order), from label rows."""
+    labels = labels.loc[labels[entity_id].notna(), [entity_id, target]]
+    return labels.drop_duplicates(entity_id, keep="last").set_index(entity_id)[target]
+
+
+def join_late_labels(log: pd.DataFrame, *, entity_id: str | None, target: str, features: tuple[str, ...],
+                     labels: pd.Series | None = None) -> pd.DataFrame:
+    """The production rows, each still without a target given the label that arrived later for its
+    entity; label rows (`label_rows`) are no predictions, so they are dropped. The latest label of
+    an entity wins, and every unlabelled row of that entity takes it (`entity_id` names what one
+    label is for). `labels`: entity -> label from the whole log, when `log` is only part of it."""
+    mask = label_rows(log, entity_id=entity_id, target=target, features=features)
+    if labels is None:
+        if not mask.any():
+            return log
+        labels = latest_labels(log[mask], entity_id, target)
+    if not entity_id or entity_id not in log.columns or labels.empty:
+        return log[~mask].reset_index(drop=True) if mask.any() else log
+    rows = log.loc[~mask].reset_index(drop=True)
+    late = rows[entity_id].map(labels).where(rows[target].isna())
     return rows.assign(**{target: rows[target].where(late.isna(), late)})
 
 

@@ -15,7 +15,6 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from .adapters import registry, runs, webhook
@@ -24,6 +23,7 @@ from .config import Config
 from .errors import ConfigError, PostmortemError
 from .lifecycle import Say
 from .postmortem import run_postmortem
+from .production_log import LogScan
 
 #: + the alert's number: its record on the monitoring run
 RECORD_TAG = "postmortem.alert."
@@ -58,7 +58,7 @@ def check_rules(config: Config, features: tuple[str, ...]) -> None:
 
 
 def raise_alerts(run: runs.RunRef, config: Config, version: registry.RegisteredVersion,
-                 figures: list[WindowFigures], fresh: set[int], log: pd.DataFrame, times: pd.Series, *,
+                 figures: list[WindowFigures], fresh: set[int], log: LogScan, *,
                  tracking_uri: str | None, say: Say) -> tuple[Fired, ...]:
     """The rules checked against every recorded window; each new breach raised once."""
     records = {int(k.removeprefix(RECORD_TAG)): json.loads(v) for k, v in runs.run_tags(run.run_id).items()
@@ -67,12 +67,12 @@ def raise_alerts(run: runs.RunRef, config: Config, version: registry.RegisteredV
     for record in records.values():
         fired.setdefault(record["rule"], set()).add(record["fired_step"])
     alerts = fire(config.alerts.rules, figures, fired=fired, fresh=fresh)
-    return tuple(_raise(run, config, version, alert, number, log, times, tracking_uri, say)
+    return tuple(_raise(run, config, version, alert, number, log, tracking_uri, say)
                  for number, alert in enumerate(alerts, start=max(records, default=0) + 1))
 
 
 def _raise(run: runs.RunRef, config: Config, version: registry.RegisteredVersion, alert: Alert, number: int,
-           log: pd.DataFrame, times: pd.Series, tracking_uri: str | None, say: Say) -> Fired:
+           log: LogScan, tracking_uri: str | None, say: Say) -> Fired:
     """Record first, then the webhook, then the post-mortem: a failure late in the line loses nothing before it."""
     record = {"rule": alert.rule.name, "fired_step": alert.fired_step, "start": alert.start.isoformat(),
               "end": alert.end.isoformat(), "windows": len(alert.windows)}
@@ -84,7 +84,7 @@ def _raise(run: runs.RunRef, config: Config, version: registry.RegisteredVersion
         failed = webhook.post_json(config.alerts.webhook, payload(alert, number, version, run))
         if failed:
             say(f"alert {number}: webhook {config.alerts.webhook} failed: {failed}")
-    pm_config = _alerting_windows(run, config, alert, number, log, times)
+    pm_config = _alerting_windows(run, config, alert, number, log)
     say(f"alert {number}: post-mortem of its windows ({pm_config})")
     try:
         outcome = run_postmortem(pm_config, pm_config.parent / "verdict.json", tracking_uri=tracking_uri,
@@ -111,15 +111,14 @@ def payload(alert: Alert, number: int, version: registry.RegisteredVersion, run:
             "monitoring_run_id": run.run_id, "url": runs.ui_url(run.experiment_id, run.run_id)}
 
 
-def _alerting_windows(run: runs.RunRef, config: Config, alert: Alert, number: int, log: pd.DataFrame,
-                      times: pd.Series) -> Path:
+def _alerting_windows(run: runs.RunRef, config: Config, alert: Alert, number: int, log: LogScan) -> Path:
     """The production rows of the alert's windows (late labels joined) and a config reading them
     instead of `data.current`, without `alerts`; returns the config's path."""
     local = runs.local_artifact_dir(run)
     source = Path(config.source)
     folder = (local or source.parent / "postmortem-alerts" / run.run_id) / "alerts" / str(number)
     folder.mkdir(parents=True, exist_ok=True)
-    log[((times >= alert.start) & (times < alert.end)).to_numpy()].to_parquet(folder / "current.parquet", index=False)
+    log.between(alert.start, alert.end).to_parquet(folder / "current.parquet", index=False)
     raw = yaml.safe_load(source.read_text())
     raw.pop("alerts", None)
     raw["data"] = config.data.as_written() | {"current": "current.parquet"}

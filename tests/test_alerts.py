@@ -394,3 +394,26 @@ def test_late_labels_update_their_window_s_realised_metric_once(churn: Path, tmp
     realised = [m for m in client.get_metric_history(run_id, "monitor.realised.accuracy") if m.timestamp == start + 1]
     assert [m.value for m in realised] == [pytest.approx(expected, abs=1e-4)]
     assert len(client.get_metric_history(run_id, "monitor.rows")) == len(first.new)  # each window computed once
+
+
+def test_an_alert_with_mitigate_on_retrains_gates_and_refreshes_the_golden_set_of_the_version_it_registers(
+        tracking_uri: str, tmp_path: Path) -> None:
+    churn = scenario(tracking_uri, tmp_path / "scenario", "pm-alert-mitigate")
+    config = _config(churn, tmp_path, _log(churn), alerts={"rules": [ALERT_ON_DRIFT], "mitigate": True},
+                     golden={"refresh": True})
+
+    done = run_cli("monitor", str(config), env={"MLFLOW_EXPERIMENT_NAME": "pm-alert-mitigate"}, cwd=tmp_path,
+                   timeout=600)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient()
+    (postmortem,) = _triggered(client, _monitoring_run(client, "pm-alert-mitigate").info.run_id)
+    assert postmortem.data.tags["postmortem.root_cause"] == "feature_recalibration"
+    mitigation = client.get_run(postmortem.data.tags["postmortem.mitigate.run_id"])
+    assert mitigation.info.status == "FINISHED"
+    new = client.get_model_version("pm-alert-mitigate", mitigation.data.tags["postmortem.new_version"])
+    assert new.tags["postmortem.diagnosis_run_id"] == postmortem.info.run_id
+    assert new.tags["postmortem.mitigation"] == "retrain_correct_feature_version"
+    assert new.tags["postmortem.gate"] == "passed"
+    assert new.tags["postmortem.golden.uri"] == str(churn.parent / "golden-v2.parquet")
+    assert (churn.parent / "golden-v2.parquet").exists()

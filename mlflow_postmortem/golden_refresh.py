@@ -22,7 +22,7 @@ from .config import Config, load_config
 from .data import load_inputs
 from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError, PostmortemError
-from .lifecycle import Say, guarded, placement, point_to, registered_version
+from .lifecycle import Say, command_run, guarded, registered_version
 from .refresh import Lineage, next_golden
 from .retrain import split_recent
 
@@ -54,13 +54,7 @@ def refresh_golden(config_path: str | Path, *, tracking_uri: str | None = None, 
                           "out the rows the version was trained on; a stored profile holds only a sample of them)")
     version = registered_version(config, tracking_uri, "refresh-golden names the golden set on a registered version", say)
     config = golden_in_use(config, version, say)
-    where = placement(experiment, say)
-    name = f"refresh golden {version.name} v{version.version}"
-    tags = {runs.STEP_TAG: STEP, "postmortem.model": f"{version.name}/{version.version}"}
-    if where.project_run is not None:
-        runs.claim_run(where.project_run, {**tags, runs.RUN_NAME_TAG: name})
-    run = where.project_run or runs.start_run(where.experiment, name, tags=tags)
-    point_to(where.pointer, run.run_id, name, {})
+    run = command_run(experiment, STEP, f"refresh golden {version.name} v{version.version}", version, say)
     say(f"refreshing the golden set of {version.uri} in run {run.run_id}")
     return guarded(run, lambda: refresh_into(run, config, version, say))
 

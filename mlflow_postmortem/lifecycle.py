@@ -65,6 +65,19 @@ def registered_version(config: Config, tracking_uri: str | None, why: str, say: 
     return version
 
 
+def command_run(experiment: str | None, step: str, name: str, version: registry.RegisteredVersion,
+                say: Say) -> runs.RunRef:
+    """The run a command about one version records into: under `mlflow run`, the project run, named
+    and tagged as the command; else a new run in the experiment `placement` picks."""
+    where = placement(experiment, say)
+    tags = {runs.STEP_TAG: step, "postmortem.model": f"{version.name}/{version.version}"}
+    if where.project_run is not None:
+        runs.claim_run(where.project_run, {**tags, runs.RUN_NAME_TAG: name})
+    run = where.project_run or runs.start_run(where.experiment, name, tags=tags)
+    point_to(where.pointer, run.run_id, name, {})
+    return run
+
+
 def point_to(pointer: runs.RunRef | None, run_id: str, what: str, tags: dict[str, str]) -> None:
     """Name, in the Default experiment's project run, where the work it started is recorded."""
     if pointer is None:

@@ -20,7 +20,7 @@ from .config import Config, load_config
 from .data import Inputs, load_inputs
 from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError, DataError
-from .lifecycle import Say, data_digests, guarded, placement, point_to, registered_version
+from .lifecycle import Say, command_run, data_digests, guarded, registered_version
 from .types import ModelHandle
 
 STEP = "profile"
@@ -43,13 +43,7 @@ def store_profile(config_path: str | Path, *, tracking_uri: str | None = None, e
     if config.data.reference is None:
         raise ConfigError(f"{config.source}: profile needs key 'data.reference' (the rows the version was trained on)")
     version = registered_version(config, tracking_uri, "profile stores the profile on a registered version", say)
-    where = placement(experiment, say)
-    name = f"profile {version.name} v{version.version}"
-    tags = {runs.STEP_TAG: STEP, "postmortem.model": f"{version.name}/{version.version}"}
-    if where.project_run is not None:
-        runs.claim_run(where.project_run, {**tags, runs.RUN_NAME_TAG: name})
-    run = where.project_run or runs.start_run(where.experiment, name, tags=tags)
-    point_to(where.pointer, run.run_id, name, {})
+    run = command_run(experiment, STEP, f"profile {version.name} v{version.version}", version, say)
 
     def work() -> Stored:
         trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)

@@ -70,15 +70,15 @@ def keep_first(run: runs.RunRef, inputs: Inputs, reference_digest: str, model: M
 
 
 def store(run: runs.RunRef, inputs: Inputs, reference_digest: str, model: ModelHandle) -> Stored:
+    """Profile the reference rows, log the profile to `run`, and name it on the (registered) version."""
     references = reference_profiles(inputs)
     profile = reference_profile.build(inputs.reference, inputs.schema, references, fill_values(inputs, references),
                                       reference_digest)
     with tempfile.TemporaryDirectory() as tmp:
         runs.log_artifacts(run, reference_profile.write(profile, Path(tmp) / ARTIFACT), ARTIFACT)
     stored = Stored(f"runs:/{run.run_id}/{ARTIFACT}", reference_digest, profile.rows, run.run_id)
-    if model.version != registry.UNREGISTERED:
-        registry.set_version_tags(model.name, model.version,
-                                  {URI_TAG: stored.uri, DIGEST_TAG: stored.digest, ROWS_TAG: str(stored.rows)})
+    registry.set_version_tags(model.name, model.version,
+                              {URI_TAG: stored.uri, DIGEST_TAG: stored.digest, ROWS_TAG: str(stored.rows)})
     return stored
 
 

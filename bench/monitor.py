@@ -108,7 +108,7 @@ def one_run(dataset: str, cause: str, seed: int, cbpe: bool) -> dict[str, Any]:
     assert len(windows) == WEEKS and windows[0].start == START, (len(windows), windows[0].start)
 
     figures, estimates = [], []
-    estimator = _cbpe(inputs, model, golden_pred, golden_proba) if cbpe else None
+    estimator = _cbpe(inputs, model, fill, golden_pred, golden_proba) if cbpe else None
     for week, window in enumerate(windows, start=1):
         rows = inputs.current[in_window(times, window)]
         report = watch.report(window, rows)
@@ -139,7 +139,7 @@ def one_run(dataset: str, cause: str, seed: int, cbpe: bool) -> dict[str, Any]:
     return out
 
 
-def _cbpe(inputs, model, golden_pred: np.ndarray, golden_proba: np.ndarray | None):
+def _cbpe(inputs, model, fill: dict[str, object], golden_pred: np.ndarray, golden_proba: np.ndarray | None):
     """NannyML's CBPE fitted on the golden set: estimated accuracy of one window, as one chunk."""
     import nannyml as nml
 
@@ -156,7 +156,6 @@ def _cbpe(inputs, model, golden_pred: np.ndarray, golden_proba: np.ndarray | Non
     estimator = nml.CBPE(y_pred_proba="y_pred_proba", y_pred="y_pred", y_true="y_true", metrics=["accuracy"],
                          problem_type="classification_binary", chunk_number=1)
     estimator.fit(frame(inputs.golden, golden_pred, golden_proba, True))
-    fill = fill_values(inputs, reference_profiles(inputs))
 
     def estimate(rows: pd.DataFrame) -> float:
         pred, proba, _ = predict(model, model_input(rows, schema, fill), fill)

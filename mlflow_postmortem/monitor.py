@@ -139,7 +139,7 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
             relabelled.append(_relabel(run, window, step, counts, log[in_window(times, window)], model, schema, fill,
                                        metric))
         if todo:
-            reports, note = _new_windows(run, config, inputs, model, log, times, todo, every, references, fill, metric)
+            reports, note = _new_windows(run, config, inputs, model, log, times, todo, every, references, fill)
     elif features:
         check_rules(config, features)
     if note is None:
@@ -154,8 +154,8 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
 
 
 def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelHandle, log: pd.DataFrame,
-                 times: pd.Series, todo: list[Window], every: pd.Timedelta, references: dict, fill: dict[str, object],
-                 metric: str) -> tuple[tuple[WindowReport, ...], str]:
+                 times: pd.Series, todo: list[Window], every: pd.Timedelta, references: dict, fill: dict[str, object]
+                 ) -> tuple[tuple[WindowReport, ...], str]:
     """Compute and log the windows not recorded yet; with how the label-free estimate was made."""
     watch = Watch.of(inputs, model, references, fill, config.monitor.test)
     runs.set_tags(run, {"postmortem.monitor.window": config.monitor.window, "postmortem.monitor.test": config.monitor.test,
@@ -164,7 +164,7 @@ def _new_windows(run: runs.RunRef, config: Config, inputs: Inputs, model: ModelH
     for window in todo:
         report = watch.report(window, log[in_window(times, window)])
         at = dict(step=step_of(window, every), timestamp_ms=int(window.start.value // 1_000_000))
-        runs.log_metrics(run, rounded(report.figures(metric)), **at)
+        runs.log_metrics(run, rounded(report.figures(watch.metric)), **at)
         runs.log_metrics(run, {RECORDED_METRIC: report.rows}, **at)
         reports.append(report)
     return tuple(reports), watch.note

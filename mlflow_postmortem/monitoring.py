@@ -43,8 +43,8 @@ MIN_CALIBRATION_ROWS = 100
 MAX_ECE = 0.05
 _EVERY = re.compile(r"^([1-9][0-9]*)([hdw])$")
 _EPOCH = pd.Timestamp(0, tz="UTC")
-_NAT = np.iinfo(np.int64).min
-_NO_STEP = np.iinfo(np.int64).min
+#: a missing time in integer nanoseconds (NaT's own value), and a missing time's step: below any real one
+NO_TIME = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -70,19 +70,19 @@ def calendar_windows(times: pd.Series, every: pd.Timedelta) -> list[Window]:
 
 def in_window(times: pd.Series, window: Window) -> np.ndarray:
     ns = utc_nanoseconds(times)
-    return (ns >= window.start.value) & (ns < window.end.value) & (ns != _NAT)
+    return (ns >= window.start.value) & (ns < window.end.value)  # NO_TIME is below every start
 
 
 def utc_nanoseconds(times: pd.Series) -> np.ndarray:
-    """UTC nanoseconds since the epoch, NaT as int64's minimum: integer work on millions of rows."""
+    """UTC nanoseconds since the epoch, NaT as `NO_TIME`: integer work on millions of rows."""
     stamps = pd.to_datetime(times, utc=True)
     return stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _count(steps: np.ndarray) -> dict[int, int]:
-    """Rows per step, steps in order (`_NO_STEP` left out): a count over the few steps a log spans,
+    """Rows per step, steps in order (`NO_TIME` left out): a count over the few steps a log spans,
     not a sort of its millions of rows."""
-    steps = steps[steps != _NO_STEP]
+    steps = steps[steps != NO_TIME]
     if not len(steps):
         return {}
     low = int(steps.min())
@@ -91,9 +91,9 @@ def _count(steps: np.ndarray) -> dict[int, int]:
 
 
 def _steps(times: pd.Series, every: pd.Timedelta) -> np.ndarray:
-    """Each time's window number (`step_of`), `_NO_STEP` for a missing time."""
+    """Each time's window number (`step_of`), `NO_TIME` for a missing time."""
     ns = utc_nanoseconds(times)
-    return np.where(ns == _NAT, _NO_STEP, np.floor_divide(ns, every.value))
+    return np.where(ns == NO_TIME, NO_TIME, np.floor_divide(ns, every.value))
 
 
 def step_of(window: Window, every: pd.Timedelta) -> int:
@@ -107,7 +107,7 @@ def window_at(step: int, every: pd.Timedelta) -> Window:
 
 def labelled_per_step(times: pd.Series, labelled: np.ndarray, every: pd.Timedelta) -> dict[int, int]:
     """Labelled rows per window (by step), in one pass over the log: how late labels are noticed."""
-    return _count(np.where(np.asarray(labelled, bool), _steps(times, every), _NO_STEP))
+    return _count(np.where(np.asarray(labelled, bool), _steps(times, every), NO_TIME))
 
 
 def label_rows(log: pd.DataFrame, *, entity_id: str | None, target: str, features: tuple[str, ...]) -> np.ndarray:

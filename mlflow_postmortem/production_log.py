@@ -18,7 +18,7 @@ import pandas as pd
 
 from .data import parse_time, read_table, table_parts
 from .errors import DataError
-from .monitoring import (Window, in_window, join_late_labels, label_rows, labelled_per_step, latest_labels,
+from .monitoring import (NO_TIME, Window, in_window, join_late_labels, label_rows, labelled_per_step, latest_labels,
                          utc_nanoseconds)
 
 ROLE = "data.current"
@@ -55,7 +55,7 @@ class LogScan:
                 label_frames.append(frame.loc[is_label, [entity_id, target]])
                 frame = frame[~is_label]
             nanoseconds.append(utc_nanoseconds(parse_time(frame[timestamp], timestamp)) if timestamp in frame.columns
-                               else np.full(len(frame), np.iinfo(np.int64).min))
+                               else np.full(len(frame), NO_TIME))
             own.append(frame[target].notna().to_numpy() if target in frame.columns else np.zeros(len(frame), bool))
             part_of.append(np.full(len(frame), i, dtype=np.int32))
             if entity_id:
@@ -92,5 +92,4 @@ class LogScan:
         """The production rows logged in [start, end), late labels joined, as the files hold them."""
         rows = join_late_labels(self.read([Window(start, end)]), entity_id=self.entity_id, target=self.target,
                                 features=self.features, labels=self.labels)
-        times = pd.to_datetime(parse_time(rows[self.timestamp], self.timestamp), utc=True)
-        return rows[((times >= start) & (times < end)).to_numpy()].reset_index(drop=True)
+        return rows[in_window(parse_time(rows[self.timestamp], self.timestamp), Window(start, end))].reset_index(drop=True)

@@ -138,12 +138,13 @@ class Recalibration(Detector):
             tolerance += stats.debiased_total_variation(ref_counts, ref.bin_counts(before).astype(float))
         raw = ref.bin_counts(values)
         raw_tv = stats.debiased_total_variation(ref_counts, raw.astype(float))
-        lattice = _on_grid(ref, ctx.reference_sample[name].to_numpy(float))
+        held = ctx.reference_sample[name].to_numpy(float)  # the reference's rows of the feature
+        lattice = _on_grid(ref, held)
         on_grid = lattice[0] if lattice else None
         landing = _landing(on_grid, lattice[1] if lattice else 0.0, values, self.exact_landing, self.min_raw_tv)
         if raw_tv < self.min_raw_tv and landing is None:
             return None  # values moved off the reference's lattice are a change however little mass moved
-        grid = np.unique(ctx.reference_sample[name].to_numpy(float))
+        grid = np.unique(held)
         grid = grid[np.isfinite(grid)]
 
         def shape(inverse: Callable[[np.ndarray], np.ndarray]) -> float:
@@ -193,7 +194,7 @@ class Recalibration(Detector):
                            if (unit, ua, ub) not in tried and landing(lambda v, ua=ua, ub=ub: (v - ub) / ua)]
         candidates += [rescale(a, b, specific, None) for a, b, specific in _normalisations(ref.summary)]
         candidates += self._redefinitions(ref, values, shape, common, landing)
-        grid_change = self._grid(ref, values, ctx.reference_sample[name].to_numpy(float), common)
+        grid_change = self._grid(ref, values, held, common)
         if grid_change is not None:
             candidates.append(grid_change)
         # undone, the change must bring production nearer the reference than it was, by half at least
@@ -224,7 +225,6 @@ class Recalibration(Detector):
                                     self.window_tv, ctx.window_labels)
             # had every row after the change been converted, this share would have left the grid (a
             # unit that keeps whole numbers whole moves only the values it takes past the range)
-            held = ctx.reference_sample[name].to_numpy(float)
             convert = transforms.forward(evidence.to_dict())
             with np.errstate(all="ignore"):
                 leaving = float(np.mean(~on_grid(convert(held[np.isfinite(held)])))) if convert is not None else 1.0

@@ -23,6 +23,7 @@ from sklearn.preprocessing import OrdinalEncoder
 
 from mlflow_postmortem.data import build_inputs
 from mlflow_postmortem.diagnose import diagnose
+from mlflow_postmortem.profile import numeric_reference
 from mlflow_postmortem.types import ModelHandle
 
 from synthetic import FEATURES, current, inputs, make_rows, world
@@ -700,3 +701,35 @@ def test_whole_number_populations_served_in_hundreds_are_repaired_on_every_row_n
     assert verdict.root_cause == "feature_recalibration" and verdict.top.features[0] == "population", verdict.summary
     recovery = verdict.top.recovery
     assert recovery is not None and recovery.after - recovery.before >= 0.8 * (clean - recovery.before) > 0.05, recovery
+
+
+def test_rows_in_the_margin_of_a_heavy_tailed_features_seen_range_are_novel_not_a_changed_relation():
+    """A long right tail widens the margin the seen range allows past the reference's top values.
+    Rows placed in that margin keep their labels, so the model is wrong on them; they are far
+    from every training row, and their errors belong to novelty, not to a relation that changed
+    where the model was trained."""
+    def with_amount(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        amount = np.exp(rng.normal(7, 1.5, len(frame)))
+        logit = 1.5 * (np.log(amount) - 7) + 0.5 * frame["score"]
+        return frame.assign(amount=amount, label=(rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int))
+
+    features = [*FEATURES, "amount"]
+    reference, golden = with_amount(make_rows(4000, 1), 71), with_amount(make_rows(1000, 2), 72)
+    encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                 ["plan", "region"])], remainder="passthrough")
+    est = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=60, random_state=0))
+    est.fit(reference[features], reference["label"])
+    model = ModelHandle("amounts", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
+    cur = with_amount(current(3000, seed=73), 74)
+    rng = np.random.default_rng(75)
+    novel = _second_half(cur) & (rng.random(len(cur)) < 0.4)
+    top, edge = np.quantile(reference["amount"], 0.999), numeric_reference("amount", reference["amount"].to_numpy()).support[1]
+    cur.loc[novel, "amount"] = edge - (edge - top) * 0.3 * rng.random(int(novel.sum()))  # inside the seen range
+
+    verdict = _diagnose(build_inputs(reference, golden, cur, task="classification", target="label", features=features,
+                                     timestamp="event_time"), model)
+
+    assert verdict.production["dropped"] is True
+    assert verdict.root_cause == "prediction_label_bias", verdict.summary
+    assert verdict.top.explains is not None and verdict.top.explains.share > 0.5, verdict.top.explains

@@ -59,6 +59,8 @@ class Context:
     expected: Expected | None = None
     #: current-sample rows whose value a lossy stage-1 fault took (missing, stuck, coarsened)
     lossy_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
+    #: current-sample rows far from every training row, once label bias found such rows risen
+    novel_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
     seed: int = 0
     #: feature -> cause that already explains it (filled after stage 1)
     explained: dict[str, str] = field(default_factory=dict)

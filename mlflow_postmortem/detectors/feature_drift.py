@@ -142,7 +142,8 @@ def seen_rows(ctx: Context, frame: pd.DataFrame) -> np.ndarray:
     """Rows whose every feature lies where the model was trained, whose label is a class it
     knows, and whose values no lossy fault touched: novel inputs and classes are label bias's
     question, and a relation cannot have changed where there was none to learn."""
-    seen = ~frame.index.isin(ctx.lossy_rows)  # values a lossy fault took away say nothing of the relation
+    # values a lossy fault took away say nothing of the relation, nor do rows far from every training row
+    seen = ~frame.index.isin(ctx.lossy_rows.union(ctx.novel_rows))
     target = ctx.schema.target
     if ctx.schema.task == "classification" and target in frame.columns:
         known = {str(v) for v in pd.unique(ctx.reference_labels)}

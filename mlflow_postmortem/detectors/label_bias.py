@@ -165,6 +165,7 @@ class LabelBias(Detector):
                            features_by_contribution=tuple(cols[i] for i in order[:5]),
                            reference_rate_from=f"nearest-neighbour distances within {len(ref_z)} reference rows")
         strength = rise / self.min_neighbour_rise
+        ctx.novel_rows = cur.index[novel]  # no relation to judge there: feature drift and attribution skip them
         return Finding(self.cause, cols[order[0]], strength, stats.strength_score(strength), evidence)
 
 

@@ -13,7 +13,7 @@ import glob
 import gzip
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,44 @@ def table_parts(path: str | Path, role: str) -> list[Path]:
             raise DataError(f"{role}: no file matches {p}")
         return [Path(m) for m in matches]
     return [p]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a table, read on its own: a glob's match, the file itself, or one file of a
+    Parquet dataset folder, which keeps the folder's partition columns."""
+    path: Path
+    role: str
+    #: a dataset folder's file (a pyarrow fragment) and the folder's schema
+    fragment: Any = None
+    schema: Any = None
+
+    def read(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        if self.fragment is None:
+            return _read_file(self.path, self.role, columns)
+        wanted = None if columns is None else set(columns)
+        names = [c for c in self.schema.names if wanted is None or c in wanted]
+        try:
+            return self.fragment.to_table(schema=self.schema, columns=names, use_threads=False).to_pandas()
+        except Exception as exc:  # as in _read_file: the file and the reason
+            raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
+
+
+def file_parts(path: str | Path, role: str) -> list[Part]:
+    """The files of a table one by one, so a reader can skip those it does not need."""
+    parts = table_parts(path, role)
+    if len(parts) > 1 or not parts[0].is_dir():
+        return [Part(p, role) for p in parts]
+    import pyarrow.dataset as ds
+
+    try:
+        folder = ds.dataset(parts[0], format="parquet", partitioning="hive")
+    except Exception as exc:
+        raise DataError(f"{role}: cannot read {parts[0]}: {_read_failure(exc)}") from None
+    files = [Part(Path(f.path), role, f, folder.schema) for f in folder.get_fragments()]
+    if not files:
+        raise DataError(f"{role}: no Parquet file in the folder {parts[0]}")
+    return files
 
 
 def read_table(path: str | Path, role: str, columns: Iterable[str] | None = None) -> pd.DataFrame:

@@ -3,20 +3,19 @@
 A call reads the light columns of every file (time, target, entity) to find the windows it has
 to compute and the recorded ones whose labels grew, then every column only of the files that
 hold a production row of those windows. A cron job's call that adds one week reads one week's
-file whole, however many weeks the log holds. A single file or a Parquet dataset folder is one
-part, read whole when any of its windows is needed.
+file whole, however many weeks the log holds. The files are a glob's matches or a Parquet
+dataset folder's files; a single file is one part, read whole when any of its windows is needed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from .data import parse_time, read_table, table_parts
+from .data import Part, file_parts, parse_time
 from .errors import DataError
 from .monitoring import (NO_TIME, Window, in_window, join_late_labels, label_rows, labelled_per_step, latest_labels,
                          utc_nanoseconds)
@@ -26,7 +25,7 @@ ROLE = "data.current"
 
 @dataclass(frozen=True)
 class LogScan:
-    parts: tuple[Path, ...]
+    parts: tuple[Part, ...]
     #: one row per production row: the file it is in (`part`), its time (UTC) and whether it has a label
     rows: pd.DataFrame
     #: entity -> its latest label, from the label rows anywhere in the log (empty without `entity_id`)
@@ -40,13 +39,13 @@ class LogScan:
     def of(cls, path: str, *, timestamp: str, target: str, entity_id: str | None,
            features: tuple[str, ...]) -> "LogScan":
         """`features` tell label rows from predictions (with `entity_id`); they are read and let go file by file."""
-        parts = tuple(table_parts(path, ROLE))
+        parts = tuple(file_parts(path, ROLE))
         light = [c for c in (timestamp, target, entity_id) if c]
         wanted = [*light, *features] if entity_id else light
         found: set[str] = set()
         nanoseconds, own, part_of, entities, label_frames = [], [], [], [], []
         for i, part in enumerate(parts):
-            frame = read_table(part, ROLE, columns=wanted)
+            frame = part.read(wanted)
             found.update(frame.columns)
             # a label file holds none of the features: absent columns are missing values here, as in one table
             whole = frame.reindex(columns=list(dict.fromkeys([*frame.columns, *features]))) if entity_id else frame
@@ -86,7 +85,7 @@ class LogScan:
         needed = sorted(set(self.rows["part"].to_numpy()[wanted].tolist()))
         if not needed:
             raise DataError(f"{ROLE} has no rows in the windows to compute")
-        return pd.concat([read_table(self.parts[i], ROLE) for i in needed], ignore_index=True)
+        return pd.concat([self.parts[i].read() for i in needed], ignore_index=True)
 
     def between(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """The production rows logged in [start, end), late labels joined, as the files hold them."""

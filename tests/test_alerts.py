@@ -355,6 +355,32 @@ def test_a_webhook_that_fails_warns_in_one_line_and_loses_neither_the_alert_nor_
     assert watching.info.run_id in client.get_model_version("pm-alerts", "2").tags["postmortem.alert.history"]
 
 
+def test_an_alert_on_a_server_that_proxies_artifacts_keeps_its_windows_rows_in_the_monitoring_run(
+        mlflow_server_uri: str, tmp_path: Path) -> None:
+    """The artifacts are not local files there: the rows the post-mortem read are uploaded to the
+    monitoring run, where a later `mitigate --from-run` finds them."""
+    churn = scenario(mlflow_server_uri, tmp_path / "scenario", "pm-alerts-server")
+    (tmp_path / "watch").mkdir()
+    log = _log(churn)
+    config = _config(churn, tmp_path / "watch", log[log["event_time"] < CUT], alerts={"rules": [ALERT_ON_DRIFT]})
+    env = {"MLFLOW_TRACKING_URI": mlflow_server_uri, "MLFLOW_EXPERIMENT_NAME": "pm-alerts-server"}
+
+    result = run_cli("monitor", str(config), env=env, cwd=tmp_path / "watch")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("alert ")]
+    assert "feature_recalibration of monthly_charges" in line
+    client = MlflowClient(mlflow_server_uri)
+    watching = _monitoring_run(client, "pm-alerts-server")
+    assert watching.info.artifact_uri.startswith("mlflow-artifacts:")
+    record = json.loads(watching.data.tags["postmortem.alert.1"])
+    assert client.get_run(record["postmortem_run_id"]).info.status == "FINISHED"
+    kept = Path(client.download_artifacts(watching.info.run_id, "alerts/1", str(tmp_path / "downloaded")))
+    assert yaml.safe_load((kept / "pm.yaml").read_text())["data"]["current"] == "current.parquet"
+    times = pd.to_datetime(pd.read_parquet(kept / "current.parquet")["event_time"], utc=True)
+    assert times.min() >= pd.Timestamp(record["start"]) and times.max() < pd.Timestamp(record["end"])
+
+
 def test_late_labels_update_their_window_s_realised_metric_once(churn: Path, tmp_path: Path) -> None:
     from mlflow_postmortem.adapters.models import load_model_handle
     from mlflow_postmortem.monitor import monitor

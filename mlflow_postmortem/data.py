@@ -129,12 +129,14 @@ def _read_file(p: Path, role: str, columns: Iterable[str] | None) -> pd.DataFram
     wanted = None if columns is None else set(columns)
     suffix = p.suffix.lower()
     try:
-        if suffix in (".parquet", ".pq") or p.is_dir():
-            # Arrow's decoding threads, once started, can abort the process as it exits ("terminate
-            # called without an active exception", apache/arrow#34314): a finished command would
-            # then exit -6 instead of 0 or 2, one run in six here. One thread reads as surely.
+        # Arrow's decoding threads, once started, can abort the process as it exits ("terminate
+        # called without an active exception", apache/arrow#34314): a finished command would
+        # then exit -6 instead of 0 or 2, one run in six here. One thread reads as surely.
+        if p.is_dir():
             names = None if wanted is None else [c for c in _parquet_columns(p) if c in wanted]
             frame = pd.read_parquet(p, columns=names, use_threads=False)
+        elif suffix in (".parquet", ".pq"):
+            frame = _read_parquet_file(p, wanted)
         elif suffix in (".csv", ".txt", ".gz"):
             frame = pd.read_csv(p, low_memory=False, usecols=None if wanted is None else lambda c: c in wanted)
         else:
@@ -144,6 +146,21 @@ def _read_file(p: Path, role: str, columns: Iterable[str] | None) -> pd.DataFram
     except Exception as exc:  # pandas/pyarrow raise many types; the user needs the file and the reason
         raise DataError(f"{role}: cannot read {p}: {_read_failure(exc)}") from None
     return frame
+
+
+def _read_parquet_file(p: Path, wanted: set[str] | None) -> pd.DataFrame:
+    """One column at a time: a whole-file read holds the Arrow table and the frame at once, and
+    Arrow's allocator keeps that peak (about twice the frame); this holds one column twice."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(p)
+    schema = file.schema_arrow
+    stored_index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    names = [c for c in schema.names if c not in stored_index and (wanted is None or c in wanted)]
+    if not names:
+        return pd.DataFrame(index=pd.RangeIndex(file.metadata.num_rows))
+    columns = {name: file.read(columns=[name], use_threads=False).to_pandas(use_threads=False)[name] for name in names}
+    return pd.DataFrame(columns, copy=False)
 
 
 def _parquet_columns(p: Path) -> list[str]:
@@ -392,15 +409,16 @@ def _to_category_strings(col: pd.Series) -> pd.Series:
     """
     if pd.api.types.infer_dtype(col, skipna=False) == "string":  # strings, none missing: one C pass
         return col
-    mask = col.notna()
     if pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
-        return col.where(mask)
-    values = col[mask]
-    if pd.api.types.is_float_dtype(col) and (values == np.round(values)).all() and np.isfinite(values).all():
-        values = values.astype("int64")  # 1.0 -> "1", whatever the missing values did to the dtype
-    out = pd.Series(None, index=col.index, dtype=object)
-    out[mask] = values.astype(str).to_numpy()
-    return out
+        return col.where(col.notna())
+    # one string per distinct value, shared by its rows: a string per row would take ~50 bytes
+    # each, several times the column itself (GBs at millions of rows)
+    codes, uniques = pd.factorize(col)  # missing values: code -1
+    uniques = pd.Index(uniques)
+    if pd.api.types.is_float_dtype(col) and (uniques == np.round(uniques)).all() and np.isfinite(uniques).all():
+        uniques = uniques.astype("int64")  # 1.0 -> "1", whatever the missing values did to the dtype
+    strings = np.append(np.asarray(uniques.astype(str), dtype=object), np.nan)
+    return pd.Series(strings[codes], index=col.index, dtype=object)
 
 
 def _fresh(frame: pd.DataFrame) -> pd.DataFrame:

@@ -254,7 +254,8 @@ class _Classes:
         if self.edges is not None:
             return np.searchsorted(self.edges, np.asarray(values, float), side="left")
         lookup = {label: i for i, label in enumerate(self.labels)}
-        return np.array([lookup.get(str(v), -1) for v in values], dtype=int)
+        codes, uniques = pd.factorize(np.asarray(values), use_na_sentinel=False)  # str() once per distinct value
+        return np.array([lookup.get(str(v), -1) for v in uniques], dtype=int)[codes]
 
     def counts(self, values: np.ndarray) -> np.ndarray:
         idx = self.index(values)

@@ -1,0 +1,202 @@
+"""Scale benchmark (issue 11): the command a user runs, timed from outside.
+
+bench/speed.py times the core in-process after the frames are loaded; a user waits for the whole
+command. Here the same generated tables (speed.py's recipes: reference and a drifted current of
+N rows x C columns, as Parquet) are diagnosed by a fresh `mlflow-postmortem diagnose` process
+against a sqlite MLflow store holding the registered model, and Evidently's DataDriftPreset
+runs in a fresh process on the same files (speed.py's worker). Wall time and peak RSS come from
+the OS (`wait4`), the stages from the command's progress lines as they arrive.
+
+    python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import speed  # noqa: E402  (the generator and the Evidently worker)
+
+RESULTS = Path(__file__).parent / "results" / "scale.json"
+MODEL = "scale-bench"
+#: issue 11's bar at 1M + 1M x 50 in memory: a twentieth of Evidently's time, at most twice the frames
+TIME_BAR, MEMORY_BAR = 0.05, 2.0
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Run a fresh process; its wall time, peak RSS (the OS's count) and each stderr line's arrival."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append((round(time.perf_counter() - start, 2), line.rstrip()))
+        print(f"  [{lines[-1][0]:7.2f}s] {lines[-1][1]}", file=sys.stderr, flush=True)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {proc.returncode}:\n" + "\n".join(l for _, l in lines[-20:]))
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": stdout,
+            "progress": lines}
+
+
+def stages(progress: list[tuple[float, str]], seconds: float) -> list[dict[str, Any]]:
+    """Each progress line as a stage lasting until the next one (the first from process start)."""
+    marks = [(0.0, "start the process, import")] + progress
+    ends = [t for t, _ in marks[1:]] + [seconds]
+    return [{"stage": re.sub(r"^(\[[^]]*\] *)+", "", text), "seconds": round(end - t, 2)}
+            for (t, text), end in zip(marks, ends)]
+
+
+def prepare(rows: int, cols: int, folder: Path, env: dict[str, str], *, codes: bool = False) -> dict[str, Any]:
+    """speed.py's tables, the golden set as a file, the model registered, a config pointing at them.
+    `codes`: the categorical features written as integer codes, as many pipelines store them."""
+    setup = speed.prepare(rows, cols, folder)
+    setup["golden"].to_parquet(folder / "golden.parquet")
+    (folder / "healthy.parquet").unlink()
+    if codes:
+        setup["golden"] = as_codes(folder, setup["categorical"])
+    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+    from mlflow_postmortem.adapters import registry
+    from mlflow_postmortem.demo import TRUSTED_TYPES
+
+    features = setup["numeric"] + setup["categorical"]
+    version = registry.register_sklearn_model(model(setup, folder), MODEL, setup["golden"][features],
+                                              trusted_types=TRUSTED_TYPES)
+    (folder / "pm.yaml").write_text(yaml.safe_dump({
+        "model": f"models:/{MODEL}/{version}", "task": "classification", "target": speed.TARGET,
+        "timestamp": speed.TIMESTAMP, "categorical": setup["categorical"], "skops_trusted_types": list(TRUSTED_TYPES),
+        "data": {"reference": "reference.parquet", "golden": "golden.parquet", "current": "current.parquet"},
+    }, sort_keys=False))
+    return setup
+
+
+def as_codes(folder: Path, categorical: list[str]) -> pd.DataFrame:
+    """Each categorical feature's levels as their numbers in one order for all files (missing
+    values make them floats, as pandas reads such columns); returns the golden set rewritten."""
+    levels = {c: sorted(pd.read_parquet(folder / "reference.parquet", columns=[c])[c].dropna().unique())
+              for c in categorical}
+    for name in ("reference", "current", "golden"):
+        frame = pd.read_parquet(folder / f"{name}.parquet")
+        for c in categorical:
+            number = pd.Categorical(frame[c], categories=levels[c]).codes.astype(float)
+            frame[c] = np.where(number >= 0, number, np.nan)
+        frame.to_parquet(folder / f"{name}.parquet")
+    with open(folder / "setup.pkl", "rb") as fh:
+        setup = pickle.load(fh)
+    setup["golden"] = frame
+    with open(folder / "setup.pkl", "wb") as fh:
+        pickle.dump(setup, fh)
+    return frame
+
+
+def model(setup: dict[str, Any], folder: Path):
+    """A gradient-boosted pipeline of only the types a registry stores without trusting extra code
+    (speed.py's drill model wraps a function, which skops would have to be told to trust)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    features = setup["numeric"] + setup["categorical"]
+    rows = pd.read_parquet(folder / "reference.parquet", columns=[*features, speed.TARGET]).iloc[:speed.MODEL_ROWS]
+    encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                 setup["categorical"])], remainder="passthrough")
+    return make_pipeline(encode, HistGradientBoostingClassifier(max_iter=100, random_state=0)).fit(
+        rows[features], rows[speed.TARGET])
+
+
+def frames_mb(folder: Path) -> float:
+    """The two frames as pandas holds them once read: what the memory bar is a multiple of."""
+    total = sum(int(pd.read_parquet(folder / f).memory_usage(deep=True).sum())
+                for f in ("reference.parquet", "current.parquet"))
+    return round(total / 2**20, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in reference and in current")
+    parser.add_argument("--cols", type=int, default=50, help="feature columns (four fifths numeric)")
+    parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--categories", choices=("strings", "codes"), default="strings",
+                        help="categorical features stored as strings or as integer codes (default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep", type=Path, help="write the tables, store and config here and keep them "
+                        "(default: a temporary folder, removed after)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="postmortem-scale-") as tmp:
+        folder = (args.keep or Path(tmp)).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **speed.QUIET_ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        t0 = time.perf_counter()
+        setup = prepare(args.rows, args.cols, folder, env, codes=args.categories == "codes")
+        print(f"tables generated and model registered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        frames = frames_mb(folder)
+        print("--- mlflow-postmortem diagnose", file=sys.stderr)
+        ours = timed(["mlflow-postmortem", "diagnose", "pm.yaml", "--no-record", "-o", "verdict.json"], env, folder)
+        verdict = json.loads((folder / "verdict.json").read_text())
+        results = {"diagnose": {"seconds": ours["seconds"], "peak_rss_mb": ours["peak_rss_mb"],
+                                "root_cause": verdict["root_cause"],
+                                "features": sorted({f for c in verdict["causes"] if c["score"] > 0 and c["cause"] != "healthy"
+                                                    for f in c["features"]}),
+                                "stages": stages(ours["progress"], ours["seconds"])}}
+        if not args.skip_evidently:
+            print("--- Evidently DataDriftPreset", file=sys.stderr)
+            theirs = timed([sys.executable, speed.__file__, "--worker", "evidently", "--data", str(folder)], env, folder)
+            inside = json.loads(theirs["stdout"].strip().splitlines()[-1])
+            results["evidently"] = {"seconds": theirs["seconds"], "peak_rss_mb": theirs["peak_rss_mb"],
+                                    "preset_seconds": inside["seconds"], "drifted_columns": inside["drifted_columns"]}
+
+    report = summary(args, setup, frames, results)
+    print(table(report))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.output}")
+
+
+def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, results: dict[str, Any]) -> dict[str, Any]:
+    ours = results["diagnose"]
+    bar: dict[str, Any] = {"memory_multiple": round(ours["peak_rss_mb"] / frames, 2)}
+    bar["memory_at_most_2x"] = bar["memory_multiple"] <= MEMORY_BAR
+    if "evidently" in results:
+        bar["time_ratio"] = round(ours["seconds"] / results["evidently"]["seconds"], 3)
+        bar["time_at_most_a_twentieth"] = bar["time_ratio"] <= TIME_BAR
+    return {"rows": args.rows, "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "versions": {p: speed._version(p) for p in ("mlflow", "pandas", "pyarrow", "scikit-learn", "evidently")},
+            "results": results, "bar": bar}
+
+
+def table(report: dict[str, Any]) -> str:
+    r = report["results"]
+    lines = [f"{report['rows']:,} + {report['rows']:,} rows x {report['columns']} columns, categories as "
+             f"{report['categories']}; frames in pandas: "
+             f"{report['frames_mb']:,.0f} MB",
+             f"{'tool':<28}{'seconds':>10}{'peak RSS MB':>14}"]
+    lines += [f"{name:<28}{x['seconds']:>10.1f}{x['peak_rss_mb']:>14,.0f}" for name, x in r.items()]
+    lines.append(f"verdict: {r['diagnose']['root_cause']} ({', '.join(r['diagnose']['features'][:8])})")
+    lines.append("stages: " + "; ".join(f"{s['stage']} {s['seconds']:.1f}s" for s in r["diagnose"]["stages"]))
+    lines.append("bar: " + json.dumps(report["bar"]))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,9 @@ Pure: data frames and a ModelHandle in, a Verdict out. The MLflow and CLI layers
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -40,6 +42,8 @@ from .verdict import build_verdict
 MIN_WINDOW_ROWS = 200
 #: bounded sample of production rows scored by the model (the reference's: reference_profile.SAMPLE_ROWS)
 MAX_SCORED_ROWS = 50_000
+#: features profiled side by side (their sorts release the GIL)
+PROFILE_THREADS = min(4, os.cpu_count() or 1)
 
 
 def diagnose(
@@ -122,7 +126,9 @@ def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], Non
                  else f"{len(inputs.reference):,} reference rows")
     say(f"profiling {len(schema.features)} features: {reference}, {n:,} current rows, {len(bounds)} windows")
     references = reference_profiles(inputs)
-    profiles = {f: profile_feature(current[f] if f in current.columns else None, ref, bounds) for f, ref in references.items()}
+    with ThreadPoolExecutor(PROFILE_THREADS) as pool:  # numpy sorts without holding the GIL
+        profiles = dict(zip(references, pool.map(
+            lambda f: profile_feature(current[f] if f in current.columns else None, references[f], bounds), references)))
     return Profiles(references, profiles, bounds, labels)
 
 
@@ -132,8 +138,13 @@ def reference_profiles(inputs: Inputs) -> dict[str, NumericReference | Categoric
     if inputs.profile is not None:
         return inputs.profile.references
     schema, reference = inputs.schema, inputs.reference
-    return {f: numeric_reference(f, reference[f].to_numpy(float)) if f in schema.numeric
-            else categorical_reference(f, reference[f]) for f in (*schema.numeric, *schema.categorical)}
+
+    def binned(f: str) -> NumericReference | CategoricalReference:
+        return numeric_reference(f, reference[f].to_numpy(float)) if f in schema.numeric else categorical_reference(f, reference[f])
+
+    features = (*schema.numeric, *schema.categorical)
+    with ThreadPoolExecutor(PROFILE_THREADS) as pool:
+        return dict(zip(features, pool.map(binned, features)))
 
 
 def feature_table(ctx: Context | Profiles) -> tuple[FeatureStat, ...]:

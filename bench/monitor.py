@@ -45,6 +45,7 @@ import pandas as pd
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # NannyML reports usage over the network otherwise
 
+from measure import measured  # bench/measure.py, beside this file
 from mlflow_postmortem import demo
 from mlflow_postmortem.alerts import Rule, WindowFigures, fire
 from mlflow_postmortem.data import build_inputs
@@ -244,7 +245,6 @@ def text(summary: dict[str, Any]) -> str:
 def cost_part(rows: int, weeks: int, columns: int) -> dict[str, Any]:
     """`mlflow-postmortem monitor` as cron calls it, in a fresh process each time a week's file lands:
     wall time and peak RSS of each call, which computes one new window."""
-    import subprocess
     import tempfile
 
     import mlflow
@@ -286,19 +286,13 @@ def cost_part(rows: int, weeks: int, columns: int) -> dict[str, Any]:
             log.insert(0, "event_time", start + pd.to_timedelta(np.sort(rng.random(rows)) * EVERY.total_seconds(), unit="s"))
             log.to_parquet(root / "logs" / f"week-{week + 1:02d}.parquet", index=False)
             del log
-            began = time.perf_counter()
-            with open(root / "out.txt", "w") as out, open(root / "err.txt", "w") as err:
-                child = subprocess.Popen(["mlflow-postmortem", "monitor", str(root / "pm.yaml"), "--quiet",
-                                          "--experiment", "monitor-cost"], env=env, cwd=root, stdout=out, stderr=err)
-                _, status, usage = os.wait4(child.pid, 0)  # the child's own peak RSS, as the OS counted it
-                child.returncode = os.waitstatus_to_exitcode(status)
-            seconds = time.perf_counter() - began
-            if child.returncode != 0:
-                raise RuntimeError(f"monitor failed on week {week + 1}: {(root / 'err.txt').read_text().strip()}")
-            line = (root / "out.txt").read_text().strip().splitlines()[0]
-            calls.append({"week": week + 1, "seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
-                          "output": line})
-            print(f"week {week + 1}: {seconds:.1f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MiB: {line}", flush=True)
+            call = measured(["mlflow-postmortem", "monitor", str(root / "pm.yaml"), "--quiet", "--experiment",
+                             "monitor-cost"], env=env, cwd=root)
+            if call.returncode != 0:
+                raise RuntimeError(f"monitor failed on week {week + 1}: " + "\n".join(l for _, l in call.stderr))
+            line = call.stdout.strip().splitlines()[0]
+            calls.append({"week": week + 1, "seconds": call.seconds, "peak_rss_mib": round(call.peak_rss_mb), "output": line})
+            print(f"week {week + 1}: {call.seconds:.1f} s, peak RSS {call.peak_rss_mb:.0f} MiB: {line}", flush=True)
     first, last = calls[0]["seconds"], calls[-1]["seconds"]
     return {"rows_per_week": rows, "columns": columns, "calls": calls, "ratio_last_to_first": round(last / first, 3)}
 

@@ -5,7 +5,8 @@ command. Here the same generated tables (speed.py's recipes: reference and a dri
 N rows x C columns, as Parquet) are diagnosed by a fresh `mlflow-postmortem diagnose` process
 against a sqlite MLflow store holding the registered model, and Evidently's DataDriftPreset
 runs in a fresh process on the same files (speed.py's worker). Wall time and peak RSS come from
-the OS (`wait4`), the stages from the command's progress lines as they arrive.
+the OS (`wait4`, through bench/measure.py's launcher), the stages from the command's progress
+lines as they arrive.
 
     python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently]
 """
@@ -18,7 +19,6 @@ import os
 import pickle
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed  # noqa: E402  (the generator and the Evidently worker)
+from measure import measured  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "scale.json"
 MODEL = "scale-bench"
@@ -40,20 +41,10 @@ TIME_BAR, MEMORY_BAR = 0.05, 2.0
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """Run a fresh process; its wall time, peak RSS (the OS's count) and each stderr line's arrival."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
-    lines = []
-    for line in proc.stderr:
-        lines.append((round(time.perf_counter() - start, 2), line.rstrip()))
-        print(f"  [{lines[-1][0]:7.2f}s] {lines[-1][1]}", file=sys.stderr, flush=True)
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} exited {proc.returncode}:\n" + "\n".join(l for _, l in lines[-20:]))
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": stdout,
-            "progress": lines}
+    run = measured(command, env=env, cwd=cwd, echo=lambda t, line: print(f"  [{t:7.2f}s] {line}", file=sys.stderr, flush=True))
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {run.returncode}:\n" + "\n".join(l for _, l in run.stderr[-20:]))
+    return {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, "stdout": run.stdout, "progress": run.stderr}
 
 
 def stages(progress: list[tuple[float, str]], seconds: float) -> list[dict[str, Any]]:

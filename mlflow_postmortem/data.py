@@ -91,7 +91,7 @@ class Part:
         wanted = None if columns is None else set(columns)
         names = [c for c in self.schema.names if wanted is None or c in wanted]
         try:
-            return self.fragment.to_table(schema=self.schema, columns=names, use_threads=False).to_pandas()
+            return self.fragment.to_table(schema=self.schema, columns=names, use_threads=False).to_pandas(use_threads=False)
         except Exception as exc:  # as in _read_file: the file and the reason
             raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
 

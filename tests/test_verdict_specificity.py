@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import jsonschema
 import numpy as np
@@ -673,25 +674,37 @@ def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
     assert any(c.cause == "data_drift" and c.features[:1] == ("segment",) for c in verdict.causes[:2]), verdict.summary
 
 
-def test_whole_number_populations_served_in_hundreds_are_repaired_on_every_row_not_only_those_past_the_range():
-    """Populations over five decades, all whole: x100 keeps every value whole and leaves three
-    in five inside the range the reference holds, so values off that range are only part of the
-    changed rows. Every row after the change is repaired, and the repair recovers the drop."""
-    def with_population(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _world_with(feature: str, column: Callable[[np.random.Generator, pd.DataFrame], tuple[np.ndarray, np.ndarray]],
+                seeds: tuple[int, int]) -> tuple[Callable[[pd.DataFrame, int], pd.DataFrame], pd.DataFrame, pd.DataFrame,
+                                                  ModelHandle, list[str]]:
+    """The synthetic world plus one feature the label leans on: `column(rng, frame)` gives its
+    values and the label's logit. Returns the row maker, reference, golden set, model and features."""
+    def rows(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
-        population = np.round(10 ** rng.uniform(2, 7, len(frame)))
-        logit = 2.0 * (np.log10(population) - 4.5) + 0.5 * frame["score"]
-        return frame.assign(population=population, label=(rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int))
+        values, logit = column(rng, frame)
+        return frame.assign(**{feature: values, "label": (rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int)})
 
-    features = [*FEATURES, "population"]
-    reference, golden = with_population(make_rows(4000, 1), 61), with_population(make_rows(1000, 2), 62)
+    features = [*FEATURES, feature]
+    reference, golden = rows(make_rows(4000, 1), seeds[0]), rows(make_rows(1000, 2), seeds[1])
     encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
                                  ["plan", "region"])], remainder="passthrough")
     est = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=60, random_state=0))
     est.fit(reference[features], reference["label"])
-    model = ModelHandle("populations", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
-    cur = with_population(current(3000, seed=63), 64)
-    clean = float((est.predict(cur[features]) == cur["label"]).mean())  # what the repair should come back to
+    model = ModelHandle(feature, "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
+    return rows, reference, golden, model, features
+
+
+def test_whole_number_populations_served_in_hundreds_are_repaired_on_every_row_not_only_those_past_the_range():
+    """Populations over five decades, all whole: x100 keeps every value whole and leaves three
+    in five inside the range the reference holds, so values off that range are only part of the
+    changed rows. Every row after the change is repaired, and the repair recovers the drop."""
+    def population(rng: np.random.Generator, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        values = np.round(10 ** rng.uniform(2, 7, len(frame)))
+        return values, 2.0 * (np.log10(values) - 4.5) + 0.5 * frame["score"]
+
+    rows, reference, golden, model, features = _world_with("population", population, (61, 62))
+    cur = rows(current(3000, seed=63), 64)
+    clean = float((model.predict(cur[features]) == cur["label"]).mean())  # what the repair should come back to
     late = _second_half(cur)
     cur.loc[late, "population"] = cur.loc[late, "population"] * 100
 
@@ -708,20 +721,12 @@ def test_rows_in_the_margin_of_a_heavy_tailed_features_seen_range_are_novel_not_
     Rows placed in that margin keep their labels, so the model is wrong on them; they are far
     from every training row, and their errors belong to novelty, not to a relation that changed
     where the model was trained."""
-    def with_amount(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        amount = np.exp(rng.normal(7, 1.5, len(frame)))
-        logit = 1.5 * (np.log(amount) - 7) + 0.5 * frame["score"]
-        return frame.assign(amount=amount, label=(rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int))
+    def amount(rng: np.random.Generator, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        values = np.exp(rng.normal(7, 1.5, len(frame)))
+        return values, 1.5 * (np.log(values) - 7) + 0.5 * frame["score"]
 
-    features = [*FEATURES, "amount"]
-    reference, golden = with_amount(make_rows(4000, 1), 71), with_amount(make_rows(1000, 2), 72)
-    encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                                 ["plan", "region"])], remainder="passthrough")
-    est = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=60, random_state=0))
-    est.fit(reference[features], reference["label"])
-    model = ModelHandle("amounts", "1", est.predict, est.predict_proba, tuple(est.classes_), tuple(features))
-    cur = with_amount(current(3000, seed=73), 74)
+    rows, reference, golden, model, features = _world_with("amount", amount, (71, 72))
+    cur = rows(current(3000, seed=73), 74)
     rng = np.random.default_rng(75)
     novel = _second_half(cur) & (rng.random(len(cur)) < 0.4)
     top, edge = np.quantile(reference["amount"], 0.999), numeric_reference("amount", reference["amount"].to_numpy()).support[1]

@@ -163,11 +163,11 @@ def _read_parquet_file(p: Path, wanted: set[str] | None) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _parquet_columns(p: Path) -> list[str]:
-    """A Parquet file's (or dataset folder's, partition keys included) column names, from its metadata."""
+def _parquet_columns(folder: Path) -> list[str]:
+    """A Parquet dataset folder's column names, partition keys included, from its metadata."""
     import pyarrow.dataset as ds
 
-    return ds.dataset(p, format="parquet", partitioning="hive" if p.is_dir() else None).schema.names
+    return ds.dataset(folder, format="parquet", partitioning="hive").schema.names
 
 
 def _read_failure(exc: Exception) -> str:

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 _TOP_KEYS = {
     "model", "task", "target", "prediction", "timestamp", "entity_id", "features",
     "categorical", "text", "baseline", "data", "windows", "skops_trusted_types", "trust_pickle", "mitigation",
-    "detectors", "slices", "evidently", "monitor", "alerts", "golden",
+    "detectors", "slices", "evidently", "monitor", "alerts", "golden", "engine",
 }
+#: how data.current is read: in memory, in Arrow batches (Parquet), or chosen by its size
+ENGINES = ("auto", "pandas", "arrow")
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
 _DATA_KEYS = {"reference", "golden", "current", "training_view"}
@@ -108,6 +110,8 @@ class Config:
     slices: tuple[str, ...] = ()
     #: Evidently's pages beside the verdict; off saves their seconds (the verdict never reads them)
     evidently: bool = True
+    #: how data.current is read (ENGINES): `auto` reads a big Parquet log in batches (scan.py)
+    engine: str = "auto"
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings())
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
     golden: GoldenSettings = field(default_factory=lambda: GoldenSettings())
@@ -165,6 +169,9 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     windows = raw.get("windows", 8)
     if not isinstance(windows, int) or isinstance(windows, bool) or not 1 <= windows <= 100:
         raise ConfigError(f"{where}: key 'windows' must be an integer from 1 to 100, got {windows!r}")
+    engine = raw.get("engine", "auto")
+    if engine not in ENGINES:
+        raise ConfigError(f"{where}: key 'engine' must be one of {list(ENGINES)}, got {engine!r}")
     mitigation = _mitigation(raw.get("mitigation") or {}, where)
     monitor = _monitor(raw.get("monitor") or {}, where)
     alerts = _alerts(raw.get("alerts") or {}, task, where)
@@ -190,6 +197,7 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
         detectors=detectors,
         slices=_string_list(raw, "slices", where),
         evidently=evidently,
+        engine=engine,
         monitor=monitor,
         alerts=alerts,
         golden=golden,

@@ -13,7 +13,7 @@ import glob
 import gzip
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from .errors import DataError
 
 if TYPE_CHECKING:
     from .reference_profile import ReferenceProfile
+    from .scan import CurrentScan
 
 #: a categorical column with at least this share of unique values (and enough rows) is an ID
 ID_LIKE_UNIQUE_SHARE = 0.9
@@ -53,11 +54,20 @@ class Inputs:
     schema: Schema
     #: the stored reference profile read instead of `data.reference` (`reference` is then its sample)
     profile: "ReferenceProfile | None" = None
+    #: the production log read in batches (engine arrow): its profiles; `current` is then its sample
+    scan: "CurrentScan | None" = None
 
     @property
     def has_labels(self) -> bool:
+        if self.scan is not None:
+            return self.scan.labelled > 0
         t = self.schema.target
         return t in self.current.columns and self.current[t].notna().any()
+
+    @property
+    def current_rows(self) -> int:
+        """Rows of the production log: all of them, also when `current` holds only a sample."""
+        return self.scan.rows if self.scan is not None else len(self.current)
 
 
 def table_parts(path: str | Path, role: str) -> list[Path]:
@@ -93,6 +103,42 @@ class Part:
         try:
             return self.fragment.to_table(schema=self.schema, columns=names, use_threads=False).to_pandas(use_threads=False)
         except Exception as exc:  # as in _read_file: the file and the reason
+            raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
+
+    def arrow_schema(self) -> Any:
+        """The Parquet file's columns and types, from its footer (no rows read)."""
+        if self.fragment is not None:
+            return self.schema
+        return self._parquet().schema_arrow
+
+    def num_rows(self) -> int:
+        if self.fragment is not None:
+            return self.fragment.count_rows()
+        return self._parquet().metadata.num_rows
+
+    def batches(self, columns: list[str], batch_size: int) -> Iterable[Any]:
+        """The file's rows as Arrow record batches of `columns`, one at a time (bounded memory)."""
+        try:
+            if self.fragment is not None:
+                yield from self.fragment.to_batches(schema=self.schema, columns=columns, batch_size=batch_size,
+                                                    use_threads=False)
+            else:
+                yield from self._parquet().iter_batches(batch_size=batch_size, columns=columns, use_threads=False)
+        except Exception as exc:
+            raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
+
+    def _parquet(self) -> Any:
+        import pyarrow.parquet as pq
+
+        if not self.path.exists():
+            raise DataError(f"{self.role}: file not found: {self.path}")
+        if self.path.suffix.lower() not in (".parquet", ".pq"):
+            kind = self.path.suffix or "a file with no suffix"
+            raise DataError(f"{self.role}: engine 'arrow' reads Parquet, not {kind} ({self.path}); "
+                            f"convert it, or set engine: pandas")
+        try:
+            return pq.ParquetFile(self.path)
+        except Exception as exc:
             raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
 
 
@@ -182,16 +228,24 @@ def _read_failure(exc: Exception) -> str:
 
 
 def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
-                current: pd.DataFrame | None = None) -> Inputs:
+                current: pd.DataFrame | None = None, say: Callable[[str], None] = lambda message: None) -> Inputs:
     """Read every file named by the config and align them into validated Inputs; without
     `data.reference`, the stored reference profile the config was resolved to stands in for it.
-    `current`: the production rows already read (the part of the log monitor needs)."""
+    `current`: the production rows already read (the part of the log monitor needs). With the
+    arrow engine, data.current is profiled batch by batch and `current` is its sample (scan.py)."""
     d = config.data
     features = config.features or (tuple(model_features) if model_features else None)
     profile = _stored_profile(config, features) if d.reference is None else None
     reference = profile.sample if profile else read_table(d.reference, "data.reference")
     golden = read_table(d.golden, "data.golden")
-    current = read_table(d.current, "data.current") if current is None else current
+    batched = current is None and engine_for(config) == "arrow"
+    if batched:
+        from .scan import first_rows
+
+        parts = file_parts(d.current, "data.current")
+        current = first_rows(parts)  # the columns and their types, for the checks below
+    elif current is None:
+        current = read_table(d.current, "data.current")
     training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
     inputs = build_inputs(
         reference, golden, current,
@@ -202,7 +256,26 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
                  "training_view": d.training_view},
         known=profile.schema if profile else None,
     )
-    return replace(inputs, profile=profile)
+    inputs = replace(inputs, profile=profile)
+    if batched:
+        from .scan import scanned
+
+        inputs = scanned(inputs, parts, windows=config.windows, say=say)
+    return inputs
+
+
+#: with `engine: auto`, a Parquet data.current of at least this many rows is read in batches
+AUTO_ARROW_ROWS = 2_000_000
+
+
+def engine_for(config: Config) -> str:
+    """`pandas` or `arrow`: the config's choice, or by the log's size (from Parquet footers, no rows read)."""
+    if config.engine != "auto":
+        return config.engine
+    parts = file_parts(config.data.current, "data.current")
+    if any(p.fragment is None and p.path.suffix.lower() not in (".parquet", ".pq") for p in parts):
+        return "pandas"
+    return "arrow" if sum(p.num_rows() for p in parts) >= AUTO_ARROW_ROWS else "pandas"
 
 
 def _stored_profile(config: Config, features: Iterable[str] | None) -> "ReferenceProfile":
@@ -300,7 +373,6 @@ def build_inputs(
         raise absent("timestamp", timestamp, "current", current)
     # new frames over the caller's column arrays; converted columns are replaced, never written into
     reference, golden = _fresh(reference), _fresh(golden)
-    current = _in_time_order(current, timestamp) if timestamp else _fresh(current)
     if training_view is not None:
         training_view = _fresh(training_view)
         if timestamp and timestamp in training_view.columns:  # for the point-in-time join with serving rows
@@ -319,14 +391,14 @@ def build_inputs(
             for role, frame in (("reference", reference), ("golden", golden)):
                 _check_numbers(frame[f], f, where(role))
             numeric.append(f)
-            for frame in (reference, golden, current, training_view):
+            for frame in (reference, golden, training_view):
                 if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
                     frame[f] = _to_float(frame[f])
             if known is None and not np.isfinite(reference[f].to_numpy()).any():
                 raise DataError(f"{where('reference')}: feature {f!r} has no finite values (only infinities)")
             continue
         cats.append(f)
-        for frame in (reference, golden, current, training_view):
+        for frame in (reference, golden, training_view):
             if frame is not None and f in frame.columns:
                 col = frame[f]
                 converted = _to_category_strings(col)
@@ -344,7 +416,24 @@ def build_inputs(
         task=task, target=target, features=features, numeric=tuple(numeric), categorical=tuple(cats),
         text=text, prediction=prediction, timestamp=timestamp, entity_id=entity_id, skipped=tuple(skipped),
     )
-    return Inputs(reference, golden, current, training_view, schema)
+    return Inputs(reference, golden, conform_current(current, schema), training_view, schema)
+
+
+def conform_current(current: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Production rows typed as the reference's columns were: in time order, numeric features as
+    float64 (junk as NaN, which unavailability counts), categories as strings. A new frame over
+    the given columns; converted ones are replaced, never written into."""
+    current = _in_time_order(current, schema.timestamp) if schema.timestamp else _fresh(current)
+    for f in schema.numeric:
+        if f in current.columns and current[f].dtype != np.float64:
+            current[f] = _to_float(current[f])
+    for f in schema.categorical:
+        if f in current.columns:
+            col = current[f]
+            converted = _to_category_strings(col)
+            if converted is not col:
+                current[f] = converted
+    return current
 
 
 def _is_numeric(col: pd.Series) -> bool:

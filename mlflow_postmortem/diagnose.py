@@ -31,15 +31,15 @@ from .profile import (
     categorical_reference,
     numeric_reference,
     profile_feature,
+    time_label,
     window_bounds,
+    window_count,
 )
 from .reference_profile import sample_rows
 from .scoring import Scored, model_input, predict, score, scored_rows
 from .types import FeatureStat, Finding, GoldenResult, ModelHandle, Verdict
 from .verdict import build_verdict
 
-#: windows smaller than this are merged: onset analysis on a handful of rows is noise
-MIN_WINDOW_ROWS = 200
 #: bounded sample of production rows scored by the model (the reference's: reference_profile.SAMPLE_ROWS)
 MAX_SCORED_ROWS = 50_000
 #: features profiled side by side (their sorts release the GIL)
@@ -112,16 +112,17 @@ class Profiles:
 
     references: dict[str, NumericReference | CategoricalReference]
     profiles: dict[str, FeatureProfile]
-    bounds: list[tuple[int, int]]
+    #: each window's first time (("all",) with one window)
     labels: tuple[str, ...]
 
 
 def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], None] = lambda message: None) -> Profiles:
+    if inputs.scan is not None:  # profiled as the log was read
+        return Profiles(inputs.scan.references, inputs.scan.profiles, inputs.scan.labels)
     schema, current = inputs.schema, inputs.current
     n = len(current)
-    n_windows = min(windows, max(1, n // MIN_WINDOW_ROWS)) if schema.timestamp else 1
-    bounds = window_bounds(n, n_windows)
-    labels = tuple(_time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
+    bounds = window_bounds(n, window_count(n, windows, schema.timestamp is not None))
+    labels = tuple(time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
     reference = (f"the stored profile of {inputs.profile.rows:,} reference rows" if inputs.profile
                  else f"{len(inputs.reference):,} reference rows")
     say(f"profiling {len(schema.features)} features: {reference}, {n:,} current rows, {len(bounds)} windows")
@@ -129,7 +130,7 @@ def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], Non
     with ThreadPoolExecutor(PROFILE_THREADS) as pool:  # numpy sorts without holding the GIL
         profiles = dict(zip(references, pool.map(
             lambda f: profile_feature(current[f] if f in current.columns else None, references[f], bounds), references)))
-    return Profiles(references, profiles, bounds, labels)
+    return Profiles(references, profiles, labels)
 
 
 def reference_profiles(inputs: Inputs) -> dict[str, NumericReference | CategoricalReference]:
@@ -137,6 +138,8 @@ def reference_profiles(inputs: Inputs) -> dict[str, NumericReference | Categoric
     values and every comparison start from."""
     if inputs.profile is not None:
         return inputs.profile.references
+    if inputs.scan is not None:
+        return inputs.scan.references
     schema, reference = inputs.schema, inputs.reference
 
     def binned(f: str) -> NumericReference | CategoricalReference:
@@ -185,15 +188,18 @@ def build_context(
 ) -> Context:
     """Everything the detectors read: reference bins, windowed profiles, samples, scores."""
     schema, current = inputs.schema, inputs.current
-    n = len(current)
     profiled = profile_inputs(inputs, windows=windows, say=say)
-    references, profiles, bounds, labels = profiled.references, profiled.profiles, profiled.bounds, profiled.labels
+    references, profiles, labels = profiled.references, profiled.profiles, profiled.labels
     fill = fill_values(inputs, references)
 
-    rng = np.random.default_rng(seed)
-    window_of_row = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
-    keep = np.sort(rng.choice(n, size=min(n, MAX_SCORED_ROWS), replace=False))
-    current_sample = current.iloc[keep].assign(_window=window_of_row[keep])
+    if inputs.scan is not None:  # `current` is already the log's sample
+        current_sample = current.assign(_window=inputs.scan.sample_windows)
+    else:
+        n = len(current)
+        bounds = window_bounds(n, len(labels))
+        window_of_row = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=min(n, MAX_SCORED_ROWS), replace=False))
+        current_sample = current.iloc[keep].assign(_window=window_of_row[keep])
     ref = inputs.reference
     reference_sample = sample_rows(ref, seed)
     reference_labels = inputs.profile.labels if inputs.profile else ref[schema.target].dropna().to_numpy()
@@ -209,7 +215,7 @@ def build_context(
         reference_sample=reference_sample, current_sample=current_sample, scored=scored,
         golden_scored=score(model, inputs.golden, schema, fill), golden=golden, training_pairs=pairs,
         training_join=join, fill=fill,
-        n_current=n, reference_labels=reference_labels, current_predictions=predictions,
+        n_current=inputs.current_rows, reference_labels=reference_labels, current_predictions=predictions,
         current_proba=proba, seed=seed,
     )
     for f, why in schema.skipped:
@@ -300,11 +306,6 @@ def fill_values(inputs: Inputs, references: dict[str, NumericReference | Categor
         mode = inputs.reference[f].mode(dropna=True)
         fill[f] = mode.iloc[0] if len(mode) else ""
     return fill
-
-
-def _time_label(value: object) -> str:
-    """A window's start as people read it: to the second, no nanoseconds."""
-    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, pd.Timestamp) else str(value)
 
 
 def _timed(progress: Callable[[str], None] | None) -> Callable[[str], None]:

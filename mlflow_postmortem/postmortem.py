@@ -127,7 +127,7 @@ def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri
     config = profile_in_use(golden_in_use(config, version, say), version, say)
     model, baseline = load_models(config, say)
     say("reading data")
-    verdict = diagnose(load_inputs(config, model.features), model, baseline=baseline, windows=config.windows,
+    verdict = diagnose(load_inputs(config, model.features, say=say), model, baseline=baseline, windows=config.windows,
                        detectors=config.detectors, progress=say)
     write_verdict(verdict, Path(output))
     if model.version != registry.UNREGISTERED and record:

@@ -25,6 +25,8 @@ DISCRETE_MAX_VALUES = 20
 #: support = reference [0.1%, 99.9%] quantiles widened by this share of their span
 SUPPORT_MARGIN = 0.1
 MAX_CATEGORIES = 1000
+#: windows smaller than this are merged: onset analysis on a handful of rows is noise
+MIN_WINDOW_ROWS = 200
 _MEDIAN = np.array([0.5])
 
 
@@ -55,6 +57,14 @@ class NumericReference:
         inside = np.isfinite(v) & (v >= lo) & (v <= hi)
         idx = np.clip(np.searchsorted(self.edges, np.where(inside, v, lo), side="left"), 0, len(per_bin) - 1)
         return np.where(inside, per_bin[idx], 0.0)
+
+    def unsorted_bin_counts(self, values: np.ndarray) -> np.ndarray:
+        """`bin_counts` of finite values in any order: a binary search per value over the few
+        edges, cheaper than sorting a batch that only needs counting."""
+        lo, hi = self.support
+        inside = values[(values >= lo) & (values <= hi)]
+        bins = np.bincount(np.searchsorted(self.edges, inside, side="left"), minlength=len(self.edges) + 1)
+        return np.concatenate(([np.count_nonzero(values < lo)], bins, [np.count_nonzero(values > hi)]))
 
     def sorted_bin_counts(self, ordered: np.ndarray) -> np.ndarray:
         """`bin_counts` of values already sorted ascending: a binary search per edge, none per value."""
@@ -289,6 +299,16 @@ class FeatureProfile:
     present: bool
     overall: NumericSummary | CategoricalSummary | None
     windows: tuple[NumericSummary | CategoricalSummary, ...]
+
+
+def time_label(value: object) -> str:
+    """A window's start as people read it: to the second, no nanoseconds."""
+    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, pd.Timestamp) else str(value)
+
+
+def window_count(n_rows: int, windows: int, has_time: bool) -> int:
+    """How many time windows `n_rows` are cut into: at most `windows`, each of MIN_WINDOW_ROWS or more."""
+    return min(windows, max(1, n_rows // MIN_WINDOW_ROWS)) if has_time else 1
 
 
 def window_bounds(n_rows: int, n_windows: int) -> list[tuple[int, int]]:

@@ -40,7 +40,7 @@ def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: r
     `keep_profile`: store the reference profile on the version if it has none (reference_store.py)."""
     model, baseline = load_models(config, say)
     say("reading data")
-    inputs = load_inputs(config, model.features)
+    inputs = load_inputs(config, model.features, say=say)
     common = {"model": model_uri, "baseline": f"{baseline.name}/{baseline.version}" if baseline else None}
     identity = config_identity(config)
     golden_identity = {k: v for k, v in identity.items() if k != "windows"}  # the golden check has no windows
@@ -102,7 +102,7 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
     table = feature_table(profiled)
     _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
     runs.log_metrics(run, feature_metrics(table))
-    _log_window_curves(run, inputs, profiled.bounds,
+    _log_window_curves(run, profiled.labels,
                        {**{f"drift_tv_served_by_window.{f.feature}": f.per_window_served_tv for f in table if f.present},
                         **{f"drift_tv_seen_range_by_window.{f.feature}": f.per_window_tv for f in table if f.present}})
 
@@ -121,7 +121,7 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
                                       task=schema.task, numeric=list(schema.numeric),
                                       categorical=list(schema.categorical), max_rows=EVIDENTLY_MAX_ROWS,
                                       source_rows=(inputs.profile.rows if inputs.profile else len(inputs.reference),
-                                                   len(inputs.current)))
+                                                   inputs.current_rows))
     for report in reports.built:
         runs.log_artifact_text(run, f"evidently/{report.name}.html", report.html)
         runs.log_artifact_text(run, f"evidently/{report.name}.json", json.dumps(report.json, default=str))
@@ -149,7 +149,7 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     windows = verdict.production.get("per_window") or []
     metric = verdict.production.get("metric")
     if metric and windows:
-        _log_window_curves(run, inputs, _bounds(inputs, len(windows)), {f"production.{metric}_by_window": windows})
+        _log_window_curves(run, verdict.production.get("windows") or (), {f"production.{metric}_by_window": windows})
     evidently_links = {}
     for path in reports:  # copied beside the report, so its links work in the artifact viewer
         if path.endswith(".html"):
@@ -190,13 +190,11 @@ def _log_inputs(run: runs.RunRef, config: Config, inputs: Inputs, digests: dict[
                             for role in roles if getattr(inputs, role) is not None])
 
 
-def _log_window_curves(run: runs.RunRef, inputs: Inputs, bounds: list[tuple[int, int]], curves: dict[str, Any]) -> None:
-    """Per-window values as step metrics stamped with the window's start, so the UI draws curves.
-
-    Keys end in `_by_window`, apart from the whole-period value of the same quantity."""
-    ts = inputs.current[inputs.schema.timestamp] if inputs.schema.timestamp else None
-    for i, (a, _) in enumerate(bounds):
-        stamp = int(pd.Timestamp(ts.iloc[a]).value // 1_000_000) if ts is not None else None
+def _log_window_curves(run: runs.RunRef, labels: tuple[str, ...] | list[str], curves: dict[str, Any]) -> None:
+    """Per-window values as step metrics stamped with the window's start (its label), so the UI
+    draws curves. Keys end in `_by_window`, apart from the whole-period value of the same quantity."""
+    for i, label in enumerate(labels):
+        stamp = int(pd.Timestamp(label).value // 1_000_000) if label != "all" else None
         runs.log_metrics(run, rounded({k: v[i] for k, v in curves.items() if i < len(v) and v[i] is not None}),
                          step=i, timestamp_ms=stamp)
 
@@ -210,8 +208,3 @@ def _with_predictions(frame: pd.DataFrame, model: ModelHandle, inputs: Inputs) -
     scored = score(model, sample, schema, {})
     return sample.loc[scored.frame.index].assign(prediction=scored.pred)
 
-
-def _bounds(inputs: Inputs, n_windows: int) -> list[tuple[int, int]]:
-    from .profile import window_bounds
-
-    return window_bounds(len(inputs.current), n_windows)

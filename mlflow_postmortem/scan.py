@@ -1,0 +1,247 @@
+"""The production log read in bounded batches (engine `arrow`): one pass profiles every feature
+per time window and keeps a uniform sample of rows for the row-level checks (scoring, novelty,
+recovery, the skew join), so memory stays flat however many rows the log holds.
+
+Two passes over the Parquet files, each reading only the columns it needs: the time column
+alone, to place the windows' edges (equal-count windows, from a uniform sample of the times);
+then the rest, batch by batch, into merged_profile's accumulators. Downstream, `Inputs.current`
+is the sample and `Inputs.scan` holds the profiles and the true row counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import reduce
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .data import Inputs, Part, Schema, _to_category_strings, _to_float, conform_current
+from .errors import DataError
+from .merged_profile import WINDOW_SAMPLE_ROWS, CategoricalWindow, NumericWindow, RowSample
+from .monitoring import NO_TIME, utc_nanoseconds
+from .profile import CategoricalReference, FeatureProfile, NumericReference, time_label, window_bounds, window_count
+
+#: rows decoded at a time: the reading's working memory (x the columns read)
+BATCH_ROWS = 131_072
+#: production rows kept whole for the row-level checks (as diagnose.MAX_SCORED_ROWS samples in memory)
+SAMPLE_ROWS = 50_000
+#: times sampled to place the windows' edges (exact below this many rows)
+TIME_SAMPLE_ROWS = 200_000
+ROLE = "data.current"
+#: the sampled rows' window, carried through their time sort
+WINDOW = "_window"
+
+
+@dataclass(frozen=True)
+class CurrentScan:
+    rows: int
+    #: rows with a label
+    labelled: int
+    references: dict[str, NumericReference | CategoricalReference]
+    profiles: dict[str, FeatureProfile]
+    #: each window's first time, as read (("all",) with one window)
+    labels: tuple[str, ...]
+    #: the sampled rows, typed and in time order, and the window each falls in
+    sample: pd.DataFrame
+    sample_windows: np.ndarray
+
+
+def scanned(inputs: Inputs, parts: list[Part], *, windows: int, seed: int = 0,
+            say: Callable[[str], None] = lambda message: None) -> Inputs:
+    """`inputs` (built on the log's first rows) with the whole log profiled from `parts` and its
+    sample as `current`."""
+    from .diagnose import reference_profiles
+
+    scan = scan_log(parts, inputs.schema, reference_profiles(inputs), windows=windows, seed=seed, say=say)
+    return replace(inputs, current=scan.sample, scan=scan)
+
+
+def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericReference | CategoricalReference], *,
+             windows: int, seed: int = 0, say: Callable[[str], None] = lambda message: None) -> CurrentScan:
+    sizes = [part.num_rows() for part in parts]
+    n = sum(sizes)
+    if n == 0:
+        raise DataError(f"{ROLE} has no rows: nothing to diagnose")
+    present = set().union(*(part.arrow_schema().names for part in parts))
+    wanted = [c for c in (*schema.features, schema.target, schema.timestamp, schema.entity_id, schema.prediction)
+              if c and c in present]
+    numeric = [f for f in schema.numeric if f in present and f in references]
+    categorical = [f for f in schema.categorical if f in present and f in references]
+    rng = np.random.default_rng(seed)
+    n_windows = window_count(n, windows, schema.timestamp is not None)
+    say(f"reading {n:,} rows of {ROLE} in batches of {BATCH_ROWS:,} ({len(parts)} file{'s' * (len(parts) > 1)}, "
+        f"{len(wanted)} columns, {n_windows} window{'s' * (n_windows > 1)})")
+    windowing = _windows(parts, sizes, schema.timestamp, n_windows, rng)
+
+    numbers = [[NumericWindow(references[f]) for _ in range(n_windows)] for f in numeric]  # type: ignore[arg-type]
+    counts = [[CategoricalWindow(references[f]) for _ in range(n_windows)] for f in categorical]  # type: ignore[arg-type]
+    values = [RowSample(WINDOW_SAMPLE_ROWS, len(numeric)) for _ in range(n_windows)]
+    chosen = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
+    sampled: list[pd.DataFrame] = []
+    labelled, offset, reported = 0, 0, 0
+    rows_per_window = np.zeros(n_windows, dtype=np.int64)
+    for part in parts:
+        names = [c for c in wanted if c in part.arrow_schema().names]
+        start = offset
+        for batch in part.batches(names, BATCH_ROWS):
+            m = batch.num_rows
+            columns = dict(zip(batch.schema.names, batch.columns))
+            window = windowing.of(offset, lambda: (_times(columns[schema.timestamp], schema.timestamp, part,
+                                                          offset - start) if schema.timestamp in columns
+                                                   else pd.Series(pd.NaT, index=range(m))), m)
+            keys = rng.random(m)
+            rows_per_window += np.bincount(window, minlength=n_windows)
+            floats = [_floats(columns[f]) for f in numeric]
+            for w in np.unique(window):
+                rows = window == w if n_windows > 1 else slice(None)
+                for accumulators, column in zip(numbers, floats):
+                    accumulators[w].add(column[rows])
+                for accumulators, f in zip(counts, categorical):
+                    accumulators[w].add(*_category_counts(columns[f].filter(rows) if n_windows > 1 else columns[f]))
+                entering = keys[rows] < values[w].threshold
+                if entering.any():
+                    values[w].offer(keys[rows][entering],
+                                    np.column_stack([c[rows][entering] for c in floats]) if floats
+                                    else np.empty((int(entering.sum()), 0)))
+            if schema.target in columns:
+                labelled += m - _missing(columns[schema.target])
+            mine = chosen[(chosen >= offset) & (chosen < offset + m)] - offset
+            if len(mine):
+                sampled.append(batch.take(mine).to_pandas().assign(**{WINDOW: window[mine]}))
+            offset += m
+            if offset - reported >= n / 10 or offset == n:
+                say(f"read {offset:,} of {n:,} rows ({offset / n:.0%})")
+                reported = offset
+
+    sample = conform_current(pd.concat(sampled, ignore_index=True), schema)  # the window rides along the time sort
+    sample_windows = sample.pop(WINDOW).to_numpy()
+    profiles = {}
+    for f, accumulators in zip(numeric, numbers):
+        j = numeric.index(f)
+        finite = [(v.values[:, j][np.isfinite(v.values[:, j])], a.n - a.n_null - a.n_inf)
+                  for v, a in zip(values, accumulators)]
+        summaries = [a.summary([s]) for a, s in zip(accumulators, finite)]
+        profiles[f] = (reduce(NumericWindow.merged, accumulators).summary(finite), summaries)
+    for f, accumulators in zip(categorical, counts):
+        profiles[f] = (reduce(CategoricalWindow.merged, accumulators).summary(), [a.summary() for a in accumulators])
+    kept = np.flatnonzero(rows_per_window > 0)  # windows the times left empty (ties at an edge) are dropped
+    renumber = np.cumsum(rows_per_window > 0) - 1
+    return CurrentScan(
+        rows=n, labelled=labelled, references=references,
+        profiles={f: FeatureProfile(f, True, profiles[f][0], tuple(profiles[f][1][w] for w in kept))
+                  if f in profiles else FeatureProfile(f, False, None, ()) for f in references},
+        labels=tuple(windowing.labels[w] for w in kept), sample=sample, sample_windows=renumber[sample_windows],
+    )
+
+
+def first_rows(parts: list[Part], rows: int = 1_000) -> pd.DataFrame:
+    """The log's first rows as read: enough for the checks on its columns and their types."""
+    for part in parts:
+        for batch in part.batches(part.arrow_schema().names, rows):
+            if batch.num_rows:
+                return batch.to_pandas()
+    raise DataError(f"{ROLE} has no rows: nothing to diagnose")
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """Which time window each row of the log falls in, and each window's first time as read."""
+
+    labels: tuple[str, ...]
+    #: the window of every row, in file order: while the log is small enough to hold its times
+    per_row: np.ndarray | None = None
+    #: else where windows 1.. start (UTC nanoseconds): rows at an edge's time go to the later window
+    edges: np.ndarray | None = None
+
+    def of(self, offset: int, times: Callable[[], pd.Series], rows: int) -> np.ndarray:
+        """The windows of the `rows` rows from `offset` on; `times` reads their times if needed."""
+        if len(self.labels) == 1:
+            return np.zeros(rows, dtype=np.intp)
+        if self.per_row is not None:
+            return self.per_row[offset:offset + rows]
+        nanoseconds = utc_nanoseconds(times())
+        window = np.searchsorted(self.edges, nanoseconds, side="right")
+        window[nanoseconds == NO_TIME] = len(self.labels) - 1  # rows without a time go last, as in memory
+        return window
+
+
+def _windows(parts: list[Part], sizes: list[int], timestamp: str | None, n_windows: int,
+             rng: np.random.Generator) -> _Windows:
+    """The equal-count split of the rows in time order (ties in file order, missing times last),
+    as the in-memory engine cuts it: exactly while the log has at most TIME_SAMPLE_ROWS rows, else
+    read off a uniform sample of its times. Reads the time column alone."""
+    if n_windows == 1 or timestamp is None:
+        return _Windows(("all",))
+    n = sum(sizes)
+    chosen = np.sort(rng.choice(n, size=TIME_SAMPLE_ROWS, replace=False)) if n > TIME_SAMPLE_ROWS else np.arange(n)
+    picked, offset = [], 0
+    for part, size in zip(parts, sizes):
+        start = offset
+        if timestamp not in part.arrow_schema().names:
+            picked.append(pd.Series(pd.NaT, index=range(int(((chosen >= offset) & (chosen < offset + size)).sum()))))
+            offset += size
+            continue
+        for batch in part.batches([timestamp], BATCH_ROWS):
+            mine = chosen[(chosen >= offset) & (chosen < offset + batch.num_rows)] - offset
+            picked.append(_times(batch.column(0), timestamp, part, offset - start).iloc[mine].reset_index(drop=True))
+            offset += batch.num_rows
+    times = pd.concat(picked, ignore_index=True).sort_values(kind="stable")  # missing times last
+    starts = [a for a, _ in window_bounds(n, n_windows)]
+    ranks = [min(int(a * len(times) // n), len(times) - 1) for a in starts]
+    labels = tuple(time_label(t) for t in times.iloc[ranks])
+    if n <= TIME_SAMPLE_ROWS:
+        per_row = np.empty(n, dtype=np.intp)
+        per_row[times.index.to_numpy()] = np.searchsorted(starts, np.arange(n), side="right") - 1
+        return _Windows(labels, per_row=per_row)
+    edges = utc_nanoseconds(times.iloc[ranks[1:]])
+    edges[edges == NO_TIME] = np.iinfo(np.int64).max  # a window of rows without a time: last
+    return _Windows(labels, edges=edges)
+
+
+def _times(column: Any, timestamp: str, part: Part, row: int) -> pd.Series:
+    """A batch's times, parsed as the in-memory engine parses the whole column; `row`: the batch's
+    first row in its file, for the error's row number."""
+    raw = column.to_pandas()
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        parsed = pd.to_datetime(raw, errors="coerce", utc=True)
+        bad = (parsed.isna() & raw.notna()).to_numpy()
+        if bad.any():
+            raise DataError(f"timestamp column {timestamp!r} in {part.path} has values that are not times "
+                            f"(the first at row {row + int(np.flatnonzero(bad)[0]) + 1} of the file)")
+    return parsed
+
+
+def _floats(column: Any) -> np.ndarray:
+    """A numeric feature's batch as float64, missing as NaN, text as NaN (as in memory)."""
+    import pyarrow as pa
+
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
+    return _to_float(column.to_pandas()).to_numpy()
+
+
+def _category_counts(column: Any) -> tuple[pd.Series, np.ndarray]:
+    """A batch's distinct values as the strings the in-memory engine compares, and their rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    counted = pc.value_counts(column)
+    values = counted.field("values").to_pandas()
+    return _to_category_strings(pd.Series(values, dtype=values.dtype)), counted.field("counts").to_numpy()
+
+
+def _missing(column: Any) -> int:
+    """Rows without a value: nulls, and NaN in a float column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = column.null_count
+    if pa.types.is_floating(column.type):
+        missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
+    return missing

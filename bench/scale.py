@@ -9,6 +9,10 @@ the OS (`wait4`, through bench/measure.py's launcher), the stages from the comma
 lines as they arrive.
 
     python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently]
+    python bench/scale.py --current-rows 50000000 --engine arrow --skip-evidently
+
+The production log is a Parquet dataset folder of files of at most PART_ROWS rows each (how logs
+land), generated part by part, so a 50M-row log never sits in the generator's memory either.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ RESULTS = Path(__file__).parent / "results" / "scale.json"
 MODEL = "scale-bench"
 #: issue 11's bar at 1M + 1M x 50 in memory: a twentieth of Evidently's time, at most twice the frames
 TIME_BAR, MEMORY_BAR = 0.05, 2.0
+#: rows per file of the generated production log
+PART_ROWS = 1_000_000
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
@@ -57,12 +63,28 @@ def stages(progress: list[tuple[float, str]], seconds: float) -> list[dict[str, 
             for (t, text), end in zip(marks, ends)]
 
 
-def prepare(rows: int, cols: int, folder: Path, env: dict[str, str], *, codes: bool = False) -> dict[str, Any]:
-    """speed.py's tables, the golden set as a file, the model registered, a config pointing at them.
-    `codes`: the categorical features written as integer codes, as many pipelines store them."""
-    setup = speed.prepare(rows, cols, folder)
+def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str, str], *, codes: bool = False,
+            engine: str = "auto") -> dict[str, Any]:
+    """speed.py's tables (the drifted log as a folder of PART_ROWS-row files, one second a row), the
+    golden set as a file, the model registered, a config pointing at them. `codes`: the categorical
+    features written as integer codes, as many pipelines store them."""
+    columns = speed.column_recipes(cols)
+    reference = speed.make_frame(columns, rows, speed.REFERENCE_SEED, start="2025-06-01")
+    setup = {"numeric": [c.name for c in columns if c.kind != "categorical"],
+             "categorical": [c.name for c in columns if c.kind == "categorical"],
+             "drifted": [c.name for c in columns if c.drifted],
+             "golden": speed.make_frame(columns, speed.GOLDEN_ROWS, speed.GOLDEN_SEED)}
+    reference.to_parquet(folder / "reference.parquet")
+    del reference
+    (folder / "current").mkdir()
+    start = pd.Timestamp("2026-01-01")
+    for i, first in enumerate(range(0, current_rows, PART_ROWS)):
+        part = speed.make_frame(columns, min(PART_ROWS, current_rows - first), speed.CURRENT_SEED + 1000 * i,
+                                drift=True, start=str(start + pd.Timedelta(seconds=first)))
+        part.to_parquet(folder / "current" / f"part-{i:04d}.parquet", row_group_size=PART_ROWS // 8)
+    with open(folder / "setup.pkl", "wb") as fh:
+        pickle.dump(setup, fh)
     setup["golden"].to_parquet(folder / "golden.parquet")
-    (folder / "healthy.parquet").unlink()
     if codes:
         setup["golden"] = as_codes(folder, setup["categorical"])
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
@@ -75,7 +97,8 @@ def prepare(rows: int, cols: int, folder: Path, env: dict[str, str], *, codes: b
     (folder / "pm.yaml").write_text(yaml.safe_dump({
         "model": f"models:/{MODEL}/{version}", "task": "classification", "target": speed.TARGET,
         "timestamp": speed.TIMESTAMP, "categorical": setup["categorical"], "skops_trusted_types": list(TRUSTED_TYPES),
-        "data": {"reference": "reference.parquet", "golden": "golden.parquet", "current": "current.parquet"},
+        "engine": engine,
+        "data": {"reference": "reference.parquet", "golden": "golden.parquet", "current": "current"},
     }, sort_keys=False))
     return setup
 
@@ -85,12 +108,12 @@ def as_codes(folder: Path, categorical: list[str]) -> pd.DataFrame:
     values make them floats, as pandas reads such columns); returns the golden set rewritten."""
     levels = {c: sorted(pd.read_parquet(folder / "reference.parquet", columns=[c])[c].dropna().unique())
               for c in categorical}
-    for name in ("reference", "current", "golden"):
-        frame = pd.read_parquet(folder / f"{name}.parquet")
+    for path in [folder / "reference.parquet", *sorted((folder / "current").glob("*.parquet")), folder / "golden.parquet"]:
+        frame = pd.read_parquet(path)
         for c in categorical:
             number = pd.Categorical(frame[c], categories=levels[c]).codes.astype(float)
             frame[c] = np.where(number >= 0, number, np.nan)
-        frame.to_parquet(folder / f"{name}.parquet")
+        frame.to_parquet(path, row_group_size=PART_ROWS // 8)
     with open(folder / "setup.pkl", "rb") as fh:
         setup = pickle.load(fh)
     setup["golden"] = frame
@@ -116,15 +139,18 @@ def model(setup: dict[str, Any], folder: Path):
 
 
 def frames_mb(folder: Path) -> float:
-    """The two frames as pandas holds them once read: what the memory bar is a multiple of."""
-    total = sum(int(pd.read_parquet(folder / f).memory_usage(deep=True).sum())
-                for f in ("reference.parquet", "current.parquet"))
-    return round(total / 2**20, 1)
+    """The two frames as pandas holds them once read: what the memory bar is a multiple of (the
+    log's parts one at a time, summed)."""
+    paths = [folder / "reference.parquet", *sorted((folder / "current").glob("*.parquet"))]
+    return round(sum(int(pd.read_parquet(p).memory_usage(deep=True).sum()) for p in paths) / 2**20, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in reference and in current")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the reference (and the log, by default)")
+    parser.add_argument("--current-rows", type=int, help="rows in the production log (default: --rows)")
+    parser.add_argument("--engine", choices=("auto", "pandas", "arrow"), default="auto",
+                        help="the config's engine for data.current (default: %(default)s)")
     parser.add_argument("--cols", type=int, default=50, help="feature columns (four fifths numeric)")
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--categories", choices=("strings", "codes"), default="strings",
@@ -133,6 +159,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the tables, store and config here and keep them "
                         "(default: a temporary folder, removed after)")
     args = parser.parse_args()
+    args.current_rows = args.current_rows or args.rows
 
     with tempfile.TemporaryDirectory(prefix="postmortem-scale-") as tmp:
         folder = (args.keep or Path(tmp)).resolve()
@@ -143,7 +170,8 @@ def main() -> None:
         # in a process of its own: the memory it took to generate the tables stays with it, not with
         # the machine the measured commands then run on
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            setup = pool.submit(prepare, args.rows, args.cols, folder, env, codes=args.categories == "codes").result()
+            setup = pool.submit(prepare, args.rows, args.current_rows, args.cols, folder, env,
+                                codes=args.categories == "codes", engine=args.engine).result()
         print(f"tables generated and model registered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         print("--- mlflow-postmortem diagnose", file=sys.stderr)
         ours = timed(["mlflow-postmortem", "diagnose", "pm.yaml", "--no-record", "-o", "verdict.json"], env, folder)
@@ -174,7 +202,9 @@ def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, resu
     if "evidently" in results:
         bar["time_ratio"] = round(ours["seconds"] / results["evidently"]["seconds"], 3)
         bar["time_at_most_a_twentieth"] = bar["time_ratio"] <= TIME_BAR
-    return {"rows": args.rows, "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,
+    per_million = ours["seconds"] / (args.current_rows / 1e6)
+    return {"rows": args.rows, "current_rows": args.current_rows, "engine": args.engine,
+            "seconds_per_million_log_rows": round(per_million, 2), "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "versions": {p: speed._version(p) for p in ("mlflow", "pandas", "pyarrow", "scikit-learn", "evidently")},
             "results": results, "bar": bar}
@@ -182,9 +212,9 @@ def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, resu
 
 def table(report: dict[str, Any]) -> str:
     r = report["results"]
-    lines = [f"{report['rows']:,} + {report['rows']:,} rows x {report['columns']} columns, categories as "
-             f"{report['categories']}; frames in pandas: "
-             f"{report['frames_mb']:,.0f} MB",
+    lines = [f"{report['rows']:,} reference + {report['current_rows']:,} log rows x {report['columns']} columns, "
+             f"engine {report['engine']}, categories as {report['categories']}; frames in pandas: "
+             f"{report['frames_mb']:,.0f} MB; {report['seconds_per_million_log_rows']} s per million log rows",
              f"{'tool':<28}{'seconds':>10}{'peak RSS MB':>14}"]
     lines += [f"{name:<28}{x['seconds']:>10.1f}{x['peak_rss_mb']:>14,.0f}" for name, x in r.items()]
     lines.append(f"verdict: {r['diagnose']['root_cause']} ({', '.join(r['diagnose']['features'][:8])})")

@@ -180,7 +180,7 @@ def worker(tool: str, data: Path) -> dict[str, Any]:
     """Import the tool, load the frames, reset the peak mark, then run and time the tool once."""
     with open(data / "setup.pkl", "rb") as fh:
         setup = pickle.load(fh)
-    current_file = "healthy.parquet" if tool == "healthy" else "current.parquet"
+    current_file = "healthy.parquet" if tool == "healthy" else "current" if (data / "current").is_dir() else "current.parquet"
     run = _RUNNERS["diagnose" if tool == "healthy" else tool](setup)  # imports the tool before the baseline
     reference = pd.read_parquet(data / "reference.parquet")
     current = pd.read_parquet(data / current_file)

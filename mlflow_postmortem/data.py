@@ -117,27 +117,37 @@ class Part:
         return self._parquet().metadata.num_rows
 
     def batches(self, columns: list[str], batch_size: int) -> Iterable[Any]:
-        """The file's rows as Arrow record batches of `columns`, one at a time (bounded memory)."""
+        """The file's rows as Arrow record batches of `columns`, one at a time. Pages are read as
+        they are decoded (no pre-buffering of whole row groups), so memory stays near a batch's."""
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        # a dataset folder's file is read as a file (the dataset scanner decodes ahead, hundreds of
+        # MB), its partition keys added as columns of one value
+        keys = ds.get_partition_keys(self.fragment.partition_expression) if self.fragment is not None else {}
         try:
-            if self.fragment is not None:
-                yield from self.fragment.to_batches(schema=self.schema, columns=columns, batch_size=batch_size,
-                                                    use_threads=False)
-            else:
-                yield from self._parquet().iter_batches(batch_size=batch_size, columns=columns, use_threads=False)
+            for batch in self._parquet(pre_buffer=False).iter_batches(
+                    batch_size=batch_size, columns=[c for c in columns if c not in keys], use_threads=False):
+                if keys:
+                    filled = {k: pa.repeat(pa.scalar(v), batch.num_rows).cast(self.schema.field(k).type)
+                              for k, v in keys.items() if k in columns}
+                    batch = pa.RecordBatch.from_arrays(
+                        [filled[c] if c in filled else batch.column(c) for c in columns], names=columns)
+                yield batch
         except Exception as exc:
             raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
 
-    def _parquet(self) -> Any:
+    def _parquet(self, **options: Any) -> Any:
         import pyarrow.parquet as pq
 
         if not self.path.exists():
             raise DataError(f"{self.role}: file not found: {self.path}")
-        if self.path.suffix.lower() not in (".parquet", ".pq"):
+        if self.fragment is None and self.path.suffix.lower() not in (".parquet", ".pq"):
             kind = self.path.suffix or "a file with no suffix"
             raise DataError(f"{self.role}: engine 'arrow' reads Parquet, not {kind} ({self.path}); "
                             f"convert it, or set engine: pandas")
         try:
-            return pq.ParquetFile(self.path)
+            return pq.ParquetFile(self.path, **options)
         except Exception as exc:
             raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
 

@@ -24,7 +24,7 @@ from .monitoring import NO_TIME, utc_nanoseconds
 from .profile import CategoricalReference, FeatureProfile, NumericReference, time_label, window_bounds, window_count
 
 #: rows decoded at a time: the reading's working memory (x the columns read)
-BATCH_ROWS = 131_072
+BATCH_ROWS = 65_536
 #: production rows kept whole for the row-level checks (as diagnose.MAX_SCORED_ROWS samples in memory)
 SAMPLE_ROWS = 50_000
 #: times sampled to place the windows' edges (exact below this many rows)

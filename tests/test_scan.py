@@ -1,0 +1,153 @@
+"""The arrow engine: a Parquet log read in bounded batches gives the verdict the in-memory engine
+gives, exactly while the log fits in the engine's samples and within stated tolerances beyond."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import synthetic
+
+from mlflow_postmortem.config import parse_config
+from mlflow_postmortem.data import build_inputs, file_parts, load_inputs
+from mlflow_postmortem.diagnose import diagnose, profile_inputs
+from mlflow_postmortem.drills.suite import default_drill
+from mlflow_postmortem.errors import ConfigError, DataError
+from mlflow_postmortem.profile import NumericReference
+from mlflow_postmortem.scan import SAMPLE_ROWS, TIME_SAMPLE_ROWS, first_rows, scanned
+
+#: one drill per cause (two for the commonest), each a real model on a real table
+DRILLS = [("flights", "healthy"), ("diamonds", "data_drift"), ("flights", "data_drift"),
+          ("diamonds", "feature_recalibration"), ("nyc_weather", "feature_unavailability"),
+          ("scorecard", "training_serving_skew"), ("gapminder", "prediction_label_bias"), ("fair", "feature_drift"),
+          ("diabetes", "model_regression"), ("flights", "feature_unavailability")]
+
+
+def _batched(kwargs: dict, folder: Path, *, files: int = 1):
+    """The same inputs with data.current written as `files` Parquet files and read by the arrow engine."""
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(kwargs["current"])), files)):
+        kwargs["current"].iloc[part].to_parquet(folder / f"part-{i}.parquet", index=False)
+    parts = file_parts(folder / "*.parquet" if files > 1 else folder / "part-0.parquet", "data.current")
+    return scanned(build_inputs(**{**kwargs, "current": first_rows(parts)}), parts, windows=8)
+
+
+@pytest.mark.parametrize(("dataset", "cause"), DRILLS, ids=[f"{d}-{c}" for d, c in DRILLS])
+def test_a_drill_read_in_batches_gets_the_in_memory_verdict_and_figures(dataset: str, cause: str,
+                                                                         tmp_path: Path) -> None:
+    drill = default_drill(dataset, cause)
+    kwargs = drill.build_inputs_kwargs()
+    in_memory = diagnose(build_inputs(**kwargs), drill.models.model, baseline=drill.models.baseline)
+    batched = diagnose(_batched(kwargs, tmp_path / "log", files=3), drill.models.model, baseline=drill.models.baseline)
+
+    assert batched.root_cause == in_memory.root_cause
+    assert [c.features for c in batched.causes] == [c.features for c in in_memory.causes]
+    # a drill's log fits in the engine's samples: the figures are the in-memory ones, to rounding
+    for ours, theirs in zip(batched.features, in_memory.features, strict=True):
+        assert ours.feature == theirs.feature and ours.present == theirs.present
+        assert ours.drift_tv == pytest.approx(theirs.drift_tv, abs=1e-9)
+        assert ours.per_window_tv == pytest.approx(theirs.per_window_tv, abs=1e-9)
+        assert ours.null_share == pytest.approx(theirs.null_share, abs=1e-12)
+    assert batched.production.get("rows") == in_memory.production.get("rows")
+
+
+def _big_log() -> pd.DataFrame:
+    """A log past every sample of the engine: `age` drifts upward (1.2 sd) in its second half."""
+    n = TIME_SAMPLE_ROWS + 50_000
+    log = synthetic.current(n, seed=5)
+    later = np.arange(n) >= n // 2
+    log.loc[later, "age"] += 12.0
+    log.loc[np.arange(n) % 97 == 0, "income"] = np.nan
+    return log
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory):
+    log = _big_log()
+    kwargs = dict(reference=synthetic.world().reference, golden=synthetic.world().golden, current=log,
+                  task="classification", target="label", features=synthetic.FEATURES, timestamp="event_time",
+                  entity_id="customer_id")
+    return build_inputs(**kwargs), _batched(kwargs, tmp_path_factory.mktemp("big") / "log", files=4)
+
+
+def test_a_log_beyond_the_samples_keeps_exact_counts_and_close_quantiles(big) -> None:
+    in_memory, batched = big
+    ours, theirs = profile_inputs(batched), profile_inputs(in_memory)
+
+    assert batched.current_rows == len(in_memory.current) and len(batched.current) == SAMPLE_ROWS
+    assert ours.labels[0] == theirs.labels[0] and len(ours.labels) == len(theirs.labels) == 8
+    for name, ref in theirs.references.items():
+        a, b = ours.profiles[name].overall, theirs.profiles[name].overall
+        assert (a.n, a.n_null) == (b.n, b.n_null) and np.array_equal(a.counts, b.counts)  # exact, whatever the size
+        if isinstance(ref, NumericReference):
+            assert a.mean == pytest.approx(b.mean, rel=1e-9) and a.std == pytest.approx(b.std, rel=1e-9)
+            assert (a.minimum, a.maximum) == (b.minimum, b.maximum)
+            spread = b.quantiles[-1] - b.quantiles[0]
+            assert np.abs(a.quantiles - b.quantiles).max() <= 0.02 * spread  # from 8 x 20,000 sampled rows
+        for wa, wb in zip(ours.profiles[name].windows, theirs.profiles[name].windows, strict=True):
+            # windows cut at times read off a sample of 200,000: their sizes within 1%
+            assert abs(wa.n - wb.n) <= 0.01 * wb.n
+
+
+def test_a_log_beyond_the_samples_gets_the_in_memory_verdict(big) -> None:
+    in_memory, batched = big
+    model = synthetic.world().model
+
+    ours, theirs = diagnose(batched, model), diagnose(in_memory, model)
+
+    assert ours.root_cause == theirs.root_cause and ours.top.features == theirs.top.features
+    assert "age" in ours.top.features
+    drift = {f.feature: f.drift_tv for f in ours.features}
+    assert all(abs(drift[f.feature] - f.drift_tv) <= 0.005 for f in theirs.features)
+
+
+def _config(tmp_path: Path, current: Path, **extra) -> dict:
+    w = synthetic.world()
+    w.reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    w.golden.to_parquet(tmp_path / "golden.parquet", index=False)
+    return {"model": "models:/unused/1", "task": "classification", "target": "label", "timestamp": "event_time",
+            "features": synthetic.FEATURES, "data": {"reference": str(tmp_path / "reference.parquet"),
+                                                     "golden": str(tmp_path / "golden.parquet"), "current": str(current)},
+            **extra}
+
+
+def test_a_hive_partitioned_log_is_read_in_batches_with_its_partition_columns(tmp_path: Path) -> None:
+    log = synthetic.current(3000).assign(plan=lambda f: np.where(np.arange(len(f)) < 1500, "basic", "pro"))
+    pq.write_to_dataset(pa.Table.from_pandas(log, preserve_index=False), tmp_path / "log", partition_cols=["plan"])
+
+    inputs = load_inputs(parse_config(_config(tmp_path, tmp_path / "log", engine="arrow")))
+
+    plan = inputs.scan.profiles["plan"].overall
+    assert inputs.scan.rows == 3000 and plan.n == 3000 and plan.top_count == 1500
+    assert sorted(inputs.current["plan"].unique()) == ["basic", "pro"]
+
+
+def test_the_arrow_engine_on_a_csv_log_is_one_line_saying_to_convert_it(tmp_path: Path) -> None:
+    synthetic.current(500).to_csv(tmp_path / "current.csv", index=False)
+
+    with pytest.raises(DataError, match=r"^data.current: engine 'arrow' reads Parquet, not \.csv .*current\.csv\); "
+                                        r"convert it, or set engine: pandas$"):
+        load_inputs(parse_config(_config(tmp_path, tmp_path / "current.csv", engine="arrow")))
+
+
+def test_a_time_that_is_not_a_time_in_a_later_file_names_the_file_and_its_row(tmp_path: Path) -> None:
+    log = synthetic.current(1000)
+    (tmp_path / "log").mkdir()
+    log.iloc[:500].astype({"event_time": str}).to_parquet(tmp_path / "log" / "a.parquet", index=False)
+    bad = log.iloc[500:].astype({"event_time": str}).reset_index(drop=True)
+    bad.loc[41, "event_time"] = "yesterday"
+    bad.to_parquet(tmp_path / "log" / "b.parquet", index=False)
+
+    with pytest.raises(DataError, match=r"^timestamp column 'event_time' in .*b\.parquet has values that are not "
+                                        r"times \(the first at row 42 of the file\)$"):
+        load_inputs(parse_config(_config(tmp_path, tmp_path / "log" / "*.parquet", engine="arrow")))
+
+
+def test_an_unknown_engine_is_a_config_error_listing_the_engines() -> None:
+    with pytest.raises(ConfigError, match=r"key 'engine' must be one of \['auto', 'pandas', 'arrow'\], got 'spark2'"):
+        parse_config({"model": "m", "task": "classification", "target": "y", "engine": "spark2",
+                      "data": {"reference": "r.csv", "golden": "g.csv", "current": "c.csv"}})

@@ -8,7 +8,7 @@ runs in a fresh process on the same files (speed.py's worker). Wall time and pea
 the OS (`wait4`, through bench/measure.py's launcher), the stages from the command's progress
 lines as they arrive.
 
-    python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently]
+    python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently] [--skip-nannyml]
     python bench/scale.py --current-rows 50000000 --engine arrow --skip-evidently
 
 The production log is a Parquet dataset folder of files of at most PART_ROWS rows each (how logs
@@ -153,6 +153,7 @@ def main() -> None:
                         help="the config's engine for data.current (default: %(default)s)")
     parser.add_argument("--cols", type=int, default=50, help="feature columns (four fifths numeric)")
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--skip-nannyml", action="store_true")
     parser.add_argument("--categories", choices=("strings", "codes"), default="strings",
                         help="categorical features stored as strings or as integer codes (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -181,12 +182,15 @@ def main() -> None:
                                 "features": sorted({f for c in verdict["causes"] if c["score"] > 0 and c["cause"] != "healthy"
                                                     for f in c["features"]}),
                                 "stages": stages(ours["progress"], ours["seconds"])}}
-        if not args.skip_evidently:
-            print("--- Evidently DataDriftPreset", file=sys.stderr)
-            theirs = timed([sys.executable, speed.__file__, "--worker", "evidently", "--data", str(folder)], env, folder)
+        for tool, title, skip in (("evidently", "Evidently DataDriftPreset", args.skip_evidently),
+                                  ("nannyml", "NannyML UnivariateDriftCalculator", args.skip_nannyml)):
+            if skip:
+                continue
+            print(f"--- {title}", file=sys.stderr)
+            theirs = timed([sys.executable, speed.__file__, "--worker", tool, "--data", str(folder)], env, folder)
             inside = json.loads(theirs["stdout"].strip().splitlines()[-1])
-            results["evidently"] = {"seconds": theirs["seconds"], "peak_rss_mb": theirs["peak_rss_mb"],
-                                    "preset_seconds": inside["seconds"], "drifted_columns": inside["drifted_columns"]}
+            results[tool] = {"seconds": theirs["seconds"], "peak_rss_mb": theirs["peak_rss_mb"],
+                             "in_process_seconds": inside["seconds"], "drifted_columns": inside["drifted_columns"]}
         frames = frames_mb(folder)  # after the runs: frames read here would crowd the memory they measure
     report = summary(args, setup, frames, results)
     print(table(report))
@@ -202,6 +206,8 @@ def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, resu
     if "evidently" in results:
         bar["time_ratio"] = round(ours["seconds"] / results["evidently"]["seconds"], 3)
         bar["time_at_most_a_twentieth"] = bar["time_ratio"] <= TIME_BAR
+    if "nannyml" in results:
+        bar["time_ratio_nannyml"] = round(ours["seconds"] / results["nannyml"]["seconds"], 3)
     per_million = ours["seconds"] / (args.current_rows / 1e6)
     return {"rows": args.rows, "current_rows": args.current_rows, "engine": args.engine,
             "seconds_per_million_log_rows": round(per_million, 2), "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,

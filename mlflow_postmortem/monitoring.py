@@ -75,8 +75,10 @@ def in_window(times: pd.Series, window: Window) -> np.ndarray:
 
 def utc_nanoseconds(times: pd.Series) -> np.ndarray:
     """UTC nanoseconds since the epoch, NaT as `NO_TIME`: integer work on millions of rows."""
-    stamps = pd.to_datetime(times, utc=True)
-    return stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    stamps = times if pd.api.types.is_datetime64_any_dtype(times) else pd.to_datetime(times, utc=True)
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert(None)
+    return stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _count(steps: np.ndarray) -> dict[int, int]:

@@ -58,14 +58,6 @@ class NumericReference:
         idx = np.clip(np.searchsorted(self.edges, np.where(inside, v, lo), side="left"), 0, len(per_bin) - 1)
         return np.where(inside, per_bin[idx], 0.0)
 
-    def unsorted_bin_counts(self, values: np.ndarray) -> np.ndarray:
-        """`bin_counts` of finite values in any order: a binary search per value over the few
-        edges, cheaper than sorting a batch that only needs counting."""
-        lo, hi = self.support
-        inside = values[(values >= lo) & (values <= hi)]
-        bins = np.bincount(np.searchsorted(self.edges, inside, side="left"), minlength=len(self.edges) + 1)
-        return np.concatenate(([np.count_nonzero(values < lo)], bins, [np.count_nonzero(values > hi)]))
-
     def sorted_bin_counts(self, ordered: np.ndarray) -> np.ndarray:
         """`bin_counts` of values already sorted ascending: a binary search per edge, none per value."""
         lo, hi = self.support

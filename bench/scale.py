@@ -9,9 +9,10 @@ the OS (`wait4`, through bench/measure.py's launcher), the stages from the comma
 lines as they arrive.
 
     python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently] [--skip-nannyml]
-    python bench/scale.py --current-rows 50000000 --engine arrow --skip-evidently
+    python bench/scale.py --current-rows 50000000 --engine arrow --skip-evidently --skip-nannyml
+    python bench/scale.py --engine arrow spark        # each engine's command on the same files
 
-The production log is a Parquet dataset folder of files of at most PART_ROWS rows each (how logs
+The production log is one Parquet file, or past PART_ROWS rows a dataset folder of files of that many (how logs
 land), generated part by part, so a 50M-row log never sits in the generator's memory either.
 """
 
@@ -63,8 +64,8 @@ def stages(progress: list[tuple[float, str]], seconds: float) -> list[dict[str, 
             for (t, text), end in zip(marks, ends)]
 
 
-def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str, str], *, codes: bool = False,
-            engine: str = "auto") -> dict[str, Any]:
+def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str, str], *,
+            codes: bool = False) -> dict[str, Any]:
     """speed.py's tables (the drifted log as a folder of PART_ROWS-row files, one second a row), the
     golden set as a file, the model registered, a config pointing at them. `codes`: the categorical
     features written as integer codes, as many pipelines store them."""
@@ -82,6 +83,9 @@ def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str
         part = speed.make_frame(columns, min(PART_ROWS, current_rows - first), speed.CURRENT_SEED + 1000 * i,
                                 drift=True, start=str(start + pd.Timedelta(seconds=first)))
         part.to_parquet(folder / "current" / f"part-{i:04d}.parquet", row_group_size=PART_ROWS // 8)
+    if current_rows <= PART_ROWS:  # one file, as a log of this size usually is (pandas reads it column by column)
+        (folder / "current" / "part-0000.parquet").rename(folder / "current.parquet")
+        (folder / "current").rmdir()
     with open(folder / "setup.pkl", "wb") as fh:
         pickle.dump(setup, fh)
     setup["golden"].to_parquet(folder / "golden.parquet")
@@ -97,8 +101,8 @@ def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str
     (folder / "pm.yaml").write_text(yaml.safe_dump({
         "model": f"models:/{MODEL}/{version}", "task": "classification", "target": speed.TARGET,
         "timestamp": speed.TIMESTAMP, "categorical": setup["categorical"], "skops_trusted_types": list(TRUSTED_TYPES),
-        "engine": engine,
-        "data": {"reference": "reference.parquet", "golden": "golden.parquet", "current": "current"},
+        "data": {"reference": "reference.parquet", "golden": "golden.parquet",
+                 "current": "current.parquet" if current_rows <= PART_ROWS else "current"},
     }, sort_keys=False))
     return setup
 
@@ -108,7 +112,7 @@ def as_codes(folder: Path, categorical: list[str]) -> pd.DataFrame:
     values make them floats, as pandas reads such columns); returns the golden set rewritten."""
     levels = {c: sorted(pd.read_parquet(folder / "reference.parquet", columns=[c])[c].dropna().unique())
               for c in categorical}
-    for path in [folder / "reference.parquet", *sorted((folder / "current").glob("*.parquet")), folder / "golden.parquet"]:
+    for path in [folder / "reference.parquet", *log_files(folder), folder / "golden.parquet"]:
         frame = pd.read_parquet(path)
         for c in categorical:
             number = pd.Categorical(frame[c], categories=levels[c]).codes.astype(float)
@@ -138,10 +142,15 @@ def model(setup: dict[str, Any], folder: Path):
         rows[features], rows[speed.TARGET])
 
 
+def log_files(folder: Path) -> list[Path]:
+    """The production log's files: one, or a folder's parts."""
+    return [folder / "current.parquet"] if (folder / "current.parquet").exists() else sorted((folder / "current").glob("*.parquet"))
+
+
 def frames_mb(folder: Path) -> float:
     """The two frames as pandas holds them once read: what the memory bar is a multiple of (the
     log's parts one at a time, summed)."""
-    paths = [folder / "reference.parquet", *sorted((folder / "current").glob("*.parquet"))]
+    paths = [folder / "reference.parquet", *log_files(folder)]
     return round(sum(int(pd.read_parquet(p).memory_usage(deep=True).sum()) for p in paths) / 2**20, 1)
 
 
@@ -149,8 +158,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the reference (and the log, by default)")
     parser.add_argument("--current-rows", type=int, help="rows in the production log (default: --rows)")
-    parser.add_argument("--engine", choices=("auto", "pandas", "arrow"), default="auto",
-                        help="the config's engine for data.current (default: %(default)s)")
+    parser.add_argument("--engine", nargs="+", choices=("auto", "pandas", "arrow", "spark"), default=["auto"],
+                        help="the config's engine for data.current; several: each one's command in turn, the "
+                        "first one's against the bars (default: auto)")
     parser.add_argument("--cols", type=int, default=50, help="feature columns (four fifths numeric)")
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--skip-nannyml", action="store_true")
@@ -172,16 +182,22 @@ def main() -> None:
         # the machine the measured commands then run on
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             setup = pool.submit(prepare, args.rows, args.current_rows, args.cols, folder, env,
-                                codes=args.categories == "codes", engine=args.engine).result()
+                                codes=args.categories == "codes").result()
         print(f"tables generated and model registered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         print("--- mlflow-postmortem diagnose", file=sys.stderr)
-        ours = timed(["mlflow-postmortem", "diagnose", "pm.yaml", "--no-record", "-o", "verdict.json"], env, folder)
-        verdict = json.loads((folder / "verdict.json").read_text())
-        results = {"diagnose": {"seconds": ours["seconds"], "peak_rss_mb": ours["peak_rss_mb"],
-                                "root_cause": verdict["root_cause"],
-                                "features": sorted({f for c in verdict["causes"] if c["score"] > 0 and c["cause"] != "healthy"
-                                                    for f in c["features"]}),
-                                "stages": stages(ours["progress"], ours["seconds"])}}
+        results = {}
+        for engine in args.engine:
+            print(f"--- mlflow-postmortem diagnose, engine {engine}", file=sys.stderr)
+            config = yaml.safe_load((folder / "pm.yaml").read_text())
+            (folder / f"pm-{engine}.yaml").write_text(yaml.safe_dump({**config, "engine": engine}, sort_keys=False))
+            ours = timed(["mlflow-postmortem", "diagnose", f"pm-{engine}.yaml", "--no-record", "-o", "verdict.json"],
+                         env, folder)
+            verdict = json.loads((folder / "verdict.json").read_text())
+            results[f"diagnose ({engine})"] = {
+                "seconds": ours["seconds"], "peak_rss_mb": ours["peak_rss_mb"], "root_cause": verdict["root_cause"],
+                "features": sorted({f for c in verdict["causes"] if c["score"] > 0 and c["cause"] != "healthy"
+                                    for f in c["features"]}),
+                "stages": stages(ours["progress"], ours["seconds"])}
         for tool, title, skip in (("evidently", "Evidently DataDriftPreset", args.skip_evidently),
                                   ("nannyml", "NannyML UnivariateDriftCalculator", args.skip_nannyml)):
             if skip:
@@ -200,7 +216,7 @@ def main() -> None:
 
 
 def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, results: dict[str, Any]) -> dict[str, Any]:
-    ours = results["diagnose"]
+    ours = results[f"diagnose ({args.engine[0]})"]
     bar: dict[str, Any] = {"memory_multiple": round(ours["peak_rss_mb"] / frames, 2)}
     bar["memory_at_most_2x"] = bar["memory_multiple"] <= MEMORY_BAR
     if "evidently" in results:
@@ -208,9 +224,10 @@ def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, resu
         bar["time_at_most_a_twentieth"] = bar["time_ratio"] <= TIME_BAR
     if "nannyml" in results:
         bar["time_ratio_nannyml"] = round(ours["seconds"] / results["nannyml"]["seconds"], 3)
-    per_million = ours["seconds"] / (args.current_rows / 1e6)
-    return {"rows": args.rows, "current_rows": args.current_rows, "engine": args.engine,
-            "seconds_per_million_log_rows": round(per_million, 2), "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,
+    per_million = {name: round(r["seconds"] / (args.current_rows / 1e6), 2) for name, r in results.items()
+                   if name.startswith("diagnose")}
+    return {"rows": args.rows, "current_rows": args.current_rows, "engines": args.engine,
+            "seconds_per_million_log_rows": per_million, "columns": args.cols, "categories": args.categories, "drifted": setup["drifted"], "frames_mb": frames,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "versions": {p: speed._version(p) for p in ("mlflow", "pandas", "pyarrow", "scikit-learn", "evidently")},
             "results": results, "bar": bar}
@@ -219,12 +236,14 @@ def summary(args: argparse.Namespace, setup: dict[str, Any], frames: float, resu
 def table(report: dict[str, Any]) -> str:
     r = report["results"]
     lines = [f"{report['rows']:,} reference + {report['current_rows']:,} log rows x {report['columns']} columns, "
-             f"engine {report['engine']}, categories as {report['categories']}; frames in pandas: "
-             f"{report['frames_mb']:,.0f} MB; {report['seconds_per_million_log_rows']} s per million log rows",
+             f"categories as {report['categories']}; frames in pandas: {report['frames_mb']:,.0f} MB; seconds per "
+             f"million log rows: {report['seconds_per_million_log_rows']}",
              f"{'tool':<28}{'seconds':>10}{'peak RSS MB':>14}"]
     lines += [f"{name:<28}{x['seconds']:>10.1f}{x['peak_rss_mb']:>14,.0f}" for name, x in r.items()]
-    lines.append(f"verdict: {r['diagnose']['root_cause']} ({', '.join(r['diagnose']['features'][:8])})")
-    lines.append("stages: " + "; ".join(f"{s['stage']} {s['seconds']:.1f}s" for s in r["diagnose"]["stages"]))
+    for name, x in r.items():
+        if name.startswith("diagnose"):
+            lines.append(f"{name} verdict: {x['root_cause']} ({', '.join(x['features'][:8])})")
+            lines.append("  stages: " + "; ".join(f"{s['stage']} {s['seconds']:.1f}s" for s in x["stages"]))
     lines.append("bar: " + json.dumps(report["bar"]))
     return "\n".join(lines)
 

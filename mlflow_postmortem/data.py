@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, resolved_engine
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -248,12 +248,17 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
     profile = _stored_profile(config, features) if d.reference is None else None
     reference = profile.sample if profile else read_table(d.reference, "data.reference")
     golden = read_table(d.golden, "data.golden")
-    batched = current is None and engine_for(config) == "arrow"
-    if batched:
+    engine = "pandas" if current is not None else resolved_engine(config)
+    if engine == "arrow":
         from .scan import first_rows
 
         parts = file_parts(d.current, "data.current")
         current = first_rows(parts)  # the columns and their types, for the checks below
+    elif engine == "spark":
+        from .adapters import spark
+
+        log = spark.read_log(d.current)
+        current = spark.first_rows(log)
     elif current is None:
         current = read_table(d.current, "data.current")
     training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
@@ -267,25 +272,13 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
         known=profile.schema if profile else None,
     )
     inputs = replace(inputs, profile=profile)
-    if batched:
+    if engine == "arrow":
         from .scan import scanned
 
         inputs = scanned(inputs, parts, windows=config.windows, say=say)
+    elif engine == "spark":
+        inputs = spark.scanned(inputs, log, windows=config.windows, say=say)
     return inputs
-
-
-#: with `engine: auto`, a Parquet data.current of at least this many rows is read in batches
-AUTO_ARROW_ROWS = 2_000_000
-
-
-def engine_for(config: Config) -> str:
-    """`pandas` or `arrow`: the config's choice, or by the log's size (from Parquet footers, no rows read)."""
-    if config.engine != "auto":
-        return config.engine
-    parts = file_parts(config.data.current, "data.current")
-    if any(p.fragment is None and p.path.suffix.lower() not in (".parquet", ".pq") for p in parts):
-        return "pandas"
-    return "arrow" if sum(p.num_rows() for p in parts) >= AUTO_ARROW_ROWS else "pandas"
 
 
 def _stored_profile(config: Config, features: Iterable[str] | None) -> "ReferenceProfile":
@@ -403,7 +396,7 @@ def build_inputs(
             numeric.append(f)
             for frame in (reference, golden, training_view):
                 if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
-                    frame[f] = _to_float(frame[f])
+                    frame[f] = to_float(frame[f])
             if known is None and not np.isfinite(reference[f].to_numpy()).any():
                 raise DataError(f"{where('reference')}: feature {f!r} has no finite values (only infinities)")
             continue
@@ -411,7 +404,7 @@ def build_inputs(
         for frame in (reference, golden, training_view):
             if frame is not None and f in frame.columns:
                 col = frame[f]
-                converted = _to_category_strings(col)
+                converted = to_category_strings(col)
                 if converted is not col:
                     frame[f] = converted
         n_valid = int(reference[f].notna().sum())
@@ -436,11 +429,11 @@ def conform_current(current: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     current = _in_time_order(current, schema.timestamp) if schema.timestamp else _fresh(current)
     for f in schema.numeric:
         if f in current.columns and current[f].dtype != np.float64:
-            current[f] = _to_float(current[f])
+            current[f] = to_float(current[f])
     for f in schema.categorical:
         if f in current.columns:
             col = current[f]
-            converted = _to_category_strings(col)
+            converted = to_category_strings(col)
             if converted is not col:
                 current[f] = converted
     return current
@@ -495,12 +488,12 @@ def _check_task(task: str, target: pd.Series, name: str, where: str) -> None:
                         f"non-integer values: a quantity to predict; use task: regression")
 
 
-def _to_float(col: pd.Series) -> pd.Series:
+def to_float(col: pd.Series) -> pd.Series:
     """Numbers as float64; unparsable entries (a mixed-type column) become NaN, counted later as unusable."""
     return pd.to_numeric(col, errors="coerce").astype("float64", copy=False)
 
 
-def _to_category_strings(col: pd.Series) -> pd.Series:
+def to_category_strings(col: pd.Series) -> pd.Series:
     """Categories compared as strings, so codes 1 and 1.0 written by different pipelines agree.
 
     Missing values become NaN. A column of strings is already what we want: it comes back as

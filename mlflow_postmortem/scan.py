@@ -17,7 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .data import Inputs, Part, Schema, _to_category_strings, _to_float, conform_current
+from .data import Inputs, Part, Schema, conform_current, to_category_strings, to_float
+from .diagnose import MAX_SCORED_ROWS, reference_profiles
 from .errors import DataError
 from .merged_profile import WINDOW_SAMPLE_ROWS, CategoricalWindow, NumericWindow, RowSample
 from .monitoring import NO_TIME, utc_nanoseconds
@@ -25,8 +26,8 @@ from .profile import CategoricalReference, FeatureProfile, NumericReference, tim
 
 #: rows decoded at a time: the reading's working memory (x the columns read)
 BATCH_ROWS = 65_536
-#: production rows kept whole for the row-level checks (as diagnose.MAX_SCORED_ROWS samples in memory)
-SAMPLE_ROWS = 50_000
+#: production rows kept whole for the row-level checks: as many as the in-memory engine samples
+SAMPLE_ROWS = MAX_SCORED_ROWS
 #: times sampled to place the windows' edges (exact below this many rows)
 TIME_SAMPLE_ROWS = 200_000
 ROLE = "data.current"
@@ -52,14 +53,17 @@ def scanned(inputs: Inputs, parts: list[Part], *, windows: int, seed: int = 0,
             say: Callable[[str], None] = lambda message: None) -> Inputs:
     """`inputs` (built on the log's first rows) with the whole log profiled from `parts` and its
     sample as `current`."""
-    from .diagnose import reference_profiles
-
     scan = scan_log(parts, inputs.schema, reference_profiles(inputs), windows=windows, seed=seed, say=say)
     return replace(inputs, current=scan.sample, scan=scan)
 
 
 def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericReference | CategoricalReference], *,
              windows: int, seed: int = 0, say: Callable[[str], None] = lambda message: None) -> CurrentScan:
+    """Read with Arrow's own allocator (mimalloc, its default; the command picks it for this
+    engine): with the system's malloc, the few rows kept from each batch, placed among the
+    megabytes the batch frees, hold those pages, and memory grows with the rows read."""
+    import pyarrow as pa
+
     sizes = [part.num_rows() for part in parts]
     n = sum(sizes)
     if n == 0:
@@ -79,7 +83,7 @@ def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericRef
     counts = [[CategoricalWindow(references[f]) for _ in range(n_windows)] for f in categorical]  # type: ignore[arg-type]
     values = [RowSample(WINDOW_SAMPLE_ROWS, len(numeric)) for _ in range(n_windows)]
     chosen = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
-    sampled: list[pd.DataFrame] = []
+    sampled: list[Any] = []
     labelled, offset, reported = 0, 0, 0
     rows_per_window = np.zeros(n_windows, dtype=np.int64)
     for part in parts:
@@ -109,30 +113,49 @@ def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericRef
                 labelled += m - _missing(columns[schema.target])
             mine = chosen[(chosen >= offset) & (chosen < offset + m)] - offset
             if len(mine):
-                sampled.append(batch.take(mine).to_pandas().assign(**{WINDOW: window[mine]}))
+                sampled.append(batch.take(pa.array(mine)).append_column(WINDOW, pa.array(window[mine])))
             offset += m
             if offset - reported >= n / 10 or offset == n:
                 say(f"read {offset:,} of {n:,} rows ({offset / n:.0%})")
                 reported = offset
 
-    sample = conform_current(pd.concat(sampled, ignore_index=True), schema)  # the window rides along the time sort
+    return assembled(schema, references, numbers, counts, [v.values for v in values], rows_per_window,
+                     windowing.labels, _concat(sampled).to_pandas(), rows=n, labelled=labelled)
+
+
+def _concat(pieces: list[Any]) -> Any:
+    """Arrow record batches or tables as one table; files that lack a column, or type it
+    differently, are reconciled (missing values, the wider type)."""
+    import pyarrow as pa
+
+    tables = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pieces]
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+
+
+def assembled(schema: Schema, references: dict[str, NumericReference | CategoricalReference],
+              numbers: list[list[NumericWindow]], counts: list[list[CategoricalWindow]], values: list[np.ndarray],
+              rows_per_window: np.ndarray, labels: tuple[str, ...], sample: pd.DataFrame, *, rows: int,
+              labelled: int) -> CurrentScan:
+    """The scan from what any engine gathered: per numeric and categorical feature its windows'
+    accumulators; per window a sample of rows' numeric values (columns in `numbers`' order); the
+    raw sampled rows with their window in WINDOW. Windows left empty are dropped."""
+    sample = conform_current(sample, schema)  # the window rides along the time sort
     sample_windows = sample.pop(WINDOW).to_numpy()
     profiles = {}
-    for f, accumulators in zip(numeric, numbers):
-        j = numeric.index(f)
-        finite = [(v.values[:, j][np.isfinite(v.values[:, j])], a.n - a.n_null - a.n_inf)
-                  for v, a in zip(values, accumulators)]
+    for j, accumulators in enumerate(numbers):
+        finite = [(v[:, j][np.isfinite(v[:, j])], a.n - a.n_null - a.n_inf) for v, a in zip(values, accumulators)]
         summaries = [a.summary([s]) for a, s in zip(accumulators, finite)]
-        profiles[f] = (reduce(NumericWindow.merged, accumulators).summary(finite), summaries)
-    for f, accumulators in zip(categorical, counts):
-        profiles[f] = (reduce(CategoricalWindow.merged, accumulators).summary(), [a.summary() for a in accumulators])
-    kept = np.flatnonzero(rows_per_window > 0)  # windows the times left empty (ties at an edge) are dropped
+        profiles[accumulators[0].ref.name] = (reduce(NumericWindow.merged, accumulators).summary(finite), summaries)
+    for accumulators in counts:
+        profiles[accumulators[0].ref.name] = (reduce(CategoricalWindow.merged, accumulators).summary(),
+                                              [a.summary() for a in accumulators])
+    kept = np.flatnonzero(rows_per_window > 0)
     renumber = np.cumsum(rows_per_window > 0) - 1
     return CurrentScan(
-        rows=n, labelled=labelled, references=references,
+        rows=rows, labelled=labelled, references=references,
         profiles={f: FeatureProfile(f, True, profiles[f][0], tuple(profiles[f][1][w] for w in kept))
                   if f in profiles else FeatureProfile(f, False, None, ()) for f in references},
-        labels=tuple(windowing.labels[w] for w in kept), sample=sample, sample_windows=renumber[sample_windows],
+        labels=tuple(labels[w] for w in kept), sample=sample, sample_windows=renumber[sample_windows],
     )
 
 
@@ -188,16 +211,29 @@ def _windows(parts: list[Part], sizes: list[int], timestamp: str | None, n_windo
             picked.append(_times(batch.column(0), timestamp, part, offset - start).iloc[mine].reset_index(drop=True))
             offset += batch.num_rows
     times = pd.concat(picked, ignore_index=True).sort_values(kind="stable")  # missing times last
-    starts = [a for a, _ in window_bounds(n, n_windows)]
-    ranks = [min(int(a * len(times) // n), len(times) - 1) for a in starts]
-    labels = tuple(time_label(t) for t in times.iloc[ranks])
+    labels, edges = window_edges(times, n, n_windows)
     if n <= TIME_SAMPLE_ROWS:
         per_row = np.empty(n, dtype=np.intp)
+        starts = [a for a, _ in window_bounds(n, n_windows)]
         per_row[times.index.to_numpy()] = np.searchsorted(starts, np.arange(n), side="right") - 1
         return _Windows(labels, per_row=per_row)
-    edges = utc_nanoseconds(times.iloc[ranks[1:]])
-    edges[edges == NO_TIME] = np.iinfo(np.int64).max  # a window of rows without a time: last
     return _Windows(labels, edges=edges)
+
+
+def window_edges(ordered: pd.Series, rows: int, n_windows: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """Equal-count windows of `rows` rows read off `ordered`, their times (or a uniform sample of
+    them) in order, missing last: each window's first time as read, and where windows 1.. start
+    (UTC nanoseconds; a window of rows without a time starts after every time)."""
+    firsts = ordered.iloc[window_firsts(len(ordered), rows, n_windows)]
+    edges = utc_nanoseconds(firsts.iloc[1:])
+    edges[edges == NO_TIME] = np.iinfo(np.int64).max
+    return tuple(time_label(t) for t in firsts), edges
+
+
+def window_firsts(sampled: int, rows: int, n_windows: int) -> list[int]:
+    """Where each equal-count window of `rows` rows starts among `sampled` of them in order (all of
+    them, or a uniform sample)."""
+    return [min(int(a * sampled // rows), sampled - 1) for a, _ in window_bounds(rows, n_windows)]
 
 
 def _times(column: Any, timestamp: str, part: Part, row: int) -> pd.Series:
@@ -221,7 +257,7 @@ def _floats(column: Any) -> np.ndarray:
 
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
-    return _to_float(column.to_pandas()).to_numpy()
+    return to_float(column.to_pandas()).to_numpy()
 
 
 def _category_counts(column: Any) -> tuple[pd.Series, np.ndarray]:
@@ -233,7 +269,7 @@ def _category_counts(column: Any) -> tuple[pd.Series, np.ndarray]:
         column = column.dictionary_decode()
     counted = pc.value_counts(column)
     values = counted.field("values").to_pandas()
-    return _to_category_strings(pd.Series(values, dtype=values.dtype)), counted.field("counts").to_numpy()
+    return to_category_strings(pd.Series(values, dtype=values.dtype)), counted.field("counts").to_numpy()
 
 
 def _missing(column: Any) -> int:

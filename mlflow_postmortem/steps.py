@@ -32,6 +32,8 @@ STEPS = ("golden_eval", "drift_report", "diagnose")
 EVIDENTLY_MAX_ROWS = 50_000
 #: on the drift_report and parent runs: the Evidently pages that could not be built, and why
 EVIDENTLY_SKIPPED_TAG = "postmortem.evidently.skipped"
+#: on the drift_report and diagnose runs: how data.current was read (engine, rows, sample)
+ENGINE_TAG = "postmortem.engine"
 
 
 def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: runs.RunRef, say: Say, *,
@@ -100,6 +102,7 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
     """Per-feature drift, null and novelty shares as metrics and per-window curves; Evidently's reports."""
     profiled = profile_inputs(inputs, windows=config.windows, say=lambda m: say(f"drift_report: {m}"))
     table = feature_table(profiled)
+    runs.set_tags(run, {ENGINE_TAG: engine_note(inputs)})
     _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
     runs.log_metrics(run, feature_metrics(table))
     _log_window_curves(run, profiled.labels,
@@ -141,6 +144,7 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     from .reference_store import keep_first
 
     runs.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
+    runs.set_tags(run, {ENGINE_TAG: engine_note(inputs)})
     verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
                        detectors=config.detectors, progress=lambda m: say(f"diagnose: {m}"))
     _log_inputs(run, config, inputs, digests, ("reference", "golden", "current", "training_view"))
@@ -163,6 +167,14 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     if keep_profile:
         keep_first(run, inputs, digests["reference"], model, lambda m: say(f"diagnose: {m}"))
     return verdict
+
+
+def engine_note(inputs: Inputs) -> str:
+    """How data.current was read, for whoever wonders why a run's `current` dataset has fewer rows."""
+    if inputs.scan is None:
+        return f"pandas: {inputs.current_rows:,} rows in memory"
+    return (f"arrow: {inputs.current_rows:,} rows profiled in batches; row-level checks and the `current` "
+            f"dataset on a uniform sample of {len(inputs.current):,}")
 
 
 def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | None]:

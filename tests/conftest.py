@@ -122,3 +122,24 @@ def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         return
     with TrackingServer("sqlite", tmp_path_factory.mktemp("mlflow-server")) as server:
         yield server.uri
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (one core) for the spark engine's tests, stopped at the end; the tests
+    that need it skip where there is no Java (.ci/run installs Debian's openjdk-17-jre-headless)."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java for Spark (.ci/run installs openjdk-17-jre-headless with apt-get)")
+    from pyspark.sql import SparkSession
+
+    scratch = tmp_path_factory.mktemp("spark")
+    session = (SparkSession.builder.master("local[1]").appName("mlflow-postmortem-tests")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.local.dir", str(scratch)).config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
+               .getOrCreate())
+    yield session
+    session.stop()

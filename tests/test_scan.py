@@ -3,6 +3,9 @@ gives, exactly while the log fits in the engine's samples and within stated tole
 
 from __future__ import annotations
 
+import json
+import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import synthetic
+from support import RECALIBRATED_FEATURE, run_cli
 
-from mlflow_postmortem.config import parse_config
+from mlflow_postmortem.config import AUTO_ARROW_BYTES, engine_for_log, parse_config
 from mlflow_postmortem.data import build_inputs, file_parts, load_inputs
 from mlflow_postmortem.diagnose import diagnose, profile_inputs
 from mlflow_postmortem.drills.suite import default_drill
@@ -36,23 +40,45 @@ def _batched(kwargs: dict, folder: Path, *, files: int = 1):
     return scanned(build_inputs(**{**kwargs, "current": first_rows(parts)}), parts, windows=8)
 
 
-@pytest.mark.parametrize(("dataset", "cause"), DRILLS, ids=[f"{d}-{c}" for d, c in DRILLS])
-def test_a_drill_read_in_batches_gets_the_in_memory_verdict_and_figures(dataset: str, cause: str,
-                                                                         tmp_path: Path) -> None:
+def _in_spark(kwargs: dict, folder: Path):
+    """The same inputs with data.current written as one Parquet file and profiled by Spark."""
+    from mlflow_postmortem.adapters import spark
+
+    folder.mkdir()
+    kwargs["current"].to_parquet(folder / "log.parquet", index=False, coerce_timestamps="us")
+    log = spark.read_log(str(folder / "log.parquet"))
+    return spark.scanned(build_inputs(**{**kwargs, "current": spark.first_rows(log)}), log, windows=8)
+
+
+@lru_cache(maxsize=None)
+def _drill(dataset: str, cause: str):
+    """A drill and its in-memory verdict, shared by the engines' tests."""
     drill = default_drill(dataset, cause)
     kwargs = drill.build_inputs_kwargs()
-    in_memory = diagnose(build_inputs(**kwargs), drill.models.model, baseline=drill.models.baseline)
-    batched = diagnose(_batched(kwargs, tmp_path / "log", files=3), drill.models.model, baseline=drill.models.baseline)
+    return drill, kwargs, diagnose(build_inputs(**kwargs), drill.models.model, baseline=drill.models.baseline)
 
-    assert batched.root_cause == in_memory.root_cause
-    assert [c.features for c in batched.causes] == [c.features for c in in_memory.causes]
-    # a drill's log fits in the engine's samples: the figures are the in-memory ones, to rounding
-    for ours, theirs in zip(batched.features, in_memory.features, strict=True):
+
+@pytest.mark.parametrize("engine", ["arrow", "spark"])
+@pytest.mark.parametrize(("dataset", "cause"), DRILLS, ids=[f"{d}-{c}" for d, c in DRILLS])
+def test_a_drill_profiled_by_another_engine_gets_the_in_memory_verdict_and_figures(
+        dataset: str, cause: str, engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    drill, kwargs, in_memory = _drill(dataset, cause)
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
+        inputs = _in_spark(dict(kwargs), tmp_path / "log")
+    else:
+        inputs = _batched(dict(kwargs), tmp_path / "log", files=3)
+    other = diagnose(inputs, drill.models.model, baseline=drill.models.baseline)
+
+    assert other.root_cause == in_memory.root_cause
+    assert [c.features for c in other.causes] == [c.features for c in in_memory.causes]
+    # a drill's log fits in every engine's samples: the figures are the in-memory ones, to rounding
+    for ours, theirs in zip(other.features, in_memory.features, strict=True):
         assert ours.feature == theirs.feature and ours.present == theirs.present
         assert ours.drift_tv == pytest.approx(theirs.drift_tv, abs=1e-9)
         assert ours.per_window_tv == pytest.approx(theirs.per_window_tv, abs=1e-9)
         assert ours.null_share == pytest.approx(theirs.null_share, abs=1e-12)
-    assert batched.production.get("rows") == in_memory.production.get("rows")
+    assert other.production.get("rows") == in_memory.production.get("rows")
 
 
 def _big_log() -> pd.DataFrame:
@@ -148,6 +174,80 @@ def test_a_time_that_is_not_a_time_in_a_later_file_names_the_file_and_its_row(tm
 
 
 def test_an_unknown_engine_is_a_config_error_listing_the_engines() -> None:
-    with pytest.raises(ConfigError, match=r"key 'engine' must be one of \['auto', 'pandas', 'arrow'\], got 'spark2'"):
+    with pytest.raises(ConfigError, match=r"key 'engine' must be one of \['auto', 'pandas', 'arrow', 'spark'\], got 'spark2'"):
         parse_config({"model": "m", "task": "classification", "target": "y", "engine": "spark2",
                       "data": {"reference": "r.csv", "golden": "g.csv", "current": "c.csv"}})
+
+
+def test_an_auto_engine_reads_a_parquet_log_of_256_mb_in_batches_and_smaller_or_csv_logs_whole(tmp_path: Path) -> None:
+    (tmp_path / "big").mkdir()
+    with open(tmp_path / "big" / "part-0.parquet", "wb") as f:  # sparse: its size is all the choice reads
+        f.truncate(AUTO_ARROW_BYTES)
+    (tmp_path / "big" / "_SUCCESS").touch()  # a writer's marker is no reason to read the log whole
+    (tmp_path / "small.parquet").write_bytes(b"x" * 1024)
+    with open(tmp_path / "big.csv", "wb") as f:
+        f.truncate(2 * AUTO_ARROW_BYTES)
+
+    assert engine_for_log("auto", str(tmp_path / "big")) == "arrow"
+    assert engine_for_log("auto", str(tmp_path / "small.parquet")) == "pandas"
+    assert engine_for_log("auto", str(tmp_path / "big.csv")) == "pandas"
+    assert engine_for_log("pandas", str(tmp_path / "big")) == "pandas"
+
+
+def test_a_table_is_a_config_error_unless_spark_reads_data_current() -> None:
+    base = {"model": "m", "task": "classification", "target": "y",
+            "data": {"reference": "r.csv", "golden": "g.csv", "current": "table:logs.requests"}}
+
+    assert parse_config({**base, "engine": "spark"}).data.current == "table:logs.requests"
+    with pytest.raises(ConfigError, match=r"data.current names a table \(table:logs.requests\): only data.current "
+                                          r"may, with engine: spark$"):
+        parse_config(base)
+
+
+@pytest.mark.parametrize("engine", ["arrow", "spark"])
+def test_the_command_gets_the_in_memory_verdict_with_either_engine(
+        engine: str, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
+    import shutil
+
+    if engine == "spark" and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java for Spark (.ci/run installs openjdk-17-jre-headless with apt-get)")
+    current = pd.read_parquet(cancer.current)
+    current.loc[len(current) // 2:, RECALIBRATED_FEATURE] *= 1000
+    current.to_parquet(tmp_path / "current.parquet", index=False, coerce_timestamps="us")
+    data = {"reference": str(cancer.reference), "golden": str(cancer.golden), "current": str(tmp_path / "current.parquet")}
+    verdicts = {}
+    for name in ("pandas", engine):
+        config = make_config(cancer, f"models:/{cancer_models}@champion", data=data, engine=name)
+        result = run_cli("diagnose", str(config), "--output", str(tmp_path / f"{name}.json"), "--no-record",
+                         env={**os.environ, "POSTMORTEM_SPARK_MASTER": "local[1]"})
+        assert result.returncode == 0, result.stderr
+        verdicts[name] = json.loads((tmp_path / f"{name}.json").read_text())
+
+    ours, theirs = verdicts[engine], verdicts["pandas"]
+    assert RECALIBRATED_FEATURE in theirs["causes"][0]["features"]
+    assert [(c["cause"], c["features"], c["score"]) for c in ours["causes"]] == \
+        [(c["cause"], c["features"], c["score"]) for c in theirs["causes"]]
+    assert ours["features"] == theirs["features"]
+
+
+def test_a_post_mortem_read_in_batches_says_so_on_its_runs(
+        tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from mlflow_postmortem.postmortem import diagnose_config, run_postmortem
+
+    diagnosed = diagnose_config(make_config(cancer, f"models:/{cancer_models}/2", engine="pandas"),
+                                tmp_path / "pandas.json", record=False)
+    config = make_config(cancer, f"models:/{cancer_models}/2", engine="arrow")
+
+    outcome = run_postmortem(config, tmp_path / "v.json", experiment="pm-arrow-engine", record=False, mitigate=False)
+
+    assert {**outcome.verdict.to_dict(), "run_id": None} == diagnosed.verdict.to_dict()
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("pm-arrow-engine").experiment_id])
+    steps = {r.data.tags["postmortem.step"]: r for r in runs}
+    rows = len(pd.read_parquet(cancer.current))
+    for step in ("drift_report", "diagnose"):
+        assert steps[step].data.tags["postmortem.engine"] == (
+            f"arrow: {rows:,} rows profiled in batches; row-level checks and the `current` dataset on a uniform "
+            f"sample of {rows:,}")

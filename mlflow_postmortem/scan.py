@@ -79,13 +79,10 @@ def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericRef
         f"{len(wanted)} columns, {n_windows} window{'s' * (n_windows > 1)})")
     windowing = _windows(parts, sizes, schema.timestamp, n_windows, rng)
 
-    numbers = [[NumericWindow(references[f]) for _ in range(n_windows)] for f in numeric]  # type: ignore[arg-type]
-    counts = [[CategoricalWindow(references[f]) for _ in range(n_windows)] for f in categorical]  # type: ignore[arg-type]
-    values = [RowSample(WINDOW_SAMPLE_ROWS, len(numeric)) for _ in range(n_windows)]
+    profile = LogProfile(references, numeric, categorical, schema.target, n_windows, seed + 1)
     chosen = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
     sampled: list[Any] = []
-    labelled, offset, reported = 0, 0, 0
-    rows_per_window = np.zeros(n_windows, dtype=np.int64)
+    offset, reported = 0, 0
     for part in parts:
         names = [c for c in wanted if c in part.arrow_schema().names]
         start = offset
@@ -95,22 +92,7 @@ def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericRef
             window = windowing.of(offset, lambda: (_times(columns[schema.timestamp], schema.timestamp, part,
                                                           offset - start) if schema.timestamp in columns
                                                    else pd.Series(pd.NaT, index=range(m))), m)
-            keys = rng.random(m)
-            rows_per_window += np.bincount(window, minlength=n_windows)
-            floats = [_floats(columns[f]) for f in numeric]
-            for w in np.unique(window):
-                rows = window == w if n_windows > 1 else slice(None)
-                for accumulators, column in zip(numbers, floats):
-                    accumulators[w].add(column[rows])
-                for accumulators, f in zip(counts, categorical):
-                    accumulators[w].add(*_category_counts(columns[f].filter(rows) if n_windows > 1 else columns[f]))
-                entering = keys[rows] < values[w].threshold
-                if entering.any():
-                    values[w].offer(keys[rows][entering],
-                                    np.column_stack([c[rows][entering] for c in floats]) if floats
-                                    else np.empty((int(entering.sum()), 0)))
-            if schema.target in columns:
-                labelled += m - _missing(columns[schema.target])
+            profile.add(columns, window)
             mine = chosen[(chosen >= offset) & (chosen < offset + m)] - offset
             if len(mine):
                 sampled.append(batch.take(pa.array(mine)).append_column(WINDOW, pa.array(window[mine])))
@@ -118,9 +100,63 @@ def scan_log(parts: list[Part], schema: Schema, references: dict[str, NumericRef
             if offset - reported >= n / 10 or offset == n:
                 say(f"read {offset:,} of {n:,} rows ({offset / n:.0%})")
                 reported = offset
+    return profile.scan(schema, windowing.labels, _concat(sampled).to_pandas(), rows=n)
 
-    return assembled(schema, references, numbers, counts, [v.values for v in values], rows_per_window,
-                     windowing.labels, _concat(sampled).to_pandas(), rows=n, labelled=labelled)
+
+class LogProfile:
+    """What a pass over the log, or over one part of it, gathers per time window: every feature's
+    accumulators, a uniform sample of the numeric values (bottom-k on a random key per row), the
+    rows and labelled rows counted. Parts merge: Spark's partitions each build one, the driver
+    adds them up. `key_limit`: rows whose key is at or above it never enter the samples (a part
+    keeps only what can be among the whole's smallest keys)."""
+
+    def __init__(self, references: dict[str, NumericReference | CategoricalReference], numeric: list[str],
+                 categorical: list[str], target: str, n_windows: int, seed: int, key_limit: float = 1.0) -> None:
+        self.references, self.numeric, self.categorical, self.target = references, numeric, categorical, target
+        self.numbers = [[NumericWindow(references[f]) for _ in range(n_windows)] for f in numeric]  # type: ignore[arg-type]
+        self.counts = [[CategoricalWindow(references[f]) for _ in range(n_windows)] for f in categorical]  # type: ignore[arg-type]
+        self.values = [RowSample(WINDOW_SAMPLE_ROWS, len(numeric)) for _ in range(n_windows)]
+        self.rows_per_window = np.zeros(n_windows, dtype=np.int64)
+        self.labelled = 0
+        self.key_limit = key_limit
+        self._keys = np.random.default_rng(seed)
+
+    def add(self, columns: dict[str, Any], window: np.ndarray) -> None:
+        """A batch: its Arrow columns by name (a feature absent from it counts as missing) and each row's window."""
+        m = len(window)
+        keys = self._keys.random(m)
+        self.rows_per_window += np.bincount(window, minlength=len(self.rows_per_window))
+        floats = [_floats(columns[f]) if f in columns else np.full(m, np.nan) for f in self.numeric]
+        whole = len(self.rows_per_window) == 1
+        for w in np.unique(window):
+            rows = slice(None) if whole else window == w
+            for accumulators, column in zip(self.numbers, floats):
+                accumulators[w].add(column[rows])
+            for accumulators, f in zip(self.counts, self.categorical):
+                if f in columns:
+                    accumulators[w].add(*_category_counts(columns[f] if whole else columns[f].filter(rows)))
+                else:  # all missing
+                    accumulators[w].add(pd.Series([np.nan], dtype=object), np.array([m if whole else rows.sum()]))
+            entering = keys[rows] < min(self.values[w].threshold, self.key_limit)
+            if entering.any():
+                self.values[w].offer(keys[rows][entering], np.column_stack([c[rows][entering] for c in floats])
+                                     if floats else np.empty((int(entering.sum()), 0)))
+        if self.target in columns:
+            self.labelled += m - _missing(columns[self.target])
+
+    def merged(self, other: "LogProfile") -> "LogProfile":
+        for mine, theirs in zip(self.numbers + self.counts, other.numbers + other.counts):
+            mine[:] = [a.merged(b) for a, b in zip(mine, theirs)]
+        for mine, theirs in zip(self.values, other.values):
+            mine.offer(theirs.keys, theirs.values)
+        self.rows_per_window += other.rows_per_window
+        self.labelled += other.labelled
+        return self
+
+    def scan(self, schema: Schema, labels: tuple[str, ...], sample: pd.DataFrame, *, rows: int) -> CurrentScan:
+        """The scan, given the windows' labels and the rows sampled for the row-level checks."""
+        return assembled(schema, self.references, self.numbers, self.counts, [v.values for v in self.values],
+                         self.rows_per_window, labels, sample, rows=rows, labelled=self.labelled)
 
 
 def _concat(pieces: list[Any]) -> Any:

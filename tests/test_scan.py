@@ -45,7 +45,7 @@ def _in_spark(kwargs: dict, folder: Path):
     from mlflow_postmortem.adapters import spark
 
     folder.mkdir()
-    kwargs["current"].to_parquet(folder / "log.parquet", index=False, coerce_timestamps="us")
+    kwargs["current"].to_parquet(folder / "log.parquet", index=False)  # nanosecond times, as pandas writes them
     log = spark.read_log(str(folder / "log.parquet"))
     return spark.scanned(build_inputs(**{**kwargs, "current": spark.first_rows(log)}), log, windows=8)
 
@@ -213,7 +213,7 @@ def test_the_command_gets_the_in_memory_verdict_with_either_engine(
         pytest.skip("no Java for Spark (.ci/run installs openjdk-17-jre-headless with apt-get)")
     current = pd.read_parquet(cancer.current)
     current.loc[len(current) // 2:, RECALIBRATED_FEATURE] *= 1000
-    current.to_parquet(tmp_path / "current.parquet", index=False, coerce_timestamps="us")
+    current.to_parquet(tmp_path / "current.parquet", index=False)
     data = {"reference": str(cancer.reference), "golden": str(cancer.golden), "current": str(tmp_path / "current.parquet")}
     verdicts = {}
     for name in ("pandas", engine):

@@ -1,19 +1,21 @@
 """Spark as the engine for data.current (`engine: spark`): the profile computed where the data
-lives, as aggregations, and only summaries and bounded samples brought to the driver.
+lives, and only summaries and bounded samples brought to the driver.
 
-The same accumulators as the arrow engine (merged_profile.py), filled from a few jobs: the
-times (all of them up to TIME_SAMPLE_ROWS, else a sample) to place the windows; one grouped
-aggregation for every numeric feature's counts, bins and moments per window; one per
-categorical feature for its counts per value; a sample per window for quantiles; the rows the
-row-level checks read. The session is the active one if there is one (a notebook's, a job's),
-else a local one (`POSTMORTEM_SPARK_MASTER`, default `local[*]`).
+Three jobs: the times (all of them up to TIME_SAMPLE_ROWS, else a sample) to place the windows;
+the arrow engine's accumulators (scan.LogProfile) filled on every partition and added up on the
+driver; the rows the row-level checks read. The session is the active one if there is one (a
+notebook's, a job's), else a local one (`POSTMORTEM_SPARK_MASTER`, default `local[*]`). The
+partitions run this package's code: on a cluster, install it on the executors' Python, as any
+pandas UDF needs.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import sys
 from dataclasses import replace
+from functools import reduce
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import TABLE_PREFIX
-from ..data import Inputs, Schema, to_category_strings
+from ..data import Inputs, Schema
 from ..diagnose import reference_profiles
 from ..errors import DataError
-from ..merged_profile import WINDOW_SAMPLE_ROWS, CategoricalWindow, NumericWindow
+from ..merged_profile import WINDOW_SAMPLE_ROWS
 from ..monitoring import utc_nanoseconds
-from ..profile import NumericReference, time_label, window_count
-from ..scan import ROLE, SAMPLE_ROWS, TIME_SAMPLE_ROWS, WINDOW, CurrentScan, assembled, window_firsts
+from ..profile import time_label, window_count
+from ..scan import ROLE, SAMPLE_ROWS, TIME_SAMPLE_ROWS, WINDOW, CurrentScan, LogProfile, window_firsts
 
 MASTER_ENV = "POSTMORTEM_SPARK_MASTER"
 _ROW = "_postmortem_row"
@@ -44,20 +46,26 @@ def session() -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the partitions run this package's code
     try:
-        return (SparkSession.builder.master(os.environ.get(MASTER_ENV, "local[*]")).appName("mlflow-postmortem")
-                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.sql.shuffle.partitions", "8").getOrCreate())
+        spark = (SparkSession.builder.master(os.environ.get(MASTER_ENV, "local[*]")).appName("mlflow-postmortem")
+                 .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                 .config("spark.ui.showConsoleProgress", "false")  # our progress lines are the command's
+                 .config("spark.sql.shuffle.partitions", "8").getOrCreate())
     except Exception as exc:  # no Java, a master that does not answer: one line, not a JVM trace
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"engine 'spark': cannot start Spark ({first})") from None
+    spark.sparkContext.setLogLevel("OFF")  # a failed read is reported in one line, not as Java traces
+    return spark
 
 
 def read_log(path: str) -> Any:
     """data.current as a Spark DataFrame: a catalog table (`table:db.name`), or Parquet files (a
     file, a dataset folder with its partitions, or a glob)."""
     spark = session()
+    # nanosecond times (pandas' default in Parquet), which Spark refuses, as integers: read as pandas reads them
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     try:
         if path.startswith(TABLE_PREFIX):
             return spark.table(path[len(TABLE_PREFIX):])
@@ -112,20 +120,12 @@ def scan_log(log: Any, schema: Schema, references: dict, *, windows: int, seed: 
     n_windows = window_count(n, windows, schema.timestamp is not None)
     say(f"profiling {n:,} rows of {ROLE} in Spark ({len(wanted)} columns, {n_windows} window{'s' * (n_windows > 1)})")
     labels, window = _windows(log, timestamp, n, n_windows, seed)
-    log = log.withColumn(WINDOW, window).cache()
-    try:
-        say("Spark: counts, bins and moments per window")
-        numbers, rows_per_window = _numeric(log, numeric, references, n_windows)
-        say("Spark: categories per window")
-        counts = [_categories(log, f, references[f], n_windows) for f in categorical]
-        say("Spark: samples")
-        values = _window_samples(log, numeric, rows_per_window, seed)
-        sample = _rows(log, [c for c in wanted], n, seed)
-        labelled = _labelled(log, schema.target) if schema.target in present else 0
-    finally:
-        log.unpersist()
-    return assembled(schema, references, numbers, counts, values, rows_per_window, labels, sample, rows=n,
-                     labelled=labelled)
+    # not cached: each job reads only its columns of the files, and a log worth Spark outgrows the memory a cache needs
+    log = log.withColumn(WINDOW, window)
+    say("Spark: every feature's counts, bins, moments and samples per window, partition by partition")
+    profile = _profile(log, schema, references, numeric, categorical, n, n_windows, seed)
+    say("Spark: the rows for the row-level checks")
+    return profile.scan(schema, labels, _rows(log, wanted, n, seed), rows=n)
 
 
 def _windows(log: Any, timestamp: str | None, n: int, n_windows: int, seed: int) -> tuple[tuple[str, ...], Any]:
@@ -146,10 +146,20 @@ def _windows(log: Any, timestamp: str | None, n: int, n_windows: int, seed: int)
     order = np.lexsort((frame[_ROW].to_numpy(), micros))
     firsts = order[window_firsts(len(order), n, n_windows)]
     labels = tuple(time_label(t) for t in parsed.iloc[firsts])
-    at = F.coalesce(F.unix_micros(F.col(timestamp).try_cast("timestamp")), F.lit(_NO_TIME))
+    at = F.coalesce(_micros(log, timestamp), F.lit(_NO_TIME))
     later = [(at > int(micros[i])) | ((at == int(micros[i])) & (F.col(_ROW) >= int(frame[_ROW].iloc[i])))
              for i in firsts[1:]]
     return labels, sum((F.when(c, 1).otherwise(0) for c in later), F.lit(0))
+
+
+def _micros(log: Any, timestamp: str) -> Any:
+    """Microseconds since the epoch of the time column; integers are nanoseconds, as pandas reads them."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegralType
+
+    if isinstance(log.schema[timestamp].dataType, IntegralType):
+        return F.floor(F.col(timestamp) / 1000).cast("long")
+    return F.unix_micros(F.col(timestamp).try_cast("timestamp"))
 
 
 def _as_times(values: pd.Series, timestamp: str) -> pd.Series:
@@ -162,78 +172,31 @@ def _as_times(values: pd.Series, timestamp: str) -> pd.Series:
     return parsed
 
 
-def _numeric(log: Any, numeric: list[str], references: dict, n_windows: int) -> tuple[list[list[NumericWindow]], np.ndarray]:
-    """One grouped aggregation: rows per window and, per numeric feature, its nulls, infinities,
-    counts on the reference's bins, moments around the reference median, minimum and maximum."""
-    from pyspark.sql import functions as F
+def _profile(log: Any, schema: Schema, references: dict, numeric: list[str], categorical: list[str], n: int,
+             n_windows: int, seed: int) -> LogProfile:
+    """The arrow engine's accumulators, filled on each partition where it lives (`mapInArrow`) and
+    added up on the driver: one pass over the log, the same arithmetic. A partition keeps for the
+    value samples only rows whose key can be among the smallest of the whole log."""
+    import pickle
 
-    exprs = [F.count(F.lit(1)).alias("rows")]
-    for j, f in enumerate(numeric):
-        ref: NumericReference = references[f]
-        x = F.col(f).try_cast("double")  # junk as null (Spark 4 casts strictly)
-        missing = x.isNull() | F.isnan(x)
-        infinite = x.isin(float("inf"), float("-inf"))
-        finite = F.when(missing | infinite, False).otherwise(True)
-        shift = NumericWindow(ref).shift
-        lo, hi = ref.support
-        inside = sum((F.when(x > float(e), 1).otherwise(0) for e in ref.edges), F.lit(1))
-        slot = F.when(x < lo, 0).when(x > hi, len(ref.edges) + 2).otherwise(inside)
-        exprs += [F.sum(F.when(missing, 1).otherwise(0)).alias(f"n{j}_null"),
-                  F.sum(F.when(infinite, 1).otherwise(0)).alias(f"n{j}_inf"),
-                  F.sum(F.when(finite, x - shift)).alias(f"n{j}_sum"),
-                  F.sum(F.when(finite, (x - shift) * (x - shift))).alias(f"n{j}_squares"),
-                  F.min(F.when(finite, x)).alias(f"n{j}_min"), F.max(F.when(finite, x)).alias(f"n{j}_max")]
-        exprs += [F.sum(F.when(finite & (slot == b), 1).otherwise(0)).alias(f"n{j}_bin{b}")
-                  for b in range(len(ref.edges) + 3)]
-    got = {int(r[WINDOW]): r.asDict() for r in log.groupBy(WINDOW).agg(*exprs).collect()}
-    rows_per_window = np.array([got.get(w, {}).get("rows", 0) for w in range(n_windows)], dtype=np.int64)
-    numbers = []
-    for j, f in enumerate(numeric):
-        ref = references[f]
-        per_window = []
-        for w in range(n_windows):
-            r = got.get(w)
-            if r is None:
-                per_window.append(NumericWindow(ref))
-                continue
-            counts = np.array([r[f"n{j}_bin{b}"] for b in range(len(ref.edges) + 3)], dtype=np.int64)
-            per_window.append(NumericWindow(
-                ref, n=int(r["rows"]), n_null=int(r[f"n{j}_null"]), n_inf=int(r[f"n{j}_inf"]), counts=counts,
-                shifted_sum=float(r[f"n{j}_sum"] or 0.0), shifted_squares=float(r[f"n{j}_squares"] or 0.0),
-                minimum=np.inf if r[f"n{j}_min"] is None else float(r[f"n{j}_min"]),
-                maximum=-np.inf if r[f"n{j}_max"] is None else float(r[f"n{j}_max"])))
-        numbers.append(per_window)
-    return numbers, rows_per_window
+    import pyarrow as pa
+    from pyspark import TaskContext
 
+    key_limit = min(1.0, 1.5 * WINDOW_SAMPLE_ROWS * n_windows / n)
+    target = schema.target
 
-def _categories(log: Any, feature: str, ref: Any, n_windows: int) -> list[CategoricalWindow]:
-    """A categorical feature's rows per value and window, values in order of first appearance."""
-    from pyspark.sql import functions as F
+    def profile(batches: Any) -> Any:
+        part = LogProfile(references, numeric, categorical, target, n_windows,
+                          seed + 1 + 7919 * TaskContext.get().partitionId(), key_limit)
+        for batch in batches:
+            columns = dict(zip(batch.schema.names, batch.columns))
+            part.add(columns, columns[WINDOW].to_numpy(zero_copy_only=False).astype(np.intp))
+        yield pa.RecordBatch.from_pydict({"part": [pickle.dumps(part)]})
 
-    counted = (log.groupBy(WINDOW, feature).agg(F.count(F.lit(1)).alias("rows"), F.min(_ROW).alias("first"))
-               .toPandas().sort_values([WINDOW, "first"], kind="stable"))
-    out = [CategoricalWindow(ref) for _ in range(n_windows)]
-    for w, part in counted.groupby(WINDOW, sort=False):
-        out[int(w)].add(to_category_strings(part[feature].reset_index(drop=True)), part["rows"].to_numpy())
-    return out
-
-
-def _window_samples(log: Any, numeric: list[str], rows_per_window: np.ndarray, seed: int) -> list[np.ndarray]:
-    """Per window, the numeric values of up to WINDOW_SAMPLE_ROWS of its rows drawn at random (all of
-    them when the window is smaller)."""
-    from pyspark.sql import functions as F
-
-    fractions = {w: min(1.0, 1.2 * WINDOW_SAMPLE_ROWS / max(int(rows), 1)) for w, rows in enumerate(rows_per_window)}
-    rows = log if all(v >= 1.0 for v in fractions.values()) else log.sampleBy(WINDOW, fractions, seed)
-    frame = rows.select(WINDOW, *[F.col(f).try_cast("double").alias(f) for f in numeric]).toPandas()
-    rng = np.random.default_rng(seed)
-    out = []
-    for w in range(len(rows_per_window)):
-        values = frame.loc[frame[WINDOW] == w, numeric].to_numpy(dtype=float).reshape(-1, len(numeric))
-        if len(values) > WINDOW_SAMPLE_ROWS:
-            values = values[rng.choice(len(values), WINDOW_SAMPLE_ROWS, replace=False)]
-        out.append(values)
-    return out
+    columns = [*numeric, *categorical, *([target] if target in log.columns else []), WINDOW]
+    parts = [pickle.loads(row["part"]) for row in log.select(*columns).mapInArrow(profile, "part binary").collect()]
+    empty = LogProfile(references, numeric, categorical, target, n_windows, seed + 1)
+    return reduce(LogProfile.merged, parts, empty)
 
 
 def _rows(log: Any, columns: list[str], n: int, seed: int) -> pd.DataFrame:
@@ -243,14 +206,3 @@ def _rows(log: Any, columns: list[str], n: int, seed: int) -> pd.DataFrame:
     if len(frame) > SAMPLE_ROWS:
         frame = frame.iloc[np.sort(np.random.default_rng(seed).choice(len(frame), SAMPLE_ROWS, replace=False))]
     return frame.reset_index(drop=True)
-
-
-def _labelled(log: Any, target: str) -> int:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, FloatType
-
-    label = F.col(target)
-    known = label.isNotNull()
-    if isinstance(log.schema[target].dataType, (DoubleType, FloatType)):
-        known = known & ~F.isnan(label)
-    return int(log.filter(known).count())

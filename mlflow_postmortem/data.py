@@ -54,7 +54,7 @@ class Inputs:
     schema: Schema
     #: the stored reference profile read instead of `data.reference` (`reference` is then its sample)
     profile: "ReferenceProfile | None" = None
-    #: the production log read in batches (engine arrow): its profiles; `current` is then its sample
+    #: the production log profiled where it lies (engines arrow, spark); `current` is then its sample
     scan: "CurrentScan | None" = None
 
     @property
@@ -134,6 +134,8 @@ class Part:
                     batch = pa.RecordBatch.from_arrays(
                         [filled[c] if c in filled else batch.column(c) for c in columns], names=columns)
                 yield batch
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(f"{self.role}: cannot read {self.path}: {_read_failure(exc)}") from None
 
@@ -242,7 +244,7 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
     """Read every file named by the config and align them into validated Inputs; without
     `data.reference`, the stored reference profile the config was resolved to stands in for it.
     `current`: the production rows already read (the part of the log monitor needs). With the
-    arrow engine, data.current is profiled batch by batch and `current` is its sample (scan.py)."""
+    arrow or spark engine, data.current is profiled where it lies and `current` is its sample."""
     d = config.data
     features = config.features or (tuple(model_features) if model_features else None)
     profile = _stored_profile(config, features) if d.reference is None else None

@@ -4,8 +4,9 @@ recovery, the skew join), so memory stays flat however many rows the log holds.
 
 Two passes over the Parquet files, each reading only the columns it needs: the time column
 alone, to place the windows' edges (equal-count windows, from a uniform sample of the times);
-then the rest, batch by batch, into merged_profile's accumulators. Downstream, `Inputs.current`
-is the sample and `Inputs.scan` holds the profiles and the true row counts.
+then the rest, batch by batch, into merged_profile's accumulators (`LogProfile`, which the spark
+engine fills partition by partition too). Downstream, `Inputs.current` is the sample and
+`Inputs.scan` holds the profiles and the true row counts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ WINDOW = "_window"
 
 @dataclass(frozen=True)
 class CurrentScan:
+    """The production log as an engine read it: what `profile_inputs` would compute from it in
+    memory, and the rows the checks that need rows read."""
+
     rows: int
     #: rows with a label
     labelled: int

@@ -24,11 +24,11 @@ from mlflow_postmortem.errors import ConfigError, DataError
 from mlflow_postmortem.profile import NumericReference
 from mlflow_postmortem.scan import SAMPLE_ROWS, TIME_SAMPLE_ROWS, first_rows, scanned
 
-#: one drill per cause (two for the commonest), each a real model on a real table
-DRILLS = [("flights", "healthy"), ("diamonds", "data_drift"), ("flights", "data_drift"),
-          ("diamonds", "feature_recalibration"), ("nyc_weather", "feature_unavailability"),
-          ("scorecard", "training_serving_skew"), ("gapminder", "prediction_label_bias"), ("fair", "feature_drift"),
-          ("diabetes", "model_regression"), ("flights", "feature_unavailability")]
+#: every cause, on the tables the core dependencies ship (classification and regression), each a real model
+DRILLS = [("fair", "healthy"), ("fair", "feature_drift"), ("fair", "feature_unavailability"),
+          ("fair", "training_serving_skew"), ("breast_cancer", "data_drift"), ("breast_cancer", "model_regression"),
+          ("breast_cancer", "feature_recalibration"), ("breast_cancer", "prediction_label_bias"),
+          ("diabetes", "feature_recalibration"), ("diabetes", "feature_unavailability")]
 
 
 def _batched(kwargs: dict, folder: Path, *, files: int = 1):

@@ -81,6 +81,26 @@ def test_a_drill_profiled_by_another_engine_gets_the_in_memory_verdict_and_figur
     assert other.production.get("rows") == in_memory.production.get("rows")
 
 
+@pytest.mark.parametrize("engine", ["arrow", "spark"])
+def test_rows_sharing_a_time_at_a_window_edge_fall_where_the_in_memory_engine_puts_them(
+        engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    log = synthetic.current(3000).assign(event_time=lambda f: f["event_time"].dt.floor("D"))  # 144 rows a day
+    w = synthetic.world()
+    kwargs = dict(reference=w.reference, golden=w.golden, current=log, task="classification", target="label",
+                  features=synthetic.FEATURES, timestamp="event_time", entity_id="customer_id")
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
+    other = _in_spark(kwargs, tmp_path / "log") if engine == "spark" else _batched(kwargs, tmp_path / "log", files=3)
+
+    theirs, ours = profile_inputs(build_inputs(**kwargs)), profile_inputs(other)
+
+    # equal-count windows cut through days: the split follows the rows' order in the log
+    assert [p.n for p in ours.profiles["age"].windows] == [p.n for p in theirs.profiles["age"].windows] == [375] * 8
+    for name in theirs.references:
+        for a, b in zip(ours.profiles[name].windows, theirs.profiles[name].windows, strict=True):
+            assert np.array_equal(a.counts, b.counts)
+
+
 def _big_log() -> pd.DataFrame:
     """A log past every sample of the engine: `age` drifts upward (1.2 sd) in its second half."""
     n = TIME_SAMPLE_ROWS + 50_000

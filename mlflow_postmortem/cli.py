@@ -266,12 +266,12 @@ def _arrow_allocator(config_path: str | None) -> str:
     system's, which read a 400 MB Parquet file in 0.4 s here where mimalloc took 0.3 to 1.2 s."""
     import yaml
 
-    from .config import engine_for_log
+    from .config import _resolve, engine_for_log
 
     try:  # the config's two keys only: loading it whole would load pandas, and Arrow with it
         raw = yaml.safe_load(Path(config_path).read_text()) if config_path else None
-        current = Path(config_path).parent / str(raw["data"]["current"])  # type: ignore[index]
-        return "mimalloc" if engine_for_log(str(raw.get("engine", "auto")), str(current)) == "arrow" else "system"
+        current = _resolve(str(raw["data"]["current"]), Path(config_path).parent, str(config_path))  # type: ignore[index]
+        return "mimalloc" if engine_for_log(str(raw.get("engine", "auto")), current) == "arrow" else "system"
     except Exception:  # any problem with the config is the command's to report
         return "system"
 

@@ -50,7 +50,8 @@ class RowSample:
         return float(self.keys.max()) if len(self.keys) >= self.size else np.inf
 
     def offer(self, keys: np.ndarray, values: np.ndarray) -> None:
-        """Rows (keys and their values) whose keys are below `threshold`."""
+        """Rows (keys and their values) to consider: the sample keeps the `size` smallest keys of
+        what it held and these (offering only keys below `threshold` saves the copying)."""
         self.keys = np.concatenate((self.keys, keys))
         self.values = np.concatenate((self.values, values))
         if len(self.keys) > self.size:

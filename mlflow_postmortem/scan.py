@@ -158,9 +158,27 @@ class LogProfile:
         return self
 
     def scan(self, schema: Schema, labels: tuple[str, ...], sample: pd.DataFrame, *, rows: int) -> CurrentScan:
-        """The scan, given the windows' labels and the rows sampled for the row-level checks."""
-        return assembled(schema, self.references, self.numbers, self.counts, [v.values for v in self.values],
-                         self.rows_per_window, labels, sample, rows=rows, labelled=self.labelled)
+        """The scan, given the windows' labels and the raw rows sampled for the row-level checks
+        (their window in WINDOW). Windows left empty are dropped."""
+        sample = conform_current(sample, schema)  # the window rides along the time sort
+        sample_windows = sample.pop(WINDOW).to_numpy()
+        profiles = {}
+        for j, accumulators in enumerate(self.numbers):
+            finite = [(v.values[:, j][np.isfinite(v.values[:, j])], a.n - a.n_null - a.n_inf)
+                      for v, a in zip(self.values, accumulators)]
+            summaries = [a.summary([s]) for a, s in zip(accumulators, finite)]
+            profiles[accumulators[0].ref.name] = (reduce(NumericWindow.merged, accumulators).summary(finite), summaries)
+        for accumulators in self.counts:
+            profiles[accumulators[0].ref.name] = (reduce(CategoricalWindow.merged, accumulators).summary(),
+                                                  [a.summary() for a in accumulators])
+        kept = np.flatnonzero(self.rows_per_window > 0)
+        renumber = np.cumsum(self.rows_per_window > 0) - 1
+        return CurrentScan(
+            rows=rows, labelled=self.labelled, references=self.references,
+            profiles={f: FeatureProfile(f, True, profiles[f][0], tuple(profiles[f][1][w] for w in kept))
+                      if f in profiles else FeatureProfile(f, False, None, ()) for f in self.references},
+            labels=tuple(labels[w] for w in kept), sample=sample, sample_windows=renumber[sample_windows],
+        )
 
 
 def _concat(pieces: list[Any]) -> Any:
@@ -170,33 +188,6 @@ def _concat(pieces: list[Any]) -> Any:
 
     tables = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pieces]
     return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-
-
-def assembled(schema: Schema, references: dict[str, NumericReference | CategoricalReference],
-              numbers: list[list[NumericWindow]], counts: list[list[CategoricalWindow]], values: list[np.ndarray],
-              rows_per_window: np.ndarray, labels: tuple[str, ...], sample: pd.DataFrame, *, rows: int,
-              labelled: int) -> CurrentScan:
-    """The scan from what any engine gathered: per numeric and categorical feature its windows'
-    accumulators; per window a sample of rows' numeric values (columns in `numbers`' order); the
-    raw sampled rows with their window in WINDOW. Windows left empty are dropped."""
-    sample = conform_current(sample, schema)  # the window rides along the time sort
-    sample_windows = sample.pop(WINDOW).to_numpy()
-    profiles = {}
-    for j, accumulators in enumerate(numbers):
-        finite = [(v[:, j][np.isfinite(v[:, j])], a.n - a.n_null - a.n_inf) for v, a in zip(values, accumulators)]
-        summaries = [a.summary([s]) for a, s in zip(accumulators, finite)]
-        profiles[accumulators[0].ref.name] = (reduce(NumericWindow.merged, accumulators).summary(finite), summaries)
-    for accumulators in counts:
-        profiles[accumulators[0].ref.name] = (reduce(CategoricalWindow.merged, accumulators).summary(),
-                                              [a.summary() for a in accumulators])
-    kept = np.flatnonzero(rows_per_window > 0)
-    renumber = np.cumsum(rows_per_window > 0) - 1
-    return CurrentScan(
-        rows=rows, labelled=labelled, references=references,
-        profiles={f: FeatureProfile(f, True, profiles[f][0], tuple(profiles[f][1][w] for w in kept))
-                  if f in profiles else FeatureProfile(f, False, None, ()) for f in references},
-        labels=tuple(labels[w] for w in kept), sample=sample, sample_windows=renumber[sample_windows],
-    )
 
 
 def first_rows(parts: list[Part], rows: int = 1_000) -> pd.DataFrame:

@@ -240,15 +240,28 @@ def _read_failure(exc: Exception) -> str:
 
 
 def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
-                current: pd.DataFrame | None = None, say: Callable[[str], None] = lambda message: None) -> Inputs:
+                current: pd.DataFrame | None = None, profile_reference: bool = False,
+                say: Callable[[str], None] = lambda message: None) -> Inputs:
     """Read every file named by the config and align them into validated Inputs; without
     `data.reference`, the stored reference profile the config was resolved to stands in for it.
     `current`: the production rows already read (the part of the log monitor needs). With the
-    arrow or spark engine, data.current is profiled where it lies and `current` is its sample."""
+    arrow or spark engine, data.current is profiled where it lies and `current` is its sample.
+    `profile_reference` (for commands that compare with the reference but never train on it): with
+    those engines, a Parquet data.reference is read in batches into its profile, as if stored."""
     d = config.data
     features = config.features or (tuple(model_features) if model_features else None)
     profile = _stored_profile(config, features) if d.reference is None else None
-    reference = profile.sample if profile else read_table(d.reference, "data.reference")
+    scanned_reference = None
+    if profile is None and profile_reference and resolved_engine(config) != "pandas" and _is_parquet(d.reference):
+        from .reference_scan import scan_reference
+
+        special = {c for c in (config.target, config.prediction, config.timestamp, config.entity_id) if c}
+        scanned_reference = scan_reference(file_parts(d.reference, "data.reference"), target=config.target,
+                                           features=features, special=special, categorical=config.categorical,
+                                           text=config.text, say=say)
+        reference = scanned_reference.sample
+    else:
+        reference = profile.sample if profile else read_table(d.reference, "data.reference")
     golden = read_table(d.golden, "data.golden")
     engine = "pandas" if current is not None else resolved_engine(config)
     if engine == "arrow":
@@ -264,15 +277,19 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
     elif current is None:
         current = read_table(d.current, "data.current")
     training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
+    known = profile.schema if profile else scanned_reference.schema(config.task, config.target) if scanned_reference else None
     inputs = build_inputs(
         reference, golden, current,
-        task=config.task, target=config.target, features=features or (profile.schema.features if profile else None),
+        task=config.task, target=config.target,
+        features=features or (known.features if known else None),
         categorical=config.categorical, text=config.text, prediction=config.prediction,
         timestamp=config.timestamp, entity_id=config.entity_id, training_view=training_view,
         sources={"reference": d.reference or f"stored profile {d.profile}", "golden": d.golden, "current": d.current,
                  "training_view": d.training_view},
-        known=profile.schema if profile else None,
+        known=known,
     )
+    if scanned_reference is not None:
+        profile = scanned_reference.profile(inputs)
     inputs = replace(inputs, profile=profile)
     if engine == "arrow":
         from .scan import scanned
@@ -281,6 +298,12 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
     elif engine == "spark":
         inputs = spark.scanned(inputs, log, windows=config.windows, say=say)
     return inputs
+
+
+def _is_parquet(path: str) -> bool:
+    """A Parquet file, a glob of them or a dataset folder: what the arrow engine reads in batches."""
+    parts = table_parts(path, "data.reference")
+    return all(p.is_dir() or p.suffix.lower() in (".parquet", ".pq") for p in parts)
 
 
 def _stored_profile(config: Config, features: Iterable[str] | None) -> "ReferenceProfile":
@@ -334,7 +357,7 @@ def build_inputs(
         return f"data.{role} ({path})" if path else f"data.{role}"
 
     def absent(kind: str, name: str, role: str, frame: pd.DataFrame) -> DataError:
-        return _absent(kind, name, f"data.{role}", (sources or {}).get(role), frame.columns)
+        return absent_column(kind, name, f"data.{role}", (sources or {}).get(role), frame.columns)
 
     if task not in ("classification", "regression"):
         raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -392,7 +415,7 @@ def build_inputs(
         if known is None and ref_col.isna().all():
             raise DataError(f"{where('reference')}: feature {f!r} has no values (every row is empty): the model "
                             f"learned nothing from it; fix the file or leave {f!r} out of 'features'")
-        if (f in known.numeric) if known else (f not in declared_cat and _is_numeric(ref_col)):
+        if (f in known.numeric) if known else (f not in declared_cat and is_numeric_column(ref_col)):
             for role, frame in (("reference", reference), ("golden", golden)):
                 _check_numbers(frame[f], f, where(role))
             numeric.append(f)
@@ -441,7 +464,7 @@ def conform_current(current: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return current
 
 
-def _is_numeric(col: pd.Series) -> bool:
+def is_numeric_column(col: pd.Series) -> bool:
     """Numeric dtype, or an object column whose values mostly parse as numbers (a mixed-type
     column, which `_check_numbers` then rejects in the training-side files)."""
     if pd.api.types.is_bool_dtype(col):
@@ -558,7 +581,7 @@ def parse_time(col: pd.Series, name: str, role: str = "data.current") -> pd.Seri
     return parsed
 
 
-def _absent(kind: str, name: str, role: str, path: str | None, columns: Iterable[object]) -> DataError:
+def absent_column(kind: str, name: str, role: str, path: str | None, columns: Iterable[object]) -> DataError:
     """A column the config or the model named is not in a file: how many columns the file has,
     never what they are called. Only a column that equals `name` up to case and surrounding
     spaces is suggested: it tells the reader nothing the config did not already say."""

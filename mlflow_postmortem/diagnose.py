@@ -123,7 +123,7 @@ def profile_inputs(inputs: Inputs, *, windows: int = 8, say: Callable[[str], Non
     n = len(current)
     bounds = window_bounds(n, window_count(n, windows, schema.timestamp is not None))
     labels = tuple(time_label(current[schema.timestamp].iloc[a]) for a, _ in bounds) if len(bounds) > 1 else ("all",)
-    reference = (f"the stored profile of {inputs.profile.rows:,} reference rows" if inputs.profile
+    reference = (f"the profile of {inputs.profile.rows:,} reference rows" if inputs.profile
                  else f"{len(inputs.reference):,} reference rows")
     say(f"profiling {len(schema.features)} features: {reference}, {n:,} current rows, {len(bounds)} windows")
     references = reference_profiles(inputs)

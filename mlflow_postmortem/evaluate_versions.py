@@ -84,7 +84,7 @@ def evaluate_into(parent: runs.RunRef, config: Config, reviewed: registry.Regist
     trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
     handles = {v.version: models.load_model_handle(f"models:/{v.name}/{v.version}", **trust) for v in chosen}
     pivot = handles.get(reviewed.version) or models.load_model_handle(reviewed.uri, **trust)
-    inputs = load_inputs(config, pivot.features)
+    inputs = load_inputs(config, pivot.features, profile_reference=True)
     schema = inputs.schema
     fill = fill_values(inputs, reference_profiles(inputs))
     fraction = dict(config.mitigation or {}).get("holdout_fraction", retrain.HOLDOUT_FRACTION)

@@ -183,7 +183,7 @@ def challenger_gate(config: Config, verdict: Verdict, current_uri: str, candidat
     trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
     current = models.load_model_handle(current_uri, **trust)
     candidate = models.load_model_handle(candidate_uri, **trust)
-    inputs = load_inputs(config, current.features)
+    inputs = load_inputs(config, current.features, profile_reference=True)
     schema = inputs.schema
     fill = fill_values(inputs, reference_profiles(inputs))
     metric, higher = primary_metric(schema.task)

@@ -125,7 +125,7 @@ def _record(run: runs.RunRef, config: Config, version: registry.RegisteredVersio
     reports, relabelled, note = (), [], None
     if todo or grown:
         # every column only of the files that hold a window to compute or update
-        inputs = load_inputs(config, model.features,
+        inputs = load_inputs(config, model.features, profile_reference=True,
                              current=scan.read([*todo, *(window_at(step, every) for step in grown)]))
         schema = inputs.schema
         check_rules(config, schema.features)

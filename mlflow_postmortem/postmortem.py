@@ -127,7 +127,7 @@ def diagnose_config(config_path: str | Path, output: str | Path, *, tracking_uri
     config = profile_in_use(golden_in_use(config, version, say), version, say)
     model, baseline = load_models(config, say)
     say("reading data")
-    verdict = diagnose(load_inputs(config, model.features, say=say), model, baseline=baseline, windows=config.windows,
+    verdict = diagnose(load_inputs(config, model.features, profile_reference=True, say=say), model, baseline=baseline, windows=config.windows,
                        detectors=config.detectors, progress=say)
     write_verdict(verdict, Path(output))
     if model.version != registry.UNREGISTERED and record:
@@ -150,7 +150,7 @@ def run_step(step: str, config_path: str | Path, *, golden_uri: str | None = Non
 
     def work() -> Any:
         model, baseline = load_models(config, say)
-        inputs = load_inputs(config, model.features)
+        inputs = load_inputs(config, model.features, profile_reference=True)
         digests = data_digests(config)
         if step == "golden_eval":
             return golden_eval(run, config, model, baseline, inputs, digests, say)

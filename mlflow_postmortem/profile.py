@@ -12,7 +12,7 @@ is a `bincount` over its codes. No per-window hash tables, no per-row Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -183,24 +183,29 @@ def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 def numeric_reference(name: str, values: np.ndarray) -> NumericReference:
     column = _Sorted.of(values)
-    finite = column.finite
     starts, _ = column.runs
-    if len(starts) <= DISCRETE_MAX_VALUES:
-        uniq = finite[starts]
+    distinct = column.finite[starts] if len(starts) <= DISCRETE_MAX_VALUES else None
+    ref = numeric_bins(name, column.finite, distinct, len(column.finite))
+    return replace(ref, summary=_numeric_summary(column, ref))
+
+
+def numeric_bins(name: str, ordered: np.ndarray, distinct: np.ndarray | None, n_finite: int) -> NumericReference:
+    """A numeric feature's bins, its summary still to fill in: one per value when it has at most
+    DISCRETE_MAX_VALUES (`distinct`, ascending; None when it has more), else at quantiles of
+    `ordered`, its `n_finite` finite values sorted, or a uniform sample of them (a reference
+    read in batches: the edges are then estimates, within a fraction of a percent of rank)."""
+    if distinct is not None:
+        uniq = distinct
         edges = (uniq[:-1] + uniq[1:]) / 2 if len(uniq) > 1 else np.array([], dtype=float)
         gap = np.min(np.diff(uniq)) if len(uniq) > 1 else max(abs(uniq[0]), 1.0) if len(uniq) else 1.0
         support = (float(uniq[0] - gap / 2), float(uniq[-1] + gap / 2)) if len(uniq) else (0.0, 0.0)
-        discrete = True
-    else:
-        n_bins = int(np.clip(len(finite) // 50, 5, 20))
-        edges = np.unique(_sorted_quantiles(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
-        lo, hi = _sorted_quantiles(finite, np.array([0.001, 0.999]))
-        span = hi - lo
-        support = (float(lo - SUPPORT_MARGIN * span), float(hi + SUPPORT_MARGIN * span))
-        discrete = False
-    ref = NumericReference(name, edges, support, discrete, summary=None)  # type: ignore[arg-type]
-    summary = _numeric_summary(column, ref)
-    return NumericReference(name, edges, support, discrete, summary, uniq if discrete else np.array([]))
+        return NumericReference(name, edges, support, True, None, uniq)  # type: ignore[arg-type]
+    n_bins = int(np.clip(n_finite // 50, 5, 20))
+    edges = np.unique(_sorted_quantiles(ordered, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    lo, hi = _sorted_quantiles(ordered, np.array([0.001, 0.999]))
+    span = hi - lo
+    support = (float(lo - SUPPORT_MARGIN * span), float(hi + SUPPORT_MARGIN * span))
+    return NumericReference(name, edges, support, False, None)  # type: ignore[arg-type]
 
 
 def summarize_numeric(values: np.ndarray, ref: NumericReference) -> NumericSummary:
@@ -246,14 +251,21 @@ class _Factorized:
 
 def categorical_reference(name: str, values: pd.Series) -> CategoricalReference:
     column = _Factorized.of(values)
-    per_unique = np.bincount(column.codes + 1, minlength=len(column.uniques) + 1)[1:]
+    per_unique = np.bincount(column.codes + 1, minlength=len(column.uniques) + 1)
+    return counted_categorical_reference(name, column.uniques, per_unique[1:], int(per_unique[0]))
+
+
+def counted_categorical_reference(name: str, uniques: np.ndarray, per_unique: np.ndarray,
+                                  n_null: int) -> CategoricalReference:
+    """The reference of a categorical feature from its count per distinct value (in order of first
+    appearance) and its missing rows: the same whether the rows were hashed at once or counted in batches."""
     order = _by_frequency(per_unique)
     kept = order[:MAX_CATEGORIES]
-    slot_of_unique = np.full(len(column.uniques), len(kept), dtype=np.intp)  # beyond the cap: "other seen"
+    slot_of_unique = np.full(len(uniques), len(kept), dtype=np.intp)  # beyond the cap: "other seen"
     slot_of_unique[kept] = np.arange(len(kept))
-    known = pd.Index(column.uniques[order])
-    ref = CategoricalReference(name, pd.Index(column.uniques[kept]), None, known)  # type: ignore[arg-type]
-    summary = _categorical_summary(column.codes, column.uniques, slot_of_unique, ref)
+    known = pd.Index(uniques[order])
+    ref = CategoricalReference(name, pd.Index(uniques[kept]), None, known)  # type: ignore[arg-type]
+    summary = _counted_summary(per_unique, n_null, uniques, slot_of_unique, ref)
     return CategoricalReference(name, ref.categories, summary, known, int(np.count_nonzero(per_unique == 1)))
 
 
@@ -268,7 +280,11 @@ def _categorical_summary(codes: np.ndarray, uniques: np.ndarray, slot_of_unique:
     """Summary of rows given their distinct-value codes and each distinct value's reference slot
     (-1 = unseen): a whole column or a window."""
     per_unique = np.bincount(codes + 1, minlength=len(uniques) + 1)
-    n_null, per_unique = int(per_unique[0]), per_unique[1:]
+    return _counted_summary(per_unique[1:], int(per_unique[0]), uniques, slot_of_unique, ref)
+
+
+def _counted_summary(per_unique: np.ndarray, n_null: int, uniques: np.ndarray, slot_of_unique: np.ndarray,
+                     ref: CategoricalReference) -> CategoricalSummary:
     counts = np.bincount(np.where(slot_of_unique >= 0, slot_of_unique, ref.other_slot + 1), weights=per_unique,
                          minlength=ref.other_slot + 2).astype(np.int64)
     order = _by_frequency(per_unique)
@@ -278,7 +294,7 @@ def _categorical_summary(codes: np.ndarray, uniques: np.ndarray, slot_of_unique:
     total = per_unique.sum()
     shares = per_unique[order] / total if total else np.zeros(0)
     return CategoricalSummary(
-        n=len(codes), n_null=n_null, counts=counts, unseen_examples=tuple(unseen),
+        n=int(per_unique.sum()) + n_null, n_null=n_null, counts=counts, unseen_examples=tuple(unseen),
         top_value=top_value, top_count=top_count, distinct=len(order), sorted_shares=shares,
     )
 

@@ -49,7 +49,7 @@ def store_profile(config_path: str | Path, *, tracking_uri: str | None = None, e
         trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
         model = models.load_model_handle(version.uri, **trust)
         say(f"profiling data.reference ({config.data.reference})")
-        inputs = load_inputs(config, model.features)
+        inputs = load_inputs(config, model.features, profile_reference=True, say=say)
         earlier = version.tags.get(URI_TAG)
         stored = store(run, inputs, data_digests(config)["reference"], model)
         say(f"stored {stored.rows:,} reference rows' profile as {stored.uri}"
@@ -59,9 +59,10 @@ def store_profile(config_path: str | Path, *, tracking_uri: str | None = None, e
     return guarded(run, work)
 
 
-def keep_first(run: runs.RunRef, inputs: Inputs, reference_digest: str, model: ModelHandle, say: Say) -> None:
+def keep_first(run: runs.RunRef, config: Config, inputs: Inputs, reference_digest: str, model: ModelHandle,
+               say: Say) -> None:
     """At a recorded post-mortem: store the profile if the version has none yet."""
-    if inputs.profile is not None or model.version == registry.UNREGISTERED:
+    if config.data.reference is None or model.version == registry.UNREGISTERED:  # a stored profile in use
         return
     if URI_TAG in registry.version_tags(model.name, model.version):
         return
@@ -70,10 +71,14 @@ def keep_first(run: runs.RunRef, inputs: Inputs, reference_digest: str, model: M
 
 
 def store(run: runs.RunRef, inputs: Inputs, reference_digest: str, model: ModelHandle) -> Stored:
-    """Profile the reference rows, log the profile to `run`, and name it on the (registered) version."""
-    references = reference_profiles(inputs)
-    profile = reference_profile.build(inputs.reference, inputs.schema, references, fill_values(inputs, references),
-                                      reference_digest)
+    """Profile the reference rows (or take the profile read in batches), log it to `run`, and name
+    it on the (registered) version."""
+    if inputs.profile is not None:
+        profile = replace(inputs.profile, digest=reference_digest)
+    else:
+        references = reference_profiles(inputs)
+        profile = reference_profile.build(inputs.reference, inputs.schema, references, fill_values(inputs, references),
+                                          reference_digest)
     with tempfile.TemporaryDirectory() as tmp:
         runs.log_artifacts(run, reference_profile.write(profile, Path(tmp) / ARTIFACT), ARTIFACT)
     stored = Stored(f"runs:/{run.run_id}/{ARTIFACT}", reference_digest, profile.rows, run.run_id)

@@ -42,7 +42,7 @@ def run_steps(config: Config, model_uri: str, digests: dict[str, str], parent: r
     `keep_profile`: store the reference profile on the version if it has none (reference_store.py)."""
     model, baseline = load_models(config, say)
     say("reading data")
-    inputs = load_inputs(config, model.features, say=say)
+    inputs = load_inputs(config, model.features, profile_reference=True, say=say)
     common = {"model": model_uri, "baseline": f"{baseline.name}/{baseline.version}" if baseline else None}
     identity = config_identity(config)
     golden_identity = {k: v for k, v in identity.items() if k != "windows"}  # the golden check has no windows
@@ -165,7 +165,7 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     runs.log_artifact_text(run, "report.md", render_markdown(verdict, evidently=evidently_links, evidently_skipped=skipped))
     runs.log_artifact_text(run, "report.html", render_html(verdict, evidently=evidently_links, evidently_skipped=skipped))
     if keep_profile:
-        keep_first(run, inputs, digests["reference"], model, lambda m: say(f"diagnose: {m}"))
+        keep_first(run, config, inputs, digests["reference"], model, lambda m: say(f"diagnose: {m}"))
     return verdict
 
 

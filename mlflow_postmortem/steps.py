@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .adapters import models, registry, runs
-from .config import Config
+from .config import Config, resolved_engine
 from .data import Inputs, load_inputs
 from .diagnose import diagnose, feature_table, profile_inputs
 from .golden import evaluate_golden
@@ -102,7 +102,7 @@ def drift_report(run: runs.RunRef, config: Config, model: ModelHandle, inputs: I
     """Per-feature drift, null and novelty shares as metrics and per-window curves; Evidently's reports."""
     profiled = profile_inputs(inputs, windows=config.windows, say=lambda m: say(f"drift_report: {m}"))
     table = feature_table(profiled)
-    runs.set_tags(run, {ENGINE_TAG: engine_note(inputs)})
+    runs.set_tags(run, {ENGINE_TAG: engine_note(config, inputs)})
     _log_inputs(run, config, inputs, digests, ("reference", "current", "training_view"))
     runs.log_metrics(run, feature_metrics(table))
     _log_window_curves(run, profiled.labels,
@@ -144,7 +144,7 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     from .reference_store import keep_first
 
     runs.log_params(run, {"golden_uri": golden_uri, "drift_report_run": drift_run_id})
-    runs.set_tags(run, {ENGINE_TAG: engine_note(inputs)})
+    runs.set_tags(run, {ENGINE_TAG: engine_note(config, inputs)})
     verdict = diagnose(inputs, model, baseline=baseline, windows=config.windows, golden=golden,
                        detectors=config.detectors, progress=lambda m: say(f"diagnose: {m}"))
     _log_inputs(run, config, inputs, digests, ("reference", "golden", "current", "training_view"))
@@ -169,12 +169,17 @@ def diagnose_step(run: runs.RunRef, config: Config, model: ModelHandle, baseline
     return verdict
 
 
-def engine_note(inputs: Inputs) -> str:
-    """How data.current was read, for whoever wonders why a run's `current` dataset has fewer rows."""
+def engine_note(config: Config, inputs: Inputs) -> str:
+    """How the data were read, for whoever wonders why a run's datasets have fewer rows than the files."""
     if inputs.scan is None:
-        return f"pandas: {inputs.current_rows:,} rows in memory"
-    return (f"arrow: {inputs.current_rows:,} rows profiled in batches; row-level checks and the `current` "
-            f"dataset on a uniform sample of {len(inputs.current):,}")
+        note = f"pandas: {inputs.current_rows:,} rows in memory"
+    else:
+        note = (f"{resolved_engine(config)}: {inputs.current_rows:,} rows profiled in batches; row-level checks and "
+                f"the `current` dataset on a uniform sample of {len(inputs.current):,}")
+    if config.data.reference is not None and inputs.profile is not None:
+        note += (f"; data.reference: {inputs.profile.rows:,} rows profiled in batches, the `reference` dataset a "
+                 f"sample of {len(inputs.profile.sample):,}")
+    return note
 
 
 def load_models(config: Config, say: Say) -> tuple[ModelHandle, ModelHandle | None]:

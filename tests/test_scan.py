@@ -266,8 +266,9 @@ def test_a_post_mortem_read_in_batches_says_so_on_its_runs(
     client = MlflowClient()
     runs = client.search_runs([client.get_experiment_by_name("pm-arrow-engine").experiment_id])
     steps = {r.data.tags["postmortem.step"]: r for r in runs}
-    rows = len(pd.read_parquet(cancer.current))
+    rows, reference = len(pd.read_parquet(cancer.current)), len(pd.read_parquet(cancer.reference))
     for step in ("drift_report", "diagnose"):
         assert steps[step].data.tags["postmortem.engine"] == (
             f"arrow: {rows:,} rows profiled in batches; row-level checks and the `current` dataset on a uniform "
-            f"sample of {rows:,}")
+            f"sample of {rows:,}; data.reference: {reference:,} rows profiled in batches, the `reference` dataset a "
+            f"sample of {reference:,}")

@@ -11,9 +11,11 @@ lines as they arrive.
     python bench/scale.py [--rows 1000000] [--cols 50] [--skip-evidently] [--skip-nannyml]
     python bench/scale.py --current-rows 50000000 --engine arrow --skip-evidently --skip-nannyml
     python bench/scale.py --engine arrow spark        # each engine's command on the same files
+    python bench/scale.py --rows 10000000 --current-rows 50000000 --engine arrow --skip-evidently --skip-nannyml
 
-The production log is one Parquet file, or past PART_ROWS rows a dataset folder of files of that many (how logs
-land), generated part by part, so a 50M-row log never sits in the generator's memory either.
+The production log and the reference are each one Parquet file, or past PART_ROWS rows a dataset
+folder of files of that many (how logs land), generated part by part, so a 50M-row log never sits
+in the generator's memory either. Evidently and NannyML read a reference of one file.
 """
 
 from __future__ import annotations
@@ -70,22 +72,12 @@ def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str
     golden set as a file, the model registered, a config pointing at them. `codes`: the categorical
     features written as integer codes, as many pipelines store them."""
     columns = speed.column_recipes(cols)
-    reference = speed.make_frame(columns, rows, speed.REFERENCE_SEED, start="2025-06-01")
     setup = {"numeric": [c.name for c in columns if c.kind != "categorical"],
              "categorical": [c.name for c in columns if c.kind == "categorical"],
              "drifted": [c.name for c in columns if c.drifted],
              "golden": speed.make_frame(columns, speed.GOLDEN_ROWS, speed.GOLDEN_SEED)}
-    reference.to_parquet(folder / "reference.parquet")
-    del reference
-    (folder / "current").mkdir()
-    start = pd.Timestamp("2026-01-01")
-    for i, first in enumerate(range(0, current_rows, PART_ROWS)):
-        part = speed.make_frame(columns, min(PART_ROWS, current_rows - first), speed.CURRENT_SEED + 1000 * i,
-                                drift=True, start=str(start + pd.Timedelta(seconds=first)))
-        part.to_parquet(folder / "current" / f"part-{i:04d}.parquet", row_group_size=PART_ROWS // 8)
-    if current_rows <= PART_ROWS:  # one file, as a log of this size usually is (pandas reads it column by column)
-        (folder / "current" / "part-0000.parquet").rename(folder / "current.parquet")
-        (folder / "current").rmdir()
+    write_table(columns, rows, folder, "reference", speed.REFERENCE_SEED, drift=False, start="2025-06-01")
+    write_table(columns, current_rows, folder, "current", speed.CURRENT_SEED, drift=True, start="2026-01-01")
     with open(folder / "setup.pkl", "wb") as fh:
         pickle.dump(setup, fh)
     setup["golden"].to_parquet(folder / "golden.parquet")
@@ -101,18 +93,30 @@ def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str
     (folder / "pm.yaml").write_text(yaml.safe_dump({
         "model": f"models:/{MODEL}/{version}", "task": "classification", "target": speed.TARGET,
         "timestamp": speed.TIMESTAMP, "categorical": setup["categorical"], "skops_trusted_types": list(TRUSTED_TYPES),
-        "data": {"reference": "reference.parquet", "golden": "golden.parquet",
+        "data": {"reference": "reference.parquet" if rows <= PART_ROWS else "reference", "golden": "golden.parquet",
                  "current": "current.parquet" if current_rows <= PART_ROWS else "current"},
     }, sort_keys=False))
     return setup
 
 
+def write_table(columns: list, rows: int, folder: Path, name: str, seed: int, *, drift: bool, start: str) -> None:
+    """`name`.parquet, or past PART_ROWS rows a folder `name` of files of that many, one second a row."""
+    (folder / name).mkdir()
+    for i, first in enumerate(range(0, rows, PART_ROWS)):
+        part = speed.make_frame(columns, min(PART_ROWS, rows - first), seed + 1000 * i, drift=drift,
+                                start=str(pd.Timestamp(start) + pd.Timedelta(seconds=first)))
+        part.to_parquet(folder / name / f"part-{i:04d}.parquet", row_group_size=PART_ROWS // 8)
+    if rows <= PART_ROWS:  # one file, as a table of this size usually is (pandas reads it column by column)
+        (folder / name / "part-0000.parquet").rename(folder / f"{name}.parquet")
+        (folder / name).rmdir()
+
+
 def as_codes(folder: Path, categorical: list[str]) -> pd.DataFrame:
     """Each categorical feature's levels as their numbers in one order for all files (missing
     values make them floats, as pandas reads such columns); returns the golden set rewritten."""
-    levels = {c: sorted(pd.read_parquet(folder / "reference.parquet", columns=[c])[c].dropna().unique())
+    levels = {c: sorted(pd.read_parquet(table_files(folder, "reference")[0], columns=[c])[c].dropna().unique())
               for c in categorical}
-    for path in [folder / "reference.parquet", *log_files(folder), folder / "golden.parquet"]:
+    for path in [*table_files(folder, "reference"), *table_files(folder, "current"), folder / "golden.parquet"]:
         frame = pd.read_parquet(path)
         for c in categorical:
             number = pd.Categorical(frame[c], categories=levels[c]).codes.astype(float)
@@ -135,22 +139,23 @@ def model(setup: dict[str, Any], folder: Path):
     from sklearn.preprocessing import OrdinalEncoder
 
     features = setup["numeric"] + setup["categorical"]
-    rows = pd.read_parquet(folder / "reference.parquet", columns=[*features, speed.TARGET]).iloc[:speed.MODEL_ROWS]
+    rows = pd.read_parquet(table_files(folder, "reference")[0], columns=[*features, speed.TARGET]).iloc[:speed.MODEL_ROWS]
     encode = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
                                  setup["categorical"])], remainder="passthrough")
     return make_pipeline(encode, HistGradientBoostingClassifier(max_iter=100, random_state=0)).fit(
         rows[features], rows[speed.TARGET])
 
 
-def log_files(folder: Path) -> list[Path]:
-    """The production log's files: one, or a folder's parts."""
-    return [folder / "current.parquet"] if (folder / "current.parquet").exists() else sorted((folder / "current").glob("*.parquet"))
+def table_files(folder: Path, name: str) -> list[Path]:
+    """A table's files: `name`.parquet, or the folder's parts."""
+    one = folder / f"{name}.parquet"
+    return [one] if one.exists() else sorted((folder / name).glob("*.parquet"))
 
 
 def frames_mb(folder: Path) -> float:
     """The two frames as pandas holds them once read: what the memory bar is a multiple of (the
-    log's parts one at a time, summed)."""
-    paths = [folder / "reference.parquet", *log_files(folder)]
+    parts one at a time, summed)."""
+    paths = [*table_files(folder, "reference"), *table_files(folder, "current")]
     return round(sum(int(pd.read_parquet(p).memory_usage(deep=True).sum()) for p in paths) / 2**20, 1)
 
 
@@ -171,6 +176,9 @@ def main() -> None:
                         "(default: a temporary folder, removed after)")
     args = parser.parse_args()
     args.current_rows = args.current_rows or args.rows
+    if args.rows > PART_ROWS and not (args.skip_evidently and args.skip_nannyml):
+        parser.error(f"Evidently and NannyML read a reference of one file: past {PART_ROWS:,} --rows, add "
+                     "--skip-evidently --skip-nannyml")
 
     with tempfile.TemporaryDirectory(prefix="postmortem-scale-") as tmp:
         folder = (args.keep or Path(tmp)).resolve()

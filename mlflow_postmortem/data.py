@@ -276,7 +276,14 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
         current = spark.first_rows(log)
     elif current is None:
         current = read_table(d.current, "data.current")
-    training_view = read_table(d.training_view, "data.training_view") if d.training_view else None
+    training_view, view_parts = None, None
+    if d.training_view and engine != "pandas" and _is_parquet(d.training_view, "data.training_view"):
+        from .scan import first_rows
+
+        view_parts = file_parts(d.training_view, "data.training_view")
+        training_view = first_rows(view_parts)  # its columns and types, for the checks below
+    elif d.training_view:
+        training_view = read_table(d.training_view, "data.training_view")
     known = profile.schema if profile else scanned_reference.schema(config.task, config.target) if scanned_reference else None
     inputs = build_inputs(
         reference, golden, current,
@@ -297,12 +304,36 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
         inputs = scanned(inputs, parts, windows=config.windows, say=say)
     elif engine == "spark":
         inputs = spark.scanned(inputs, log, windows=config.windows, say=say)
+    if view_parts is not None:
+        from .scan import sampled_view
+
+        schema = inputs.schema
+        columns = [c for c in (schema.entity_id, schema.timestamp, *schema.features) if c]
+        say(f"reading the training view's rows of the {inputs.current[schema.entity_id].nunique():,} entities "
+            f"sampled ({d.training_view})")
+        view = sampled_view(view_parts, schema.entity_id, inputs.current[schema.entity_id], columns)
+        inputs = replace(inputs, training_view=conform_view(view, schema))
     return inputs
 
 
-def _is_parquet(path: str) -> bool:
+def log_head(config: Config) -> pd.DataFrame:
+    """The production log's first rows, for a command that reads only the reference and checks
+    the log's columns (`profile`): with the arrow or spark engine, no pass over the log."""
+    engine = resolved_engine(config)
+    if engine == "arrow":
+        from .scan import first_rows
+
+        return first_rows(file_parts(config.data.current, "data.current"))
+    if engine == "spark":
+        from .adapters import spark
+
+        return spark.first_rows(spark.read_log(config.data.current))
+    return read_table(config.data.current, "data.current")
+
+
+def _is_parquet(path: str, role: str = "data.reference") -> bool:
     """A Parquet file, a glob of them or a dataset folder: what the arrow engine reads in batches."""
-    parts = table_parts(path, "data.reference")
+    parts = table_parts(path, role)
     return all(p.is_dir() or p.suffix.lower() in (".parquet", ".pq") for p in parts)
 
 
@@ -401,10 +432,6 @@ def build_inputs(
         raise absent("timestamp", timestamp, "current", current)
     # new frames over the caller's column arrays; converted columns are replaced, never written into
     reference, golden = _fresh(reference), _fresh(golden)
-    if training_view is not None:
-        training_view = _fresh(training_view)
-        if timestamp and timestamp in training_view.columns:  # for the point-in-time join with serving rows
-            training_view[timestamp] = parse_time(training_view[timestamp], timestamp, "data.training_view")
 
     declared_cat = set(categorical)
     numeric, cats, skipped = [], [], []
@@ -419,19 +446,18 @@ def build_inputs(
             for role, frame in (("reference", reference), ("golden", golden)):
                 _check_numbers(frame[f], f, where(role))
             numeric.append(f)
-            for frame in (reference, golden, training_view):
-                if frame is not None and f in frame.columns and frame[f].dtype != np.float64:
+            for frame in (reference, golden):
+                if frame[f].dtype != np.float64:
                     frame[f] = to_float(frame[f])
             if known is None and not np.isfinite(reference[f].to_numpy()).any():
                 raise DataError(f"{where('reference')}: feature {f!r} has no finite values (only infinities)")
             continue
         cats.append(f)
-        for frame in (reference, golden, training_view):
-            if frame is not None and f in frame.columns:
-                col = frame[f]
-                converted = to_category_strings(col)
-                if converted is not col:
-                    frame[f] = converted
+        for frame in (reference, golden):
+            col = frame[f]
+            converted = to_category_strings(col)
+            if converted is not col:
+                frame[f] = converted
         n_valid = int(reference[f].notna().sum())
         if known is not None:
             skipped.extend(p for p in known.skipped if p[0] == f)
@@ -444,7 +470,26 @@ def build_inputs(
         task=task, target=target, features=features, numeric=tuple(numeric), categorical=tuple(cats),
         text=text, prediction=prediction, timestamp=timestamp, entity_id=entity_id, skipped=tuple(skipped),
     )
-    return Inputs(reference, golden, conform_current(current, schema), training_view, schema)
+    view = conform_view(training_view, schema) if training_view is not None else None
+    return Inputs(reference, golden, conform_current(current, schema), view, schema)
+
+
+def conform_view(view: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Training-view rows typed as the reference's columns were, their times parsed for the
+    point-in-time join with serving rows. A new frame; converted columns are replaced."""
+    view = _fresh(view)
+    if schema.timestamp and schema.timestamp in view.columns:
+        view[schema.timestamp] = parse_time(view[schema.timestamp], schema.timestamp, "data.training_view")
+    for f in schema.numeric:
+        if f in view.columns and view[f].dtype != np.float64:
+            view[f] = to_float(view[f])
+    for f in schema.categorical:
+        if f in view.columns:
+            col = view[f]
+            converted = to_category_strings(col)
+            if converted is not col:
+                view[f] = converted
+    return view
 
 
 def conform_current(current: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -156,11 +156,12 @@ def fail_quietly(run: runs.RunRef, exc: BaseException) -> None:
         pass  # the tracking server is gone too; the next post-mortem marks this run FAILED
 
 
-def data_digests(config: Config) -> dict[str, str]:
+def data_digests(config: Config, roles: tuple[str, ...] = ("reference", "golden", "current", "training_view")
+                 ) -> dict[str, str]:
     """sha256 of each data file's bytes (a folder's or a glob's files, one after another in name
-    order): two runs with equal digests saw the same data."""
+    order): two runs with equal digests saw the same data. `roles`: only these files."""
     out = {}
-    for role in ("reference", "golden", "current", "training_view"):
+    for role in roles:
         path = getattr(config.data, role) or (config.data.profile if role == "reference" else None)
         if path is None:
             continue

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import reference_profile
 from .adapters import models, registry, runs
 from .config import Config, load_config
-from .data import Inputs, load_inputs
+from .data import Inputs, load_inputs, log_head
 from .diagnose import fill_values, reference_profiles
 from .errors import ConfigError, DataError
 from .lifecycle import Say, command_run, data_digests, guarded, registered_version
@@ -49,9 +49,9 @@ def store_profile(config_path: str | Path, *, tracking_uri: str | None = None, e
         trust = dict(trusted_types=config.skops_trusted_types, trust_pickle=config.trust_pickle)
         model = models.load_model_handle(version.uri, **trust)
         say(f"profiling data.reference ({config.data.reference})")
-        inputs = load_inputs(config, model.features, profile_reference=True, say=say)
+        inputs = load_inputs(config, model.features, current=log_head(config), profile_reference=True, say=say)
         earlier = version.tags.get(URI_TAG)
-        stored = store(run, inputs, data_digests(config)["reference"], model)
+        stored = store(run, inputs, data_digests(config, ("reference",))["reference"], model)
         say(f"stored {stored.rows:,} reference rows' profile as {stored.uri}"
             + (f" (replacing {earlier})" if earlier else ""))
         return stored

@@ -191,12 +191,40 @@ def _concat(pieces: list[Any]) -> Any:
 
 
 def first_rows(parts: list[Part], rows: int = 1_000) -> pd.DataFrame:
-    """The log's first rows as read: enough for the checks on its columns and their types."""
+    """A table's first rows as read: enough for the checks on its columns and their types."""
     for part in parts:
         for batch in part.batches(part.arrow_schema().names, rows):
             if batch.num_rows:
                 return batch.to_pandas()
-    raise DataError(f"{ROLE} has no rows: nothing to diagnose")
+    if parts[0].role == ROLE:
+        raise DataError(f"{ROLE} has no rows: nothing to diagnose")
+    return parts[0].arrow_schema().empty_table().to_pandas()
+
+
+def sampled_view(parts: list[Part], entity_id: str, keys: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The training view's rows of the sampled serving rows' entities (`keys`), read in batches of
+    only `columns`: the skew join pairs no other rows, and a view of every entity ever served can
+    be as big as the log. Keys that do not convert to the view's key type pair with nothing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(keys.dropna().unique())
+    kept = []
+    for part in parts:
+        names = [c for c in columns if c in part.arrow_schema().names]
+        key_type = part.arrow_schema().field(entity_id).type
+        try:
+            value_set = wanted.cast(key_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        for batch in part.batches(names, BATCH_ROWS):
+            mask = pc.is_in(batch.column(entity_id), value_set=value_set)
+            if pc.any(mask).as_py():
+                kept.append(batch.filter(mask))
+    if not kept:
+        schema = parts[0].arrow_schema()
+        return schema.empty_table().select([c for c in columns if c in schema.names]).to_pandas()
+    return _concat(kept).to_pandas()
 
 
 @dataclass(frozen=True)

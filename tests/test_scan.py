@@ -172,6 +172,29 @@ def test_a_hive_partitioned_log_is_read_in_batches_with_its_partition_columns(tm
     assert sorted(inputs.current["plan"].unique()) == ["basic", "pro"]
 
 
+def test_the_skew_join_reads_only_the_training_view_rows_of_the_sampled_entities(tmp_path: Path) -> None:
+    log = synthetic.current(3000, seed=52)
+    stale = log[["customer_id", "event_time", "visits"]].assign(event_time=log["event_time"] - pd.Timedelta(days=7),
+                                                               visits=log["visits"] + 3)
+    fresh = log[["customer_id", "event_time", "visits"]].assign(event_time=log["event_time"] - pd.Timedelta(hours=1))
+    view = pd.concat([stale, fresh]).merge(log.drop(columns=["visits", "label", "event_time"]), on="customer_id")
+    never_served = synthetic.make_rows(20_000, 9).assign(event_time=pd.Timestamp("2025-12-01"))[view.columns]
+    log["visits"] += 3  # serving joined last week's row
+    log.to_parquet(tmp_path / "log.parquet", index=False)
+    pd.concat([view, never_served]).to_parquet(tmp_path / "view.parquet", index=False, row_group_size=4096)
+    raw = _config(tmp_path, tmp_path / "log.parquet", engine="arrow", entity_id="customer_id")
+    raw["data"]["training_view"] = str(tmp_path / "view.parquet")
+
+    batched, in_memory = load_inputs(parse_config(raw)), load_inputs(parse_config({**raw, "engine": "pandas"}))
+
+    assert len(in_memory.training_view) == 26_000 and len(batched.training_view) == 6_000
+    assert set(batched.training_view["customer_id"]) == set(log["customer_id"])
+    model = synthetic.world().model
+    ours, theirs = diagnose(batched, model), diagnose(in_memory, model)
+    assert ours.root_cause == theirs.root_cause == "training_serving_skew" and ours.top.features[0] == "visits"
+    assert [(c.cause, c.features, c.score) for c in ours.causes] == [(c.cause, c.features, c.score) for c in theirs.causes]
+
+
 def test_the_arrow_engine_on_a_csv_log_is_one_line_saying_to_convert_it(tmp_path: Path) -> None:
     synthetic.current(500).to_csv(tmp_path / "current.csv", index=False)
 

@@ -87,8 +87,7 @@ def scan_reference(parts: list[Part], *, target: str, features: Iterable[str] | 
     """`features`: the model's (None: every column but `special`, as in memory)."""
     import pyarrow as pa
 
-    sizes = [part.num_rows() for part in parts]
-    n = sum(sizes)
+    n = sum(part.num_rows() for part in parts)
     if n == 0:
         raise DataError(f"{ROLE} ({parts[0].path}) has no rows")
     present = list(dict.fromkeys(name for part in parts for name in part.arrow_schema().names))
@@ -105,81 +104,102 @@ def scan_reference(parts: list[Part], *, target: str, features: Iterable[str] | 
     say(f"reading {n:,} rows of {ROLE} in batches of {BATCH_ROWS:,} to profile it (pass 1 of "
         f"{1 if n <= EDGE_SAMPLE_ROWS else 2}: {len(features)} features)")
 
-    rng = np.random.default_rng(seed)  # the draw `sample_rows` makes: the same rows as in memory
-    chosen = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
-    keys = np.random.default_rng(seed + 1)
-    values = RowSample(EDGE_SAMPLE_ROWS, len(numeric))
-    distinct: list[np.ndarray | None] = [np.empty(0) for _ in numeric]
-    finite = np.zeros(len(numeric), dtype=np.int64)
-    valid = dict.fromkeys(features, 0)
-    tallies: dict[str, dict[str, int] | None] = {f: {} for f in categorical}
-    nulls = dict.fromkeys(categorical, 0)
-    sampled, labels = [], []
-    label_share = min(1.0, LABEL_ROWS / n)
-    columns = [c for c in dict.fromkeys((*features, target)) if c in present]
+    tally = _FirstPass(n, features, numeric, categorical, target, seed)
     offset = 0
     for part in parts:
         start = offset
-        for batch in part.batches([c for c in columns if c in part.arrow_schema().names], BATCH_ROWS):
-            m = batch.num_rows
-            got = dict(zip(batch.schema.names, batch.columns))
-            floats = []
-            for j, f in enumerate(numeric):
-                column = _numbers(got.get(f), f, m, part, offset - start)
-                floats.append(column)
-                ok = np.isfinite(column)
-                valid[f] += int(np.count_nonzero(~np.isnan(column)))
-                finite[j] += int(np.count_nonzero(ok))
-                distinct[j] = _distinct(distinct[j], column[ok])
-            for f in categorical:
-                if f not in got:
-                    nulls[f] += m
-                    continue
-                names, counts = _category_counts(got[f])
-                missing = names.isna().to_numpy()
-                nulls[f] += int(counts[missing].sum())
-                valid[f] += int(counts[~missing].sum())
-                tallies[f] = _tallied(tallies[f], names[~missing].tolist(), counts[~missing].tolist())
-            row_keys = keys.random(m)
-            entering = row_keys < values.threshold
-            if entering.any():
-                values.offer(row_keys[entering], np.column_stack([c[entering] for c in floats])
-                             if floats else np.empty((int(entering.sum()), 0)))
-            mine = chosen[(chosen >= offset) & (chosen < offset + m)] - offset
-            if len(mine):
-                sampled.append(batch.take(pa.array(mine)))
-            if target in got:
-                kept = got[target] if label_share == 1.0 else got[target].filter(pa.array(keys.random(m) < label_share))
-                labels.append(kept.to_pandas().dropna().to_numpy())
-            offset += m
+        for batch in part.batches([c for c in (*features, target) if c in part.arrow_schema().names], BATCH_ROWS):
+            tally.add(batch, offset, lambda f, column: _numbers(column, f, batch.num_rows, part, offset - start))
+            offset += batch.num_rows
     for f in features:
-        if f not in text and valid[f] == 0:
+        if f not in text and tally.valid[f] == 0:
             raise DataError(f"{ROLE} ({parts[0].path}): feature {f!r} has no values (every row is empty): the model "
                             f"learned nothing from it; fix the file or leave {f!r} out of 'features'")
-    sample = _concat(sampled).to_pandas() if sampled else first.iloc[:0]
-    skipped = []
-    references: dict[str, NumericReference | CategoricalReference] = {}
-    for f in categorical:
-        tally = tallies[f]
-        if tally is None:  # skipped: what the run shows of it is read off the sampled rows
-            skipped.append((f, f"over {CATEGORY_LIMIT:,} distinct values in {valid[f]:,} rows of {ROLE}: too many "
-                               "categories to compare"))
-            references[f] = categorical_reference(f, to_category_strings(sample[f]))
-            continue
-        if valid[f] >= ID_LIKE_MIN_ROWS and len(tally) >= ID_LIKE_UNIQUE_SHARE * valid[f]:
-            skipped.append((f, f"ID-like: {len(tally)} distinct values in {valid[f]} rows"))
-        references[f] = counted_categorical_reference(f, np.array(list(tally), dtype=object),
-                                                      np.fromiter(tally.values(), np.int64, len(tally)), nulls[f])
-    numbers = values.values
+    sample = _concat(tally.sampled).to_pandas() if tally.sampled else first.iloc[:0]
+    skipped, references = tally.categorical_references(sample)
+    numbers = tally.values.values
     for j, f in enumerate(numeric):
-        if finite[j] == 0:
+        if tally.finite[j] == 0:
             raise DataError(f"{ROLE} ({parts[0].path}): feature {f!r} has no finite values (only infinities)")
     if n <= EDGE_SAMPLE_ROWS:  # every row is in the sample: the in-memory computation itself
         references.update({f: numeric_reference(f, numbers[:, j]) for j, f in enumerate(numeric)})
     else:
-        references.update(_counted_numeric(parts, numeric, numbers, distinct, finite, say))
-    return ReferenceScan(n, features, numeric, categorical, tuple(f for f in features if f in text), tuple(skipped), {f: references[f] for f in features if f in references},
-                         sample, np.concatenate(labels) if labels else np.empty(0))
+        references.update(_counted_numeric(parts, numeric, numbers, tally.distinct, tally.finite, say))
+    return ReferenceScan(n, features, numeric, categorical, tuple(f for f in features if f in text), tuple(skipped),
+                         {f: references[f] for f in features if f in references}, sample,
+                         np.concatenate(tally.labels) if tally.labels else np.empty(0))
+
+
+class _FirstPass:
+    """What pass 1 keeps of each batch: see the module's docstring."""
+
+    def __init__(self, n: int, features: tuple[str, ...], numeric: tuple[str, ...], categorical: tuple[str, ...],
+                 target: str, seed: int) -> None:
+        self.numeric, self.categorical, self.target = numeric, categorical, target
+        rng = np.random.default_rng(seed)  # the draw `sample_rows` makes: the same rows as in memory
+        self.chosen = np.sort(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False))
+        self.keys = np.random.default_rng(seed + 1)
+        self.values = RowSample(EDGE_SAMPLE_ROWS, len(numeric))
+        self.distinct: list[np.ndarray | None] = [np.empty(0) for _ in numeric]
+        self.finite = np.zeros(len(numeric), dtype=np.int64)
+        self.valid = dict.fromkeys(features, 0)
+        self.tallies: dict[str, dict[str, int] | None] = {f: {} for f in categorical}
+        self.nulls = dict.fromkeys(categorical, 0)
+        self.sampled: list[Any] = []
+        self.labels: list[np.ndarray] = []
+        self.label_share = min(1.0, LABEL_ROWS / n)
+
+    def add(self, batch: Any, offset: int, numbers: Callable[[str, Any], np.ndarray]) -> None:
+        """A batch whose first row is the reference's `offset`-th; `numbers` reads a numeric column."""
+        import pyarrow as pa
+
+        m = batch.num_rows
+        got = dict(zip(batch.schema.names, batch.columns))
+        floats = [numbers(f, got.get(f)) for f in self.numeric]
+        for j, (f, column) in enumerate(zip(self.numeric, floats)):
+            ok = np.isfinite(column)
+            self.valid[f] += int(np.count_nonzero(~np.isnan(column)))
+            self.finite[j] += int(np.count_nonzero(ok))
+            self.distinct[j] = _distinct(self.distinct[j], column[ok])
+        for f in self.categorical:
+            if f not in got:
+                self.nulls[f] += m
+                continue
+            names, counts = _category_counts(got[f])
+            missing = names.isna().to_numpy()
+            self.nulls[f] += int(counts[missing].sum())
+            self.valid[f] += int(counts[~missing].sum())
+            self.tallies[f] = _tallied(self.tallies[f], names[~missing].tolist(), counts[~missing].tolist())
+        keys = self.keys.random(m)
+        entering = keys < self.values.threshold
+        if entering.any():
+            self.values.offer(keys[entering], np.column_stack([c[entering] for c in floats])
+                              if floats else np.empty((int(entering.sum()), 0)))
+        mine = self.chosen[(self.chosen >= offset) & (self.chosen < offset + m)] - offset
+        if len(mine):
+            self.sampled.append(batch.take(pa.array(mine)))
+        if self.target in got:
+            labels = got[self.target]
+            if self.label_share < 1.0:
+                labels = labels.filter(pa.array(self.keys.random(m) < self.label_share))
+            self.labels.append(labels.to_pandas().dropna().to_numpy())
+
+    def categorical_references(self, sample: pd.DataFrame) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        """Each categorical feature's reference from its counts, and the features skipped with why."""
+        skipped, references = [], {}
+        for f in self.categorical:
+            tally, valid = self.tallies[f], self.valid[f]
+            if tally is None:  # skipped: what the run shows of it is read off the sampled rows
+                skipped.append((f, f"over {CATEGORY_LIMIT:,} distinct values in {valid:,} rows of {ROLE}: too many "
+                                   "categories to compare"))
+                references[f] = categorical_reference(f, to_category_strings(sample[f]))
+                continue
+            if valid >= ID_LIKE_MIN_ROWS and len(tally) >= ID_LIKE_UNIQUE_SHARE * valid:
+                skipped.append((f, f"ID-like: {len(tally)} distinct values in {valid} rows"))
+            references[f] = counted_categorical_reference(f, np.array(list(tally), dtype=object),
+                                                          np.fromiter(tally.values(), np.int64, len(tally)),
+                                                          self.nulls[f])
+        return skipped, references
 
 
 def _counted_numeric(parts: list[Part], numeric: tuple[str, ...], numbers: np.ndarray,

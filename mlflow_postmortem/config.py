@@ -25,7 +25,7 @@ _TOP_KEYS = {
 }
 #: how data.current is read: in memory, in Arrow batches (Parquet), or chosen by its size
 ENGINES = ("auto", "pandas", "arrow", "spark")
-#: with engine spark, data.current may name a table of the Spark session's catalog
+#: with engine spark, data.current and data.training_view may name a table of the Spark session's catalog
 TABLE_PREFIX = "table:"
 #: set to 1 (or true) to trust pickle-based models for every config, as `trust_pickle: true` does
 TRUST_PICKLE_ENV = "MLFLOW_POSTMORTEM_TRUST_PICKLE"
@@ -199,10 +199,11 @@ def parse_config(raw: Any, *, base_dir: str | Path = ".", source: str | None = N
     engine = raw.get("engine", "auto")
     if engine not in ENGINES:
         raise ConfigError(f"{where}: key 'engine' must be one of {list(ENGINES)}, got {engine!r}")
-    tables = [k for k, v in paths.as_written().items() if v.startswith(TABLE_PREFIX)]
-    if tables and (tables != ["current"] or engine != "spark"):
+    readable = {"current", "training_view"} if engine == "spark" else set()
+    tables = [k for k, v in paths.as_written().items() if v.startswith(TABLE_PREFIX) and k not in readable]
+    if tables:
         raise ConfigError(f"{where}: data.{tables[0]} names a table ({getattr(paths, tables[0])}): only data.current "
-                          f"may, with engine: spark")
+                          f"and data.training_view may, with engine: spark")
     mitigation = _mitigation(raw.get("mitigation") or {}, where)
     monitor = _monitor(raw.get("monitor") or {}, where)
     alerts = _alerts(raw.get("alerts") or {}, task, where)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import Config, resolved_engine
+from .config import TABLE_PREFIX, Config, resolved_engine
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -276,12 +276,16 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
         current = spark.first_rows(log)
     elif current is None:
         current = read_table(d.current, "data.current")
-    training_view, view_parts = None, None
-    if d.training_view and engine != "pandas" and _is_parquet(d.training_view, "data.training_view"):
+    training_view, view_parts, view_log = None, None, None
+    if d.training_view and engine == "spark" and (d.training_view.startswith(TABLE_PREFIX)
+                                                  or _is_parquet(d.training_view, "data.training_view")):
+        view_log = spark.read_log(d.training_view, "data.training_view")
+        training_view = spark.first_rows(view_log, role="data.training_view")  # columns and types, for the checks below
+    elif d.training_view and engine == "arrow" and _is_parquet(d.training_view, "data.training_view"):
         from .scan import first_rows
 
         view_parts = file_parts(d.training_view, "data.training_view")
-        training_view = first_rows(view_parts)  # its columns and types, for the checks below
+        training_view = first_rows(view_parts)
     elif d.training_view:
         training_view = read_table(d.training_view, "data.training_view")
     known = profile.schema if profile else scanned_reference.schema(config.task, config.target) if scanned_reference else None
@@ -304,15 +308,14 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
         inputs = scanned(inputs, parts, windows=config.windows, say=say)
     elif engine == "spark":
         inputs = spark.scanned(inputs, log, windows=config.windows, say=say)
-    if view_parts is not None:
-        from .scan import sampled_view
+    if view_parts is not None or view_log is not None:
+        from .scan import view_in_force
 
-        schema = inputs.schema
-        columns = [c for c in (schema.entity_id, schema.timestamp, *schema.features) if c]
-        say(f"reading the training view's rows of the {inputs.current[schema.entity_id].nunique():,} entities "
-            f"sampled ({d.training_view})")
-        view = sampled_view(view_parts, schema.entity_id, inputs.current[schema.entity_id], columns)
-        inputs = replace(inputs, training_view=conform_view(view, schema))
+        say(f"reading the training view's rows in force for the {len(inputs.current):,} sampled rows "
+            f"({d.training_view})")
+        view = (view_in_force(view_parts, inputs.current, inputs.schema) if view_parts is not None
+                else spark.view_in_force(view_log, inputs.current, inputs.schema))
+        inputs = replace(inputs, training_view=conform_view(view, inputs.schema))
     return inputs
 
 

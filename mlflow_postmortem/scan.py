@@ -201,30 +201,63 @@ def first_rows(parts: list[Part], rows: int = 1_000) -> pd.DataFrame:
     return parts[0].arrow_schema().empty_table().to_pandas()
 
 
-def sampled_view(parts: list[Part], entity_id: str, keys: pd.Series, columns: list[str]) -> pd.DataFrame:
-    """The training view's rows of the sampled serving rows' entities (`keys`), read in batches of
-    only `columns`: the skew join pairs no other rows, and a view of every entity ever served can
-    be as big as the log. Keys that do not convert to the view's key type pair with nothing."""
+def view_in_force(parts: list[Part], sample: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The training-view rows the skew join pairs with the sampled serving rows, read in batches:
+    with the timestamp in the view, each serving row's latest view row at or before its time (the
+    point-in-time join, kept up to date as the batches pass); without it, up to two rows per
+    sampled entity (two tell it is ambiguous). Memory stays with the sample, however long the
+    view's history. Keys that do not convert to the view's key type pair with nothing."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    wanted = pa.array(keys.dropna().unique())
-    kept = []
+    key, ts = schema.entity_id, schema.timestamp
+    wanted = pa.array(sample[key].dropna().unique())
+    timed = ts is not None and ts in sample.columns and all(ts in part.arrow_schema().names for part in parts)
+    serving = in_force_serving(sample, key, ts) if timed else None
+    kept = pd.DataFrame()
     for part in parts:
-        names = [c for c in columns if c in part.arrow_schema().names]
-        key_type = part.arrow_schema().field(entity_id).type
+        names = [c for c in dict.fromkeys((key, ts, *schema.features)) if c and c in part.arrow_schema().names]
         try:
-            value_set = wanted.cast(key_type)
+            value_set = wanted.cast(part.arrow_schema().field(key).type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         for batch in part.batches(names, BATCH_ROWS):
-            mask = pc.is_in(batch.column(entity_id), value_set=value_set)
-            if pc.any(mask).as_py():
-                kept.append(batch.filter(mask))
-    if not kept:
-        schema = parts[0].arrow_schema()
-        return schema.empty_table().select([c for c in columns if c in schema.names]).to_pandas()
-    return _concat(kept).to_pandas()
+            mask = pc.is_in(batch.column(key), value_set=value_set)
+            if not pc.any(mask).as_py():
+                continue
+            rows = batch.filter(mask).to_pandas()
+            if timed and rows[key].dtype != serving[key].dtype:  # the join's keys in one type
+                rows[key] = rows[key].astype(serving[key].dtype)
+            kept = (latest_at_or_before(serving, rows, key, ts, kept) if timed
+                    else pd.concat([kept, rows], ignore_index=True).groupby(key, sort=False).head(2))
+    if kept.empty:
+        view = parts[0].arrow_schema()
+        return view.empty_table().select([c for c in dict.fromkeys((key, ts, *schema.features))
+                                          if c and c in view.names]).to_pandas()
+    return kept.drop(columns=["_row", "_view_time"], errors="ignore").reset_index(drop=True)
+
+
+def in_force_serving(sample: pd.DataFrame, key: str, ts: str) -> pd.DataFrame:
+    """The sampled serving rows' entity and time (UTC), in time order, each with its row."""
+    serving = pd.DataFrame({key: sample[key].to_numpy(), "_serving_time": pd.to_datetime(sample[ts], utc=True),
+                            "_row": np.arange(len(sample))})
+    return serving.dropna(subset=["_serving_time"]).sort_values("_serving_time", kind="stable")
+
+
+def latest_at_or_before(serving: pd.DataFrame, rows: pd.DataFrame, key: str, ts: str,
+                        kept: pd.DataFrame) -> pd.DataFrame:
+    """`kept` (per serving row, the latest view row at or before its time so far) updated with
+    `rows`, the next view rows in file order: a later row wins a tie, as in a stable sort of the
+    whole view by time."""
+    times = pd.to_datetime(rows[ts], errors="coerce", utc=True)
+    rows = rows.assign(_view_time=times).dropna(subset=["_view_time"]).sort_values("_view_time", kind="stable")
+    if rows.empty:
+        return kept
+    found = pd.merge_asof(serving, rows, left_on="_serving_time", right_on="_view_time", by=key,
+                          direction="backward").dropna(subset=["_view_time"])
+    found = found.drop(columns=["_serving_time"])
+    both = pd.concat([kept, found], ignore_index=True) if len(kept) else found
+    return both.sort_values("_view_time", kind="stable").groupby("_row", sort=False).tail(1)
 
 
 @dataclass(frozen=True)

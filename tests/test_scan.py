@@ -172,27 +172,61 @@ def test_a_hive_partitioned_log_is_read_in_batches_with_its_partition_columns(tm
     assert sorted(inputs.current["plan"].unique()) == ["basic", "pro"]
 
 
-def test_the_skew_join_reads_only_the_training_view_rows_of_the_sampled_entities(tmp_path: Path) -> None:
+def _skewed_log_and_view(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Serving that joined last week's `visits`: each customer's view holds its history (five
+    weekly rows, the last an hour before serving), beside 20,000 customers never served."""
     log = synthetic.current(3000, seed=52)
-    stale = log[["customer_id", "event_time", "visits"]].assign(event_time=log["event_time"] - pd.Timedelta(days=7),
-                                                               visits=log["visits"] + 3)
-    fresh = log[["customer_id", "event_time", "visits"]].assign(event_time=log["event_time"] - pd.Timedelta(hours=1))
-    view = pd.concat([stale, fresh]).merge(log.drop(columns=["visits", "label", "event_time"]), on="customer_id")
+    history = [log[["customer_id", "event_time", "visits"]].assign(
+        event_time=log["event_time"] - pd.Timedelta(days=7 * weeks) - pd.Timedelta(hours=1), visits=log["visits"] + 3 * weeks)
+        for weeks in range(5)]
+    view = pd.concat(history).merge(log.drop(columns=["visits", "label", "event_time"]), on="customer_id")
     never_served = synthetic.make_rows(20_000, 9).assign(event_time=pd.Timestamp("2025-12-01"))[view.columns]
     log["visits"] += 3  # serving joined last week's row
     log.to_parquet(tmp_path / "log.parquet", index=False)
-    pd.concat([view, never_served]).to_parquet(tmp_path / "view.parquet", index=False, row_group_size=4096)
-    raw = _config(tmp_path, tmp_path / "log.parquet", engine="arrow", entity_id="customer_id")
+    pd.concat([view.sample(frac=1.0, random_state=0), never_served]).to_parquet(tmp_path / "view.parquet", index=False,
+                                                                                 row_group_size=4096)
+    return log, view
+
+
+@pytest.mark.parametrize("engine", ["arrow", "spark"])
+def test_the_skew_join_brings_only_the_view_rows_in_force_for_the_sampled_rows(
+        engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    log, view = _skewed_log_and_view(tmp_path)
+    raw = _config(tmp_path, tmp_path / "log.parquet", engine=engine, entity_id="customer_id")
     raw["data"]["training_view"] = str(tmp_path / "view.parquet")
+    if engine == "spark":  # the view as a table of the session's catalog, as a feature store's offline table
+        spark = request.getfixturevalue("spark_session")
+        spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas wrote nanoseconds
+        spark.read.parquet(str(tmp_path / "view.parquet")).createOrReplaceTempView("pm_skew_view")
+        raw["data"]["training_view"] = "table:pm_skew_view"
 
-    batched, in_memory = load_inputs(parse_config(raw)), load_inputs(parse_config({**raw, "engine": "pandas"}))
+    batched = load_inputs(parse_config(raw))
+    in_memory = load_inputs(parse_config({**raw, "engine": "pandas", "data": {
+        **raw["data"], "training_view": str(tmp_path / "view.parquet")}}))
 
-    assert len(in_memory.training_view) == 26_000 and len(batched.training_view) == 6_000
-    assert set(batched.training_view["customer_id"]) == set(log["customer_id"])
+    # the point-in-time join in the engine: one view row per serving row (the latest at or before
+    # its time), not the 35,000 the view holds
+    assert len(in_memory.training_view) == 35_000 and len(batched.training_view) == 3_000
+    pairs = batched.training_view.merge(log[["customer_id", "visits"]], on="customer_id", suffixes=("_view", "_served"))
+    assert (pairs["visits_served"] == pairs["visits_view"] + 3).all()
     model = synthetic.world().model
     ours, theirs = diagnose(batched, model), diagnose(in_memory, model)
     assert ours.root_cause == theirs.root_cause == "training_serving_skew" and ours.top.features[0] == "visits"
     assert [(c.cause, c.features, c.score) for c in ours.causes] == [(c.cause, c.features, c.score) for c in theirs.causes]
+
+
+def test_without_a_time_in_the_view_each_sampled_entity_keeps_two_rows_to_show_it_is_ambiguous(tmp_path: Path) -> None:
+    log, view = _skewed_log_and_view(tmp_path)
+    pd.read_parquet(tmp_path / "view.parquet").drop(columns="event_time").to_parquet(tmp_path / "view.parquet")
+    raw = _config(tmp_path, tmp_path / "log.parquet", engine="arrow", entity_id="customer_id")
+    raw["data"]["training_view"] = str(tmp_path / "view.parquet")
+
+    inputs = load_inputs(parse_config(raw))
+
+    assert len(inputs.training_view) == 6_000
+    verdict = diagnose(inputs, synthetic.world().model)
+    assert any(item.startswith("training_serving_skew: 3000 entities have several training-view rows")
+               for item in verdict.not_checked)
 
 
 def test_the_arrow_engine_on_a_csv_log_is_one_line_saying_to_convert_it(tmp_path: Path) -> None:
@@ -237,14 +271,17 @@ def test_an_auto_engine_reads_a_parquet_log_of_256_mb_in_batches_and_smaller_or_
     assert engine_for_log("pandas", str(tmp_path / "big")) == "pandas"
 
 
-def test_a_table_is_a_config_error_unless_spark_reads_data_current() -> None:
+def test_a_table_is_a_config_error_unless_spark_reads_the_log_or_the_training_view() -> None:
     base = {"model": "m", "task": "classification", "target": "y",
-            "data": {"reference": "r.csv", "golden": "g.csv", "current": "table:logs.requests"}}
+            "data": {"reference": "r.csv", "golden": "g.csv", "current": "table:logs.requests",
+                     "training_view": "table:features.offline"}}
 
-    assert parse_config({**base, "engine": "spark"}).data.current == "table:logs.requests"
+    assert parse_config({**base, "engine": "spark"}).data.training_view == "table:features.offline"
     with pytest.raises(ConfigError, match=r"data.current names a table \(table:logs.requests\): only data.current "
-                                          r"may, with engine: spark$"):
+                                          r"and data.training_view may, with engine: spark$"):
         parse_config(base)
+    with pytest.raises(ConfigError, match=r"data.reference names a table"):
+        parse_config({**base, "engine": "spark", "data": {**base["data"], "reference": "table:train"}})
 
 
 @pytest.mark.parametrize("engine", ["arrow", "spark"])

@@ -60,9 +60,9 @@ def session() -> Any:
     return spark
 
 
-def read_log(path: str) -> Any:
-    """data.current as a Spark DataFrame: a catalog table (`table:db.name`), or Parquet files (a
-    file, a dataset folder with its partitions, or a glob)."""
+def read_log(path: str, role: str = ROLE) -> Any:
+    """data.current (or the training view: `role`) as a Spark DataFrame: a catalog table
+    (`table:db.name`), or Parquet files (a file, a dataset folder with its partitions, or a glob)."""
     spark = session()
     # nanosecond times (pandas' default in Parquet), which Spark refuses, as integers: read as pandas reads them
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
@@ -71,28 +71,60 @@ def read_log(path: str) -> Any:
             return spark.table(path[len(TABLE_PREFIX):])
         files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
         if not files:
-            raise DataError(f"{ROLE}: no file matches {path}")
+            raise DataError(f"{role}: no file matches {path}")
         for f in files:
             if not Path(f).exists():
-                raise DataError(f"{ROLE}: file not found: {f}")
+                raise DataError(f"{role}: file not found: {f}")
             if Path(f).is_file() and Path(f).suffix.lower() not in (".parquet", ".pq"):
                 kind = Path(f).suffix or "a file with no suffix"
-                raise DataError(f"{ROLE}: engine 'spark' reads Parquet or a table, not {kind} ({f}); "
+                raise DataError(f"{role}: engine 'spark' reads Parquet or a table, not {kind} ({f}); "
                                 f"convert it, or set engine: pandas")
         return spark.read.parquet(*files)
     except DataError:
         raise
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{ROLE}: Spark cannot read {path}: {first}") from None
+        raise DataError(f"{role}: Spark cannot read {path}: {first}") from None
 
 
-def first_rows(log: Any, rows: int = 1_000) -> pd.DataFrame:
-    """The log's first rows: enough for the checks on its columns and their types."""
+def first_rows(log: Any, rows: int = 1_000, role: str = ROLE) -> pd.DataFrame:
+    """A table's first rows: enough for the checks on its columns and their types."""
     head = log.limit(rows).toPandas()
-    if head.empty:
+    if head.empty and role == ROLE:
         raise DataError(f"{ROLE} has no rows: nothing to diagnose")
     return head
+
+
+def view_in_force(view: Any, sample: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The training-view rows the skew join pairs with the sampled serving rows, joined in Spark:
+    with the timestamp in the view, each serving row's latest view row at or before its time (the
+    point-in-time join); without it, up to two rows per sampled entity (two tell it is ambiguous).
+    Only those rows reach the driver, however long the view's history."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from ..scan import in_force_serving
+
+    spark, key, ts = session(), schema.entity_id, schema.timestamp
+    columns = [c for c in dict.fromkeys((key, ts, *schema.features)) if c and c in view.columns]
+    view = view.select(*columns)
+    if ts in view.columns and ts in sample.columns:
+        kind = view.schema[ts].dataType
+        when = (F.col(ts) if isinstance(kind, (T.TimestampType, T.TimestampNTZType))
+                else (F.col(ts) / 1e9).cast("timestamp") if isinstance(kind, T.IntegralType)  # nanoseconds, as pandas wrote them
+                else F.to_timestamp(F.col(ts)))
+        serving = spark.createDataFrame(in_force_serving(sample, key, ts))
+        pairs = (serving.join(view.withColumn("_view_time", when), on=key)
+                 .where(F.col("_view_time") <= F.col("_serving_time")))
+        latest = Window.partitionBy("_row").orderBy(F.col("_view_time").desc())
+        kept = pairs.withColumn("_rank", F.row_number().over(latest)).where(F.col("_rank") == 1).select(*columns)
+    else:
+        entities = spark.createDataFrame(sample[[key]].dropna().drop_duplicates())
+        kept = (view.join(F.broadcast(entities), on=key, how="left_semi")
+                .withColumn("_rank", F.row_number().over(Window.partitionBy(key).orderBy(F.lit(1))))
+                .where(F.col("_rank") <= 2).select(*columns))
+    return kept.toPandas()
 
 
 def scanned(inputs: Inputs, log: Any, *, windows: int, seed: int = 0,

@@ -310,6 +310,25 @@ def test_the_command_gets_the_in_memory_verdict_with_either_engine(
     assert ours["features"] == theirs["features"]
 
 
+def test_a_dataframe_of_the_active_session_is_diagnosed_in_process_through_a_temporary_view(
+        spark_session, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
+    from mlflow_postmortem.postmortem import diagnose_config
+
+    log = pd.read_parquet(cancer.current)
+    log.loc[len(log) // 2:, RECALIBRATED_FEATURE] *= 1000
+    spark_session.createDataFrame(log).createOrReplaceTempView("pm_requests")  # a notebook's DataFrame
+    log.to_parquet(tmp_path / "log.parquet", index=False)
+    data = {"reference": str(cancer.reference), "golden": str(cancer.golden)}
+    model = f"models:/{cancer_models}@champion"
+    in_spark = make_config(cancer, model, data={**data, "current": "table:pm_requests"}, engine="spark")
+    ours = diagnose_config(in_spark, tmp_path / "spark.json", record=False).verdict
+    in_memory = make_config(cancer, model, data={**data, "current": str(tmp_path / "log.parquet")}, engine="pandas")
+    theirs = diagnose_config(in_memory, tmp_path / "pandas.json", record=False).verdict  # (make_config rewrites pm.yaml)
+
+    assert RECALIBRATED_FEATURE in ours.top.features
+    assert [(c.cause, c.features, c.score) for c in ours.causes] == [(c.cause, c.features, c.score) for c in theirs.causes]
+
+
 def test_a_post_mortem_read_in_batches_says_so_on_its_runs(
         tracking_uri: str, cancer_models: str, cancer, make_config, tmp_path: Path) -> None:
     from mlflow import MlflowClient

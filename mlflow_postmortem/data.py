@@ -483,33 +483,28 @@ def conform_view(view: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     view = _fresh(view)
     if schema.timestamp and schema.timestamp in view.columns:
         view[schema.timestamp] = parse_time(view[schema.timestamp], schema.timestamp, "data.training_view")
-    for f in schema.numeric:
-        if f in view.columns and view[f].dtype != np.float64:
-            view[f] = to_float(view[f])
-    for f in schema.categorical:
-        if f in view.columns:
-            col = view[f]
-            converted = to_category_strings(col)
-            if converted is not col:
-                view[f] = converted
-    return view
+    return _typed_features(view, schema)
 
 
 def conform_current(current: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Production rows typed as the reference's columns were: in time order, numeric features as
     float64 (junk as NaN, which unavailability counts), categories as strings. A new frame over
     the given columns; converted ones are replaced, never written into."""
-    current = _in_time_order(current, schema.timestamp) if schema.timestamp else _fresh(current)
+    return _typed_features(_in_time_order(current, schema.timestamp) if schema.timestamp else _fresh(current), schema)
+
+
+def _typed_features(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """`frame` (a fresh one, whose columns may be replaced) with its features typed as the reference's."""
     for f in schema.numeric:
-        if f in current.columns and current[f].dtype != np.float64:
-            current[f] = to_float(current[f])
+        if f in frame.columns and frame[f].dtype != np.float64:
+            frame[f] = to_float(frame[f])
     for f in schema.categorical:
-        if f in current.columns:
-            col = current[f]
+        if f in frame.columns:
+            col = frame[f]
             converted = to_category_strings(col)
             if converted is not col:
-                current[f] = converted
-    return current
+                frame[f] = converted
+    return frame
 
 
 def is_numeric_column(col: pd.Series) -> bool:

@@ -49,16 +49,22 @@ def _equal(a: object, b: object) -> bool:
     return a == b
 
 
-def test_a_profile_written_and_read_back_holds_the_same_bins_fills_sample_and_labels(tmp_path: Path) -> None:
+def mixed_reference(n: int = 12_000) -> pd.DataFrame:
+    """A reference of every kind of feature a profile holds: skewed with gaps, discrete, categorical
+    with missing values, and categorical beyond the category cap."""
     rng = np.random.default_rng(0)
-    n = 12_000
-    reference = pd.DataFrame({
+    return pd.DataFrame({
         "amount": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n)),
         "rooms": rng.integers(1, 6, n).astype(float),  # discrete: binned per value
         "city": np.where(rng.random(n) < 0.02, None, rng.choice(["north", "south", "east"], n)),
         "shop": [f"s{i}" for i in rng.integers(0, MAX_CATEGORIES + 300, n)],  # beyond the category cap
         "label": rng.integers(0, 2, n),
     })
+
+
+def test_a_profile_written_and_read_back_holds_the_same_bins_fills_sample_and_labels(tmp_path: Path) -> None:
+    n = 12_000
+    reference = mixed_reference(n)
     inputs = build_inputs(reference, reference.head(100), reference.head(100), task="classification", target="label")
     references = reference_profiles(inputs)
     built = reference_profile.build(inputs.reference, inputs.schema, references, fill_values(inputs, references), "abc")

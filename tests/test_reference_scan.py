@@ -15,7 +15,7 @@ import synthetic
 from mlflow import MlflowClient
 from sklearn.linear_model import Ridge
 from support import register, run_cli
-from test_reference_profile import _equal
+from test_reference_profile import _equal, mixed_reference
 
 from mlflow_postmortem import reference_profile, reference_scan
 from mlflow_postmortem.config import parse_config
@@ -23,7 +23,7 @@ from mlflow_postmortem.data import build_inputs, file_parts, load_inputs
 from mlflow_postmortem.diagnose import diagnose, fill_values, reference_profiles
 from mlflow_postmortem.drills.suite import default_drill
 from mlflow_postmortem.errors import DataError
-from mlflow_postmortem.profile import MAX_CATEGORIES, NumericReference
+from mlflow_postmortem.profile import NumericReference
 from mlflow_postmortem.reference_scan import EDGE_SAMPLE_ROWS, scan_reference
 
 SPECIAL = {"label", "event_time", "customer_id"}
@@ -46,15 +46,8 @@ def _profile_in_memory(reference: pd.DataFrame) -> reference_profile.ReferencePr
 
 
 def test_a_reference_that_fits_the_edge_sample_gives_the_in_memory_profile_exactly(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
     n = 12_000
-    reference = pd.DataFrame({
-        "amount": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n)),
-        "rooms": rng.integers(1, 6, n).astype(float),  # discrete: binned per value
-        "city": np.where(rng.random(n) < 0.02, None, rng.choice(["north", "south", "east"], n)),
-        "shop": [f"s{i}" for i in rng.integers(0, MAX_CATEGORIES + 300, n)],  # beyond the category cap
-        "label": rng.integers(0, 2, n),
-    })
+    reference = mixed_reference(n)
     (tmp_path / "ref").mkdir()
     for i, rows in enumerate(np.array_split(np.arange(n), 3)):
         reference.iloc[rows].to_parquet(tmp_path / "ref" / f"part-{i}.parquet", index=False)

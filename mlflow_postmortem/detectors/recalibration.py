@@ -126,7 +126,10 @@ class Recalibration(Detector):
         if not changed:
             return None
         values = ctx.current_sample[name].to_numpy(float)  # in time order
-        start = _change_point(values, ref) if ctx.has_time and len(changed) < len(per_window) else 0
+        # a step inside the log: some windows changed and others not, or a log too short for
+        # windows whose rows still have a time order
+        stepped = len(changed) < len(per_window) if ctx.has_time else ctx.schema.timestamp is not None
+        start = _change_point(values, ref) if stepped else 0
         values, before = values[start:], values[:start]  # the rows after the change, not whole windows
         values, before = values[np.isfinite(values)], before[np.isfinite(before)]
         if len(values) < 20:

@@ -35,3 +35,16 @@ def test_a_conversion_with_an_offset_counts_only_where_the_offset_is_material() 
     assert not Recalibration()._moves(1.0, 273.15, incomes)
     assert Recalibration()._moves(1.0, 273.15, temperatures)
     assert Recalibration()._moves(1.8, 32.0, temperatures)
+
+
+def test_a_unit_change_halfway_through_a_log_too_short_for_windows_is_a_recalibration() -> None:
+    from mlflow_postmortem.diagnose import diagnose
+    from synthetic import current, inputs, world
+
+    log = current(300, seed=61)  # one window: windows need 200 rows each
+    log.loc[150:, "income"] *= 100  # dollars served as cents from the middle on
+
+    verdict = diagnose(inputs(log), world().model)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("income",)

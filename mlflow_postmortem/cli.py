@@ -260,18 +260,24 @@ def _store_options(command: argparse.ArgumentParser, *, experiment: bool) -> Non
 
 def _arrow_allocator(config_path: str | None) -> str:
     """Arrow's allocator for this process, chosen before Arrow loads (it reads the choice once); a
-    user's own ARROW_DEFAULT_MEMORY_POOL is kept. Reading a log in batches (engine arrow): Arrow's
-    own (mimalloc), since the system's malloc would hold the pages each batch frees around the few
-    rows kept from it, and memory would grow with the rows read. Reading files whole: the
-    system's, which read a 400 MB Parquet file in 0.4 s here where mimalloc took 0.3 to 1.2 s."""
+    user's own ARROW_DEFAULT_MEMORY_POOL is kept. Reading a log or a reference in batches (engine
+    arrow): Arrow's own (mimalloc), since the system's malloc would hold the pages each batch frees
+    around the few rows kept from it, and memory would grow with the rows read. Reading files
+    whole: the system's, which read a 400 MB Parquet file in 0.4 s here where mimalloc took 0.3 to
+    1.2 s."""
     import yaml
 
     from .config import _resolve, engine_for_log
 
-    try:  # the config's two keys only: loading it whole would load pandas, and Arrow with it
+    try:  # the config's few keys only: loading it whole would load pandas, and Arrow with it
         raw = yaml.safe_load(Path(config_path).read_text()) if config_path else None
-        current = _resolve(str(raw["data"]["current"]), Path(config_path).parent, str(config_path))  # type: ignore[index]
-        return "mimalloc" if engine_for_log(str(raw.get("engine", "auto")), current) == "arrow" else "system"
+        engine, data = str(raw.get("engine", "auto")), raw["data"]  # type: ignore[union-attr,index]
+        current = _resolve(str(data["current"]), Path(config_path).parent, str(config_path))
+        reference = _resolve(str(data["reference"]), Path(config_path).parent, str(config_path)) \
+            if data.get("reference") else None
+        batches = engine_for_log(engine, current) == "arrow" or (  # the spark engine reads a reference with Arrow
+            reference is not None and engine_for_log(engine, reference) != "pandas")
+        return "mimalloc" if batches else "system"
     except Exception:  # any problem with the config is the command's to report
         return "system"
 

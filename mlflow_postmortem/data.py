@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import TABLE_PREFIX, Config, resolved_engine
+from .config import TABLE_PREFIX, Config, engine_for_log, resolved_engine
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -252,7 +252,9 @@ def load_inputs(config: Config, model_features: Iterable[str] | None = None, *,
     features = config.features or (tuple(model_features) if model_features else None)
     profile = _stored_profile(config, features) if d.reference is None else None
     scanned_reference = None
-    if profile is None and profile_reference and resolved_engine(config) != "pandas" and _is_parquet(d.reference):
+    # the reference's own engine: `auto` judges its size as it judges the log's
+    if (profile is None and profile_reference and engine_for_log(config.engine, d.reference) != "pandas"
+            and _is_parquet(d.reference)):
         from .reference_scan import scan_reference
 
         special = {c for c in (config.target, config.prediction, config.timestamp, config.entity_id) if c}

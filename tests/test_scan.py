@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 import synthetic
 from support import RECALIBRATED_FEATURE, run_cli
 
@@ -269,6 +270,25 @@ def test_an_auto_engine_reads_a_parquet_log_of_256_mb_in_batches_and_smaller_or_
     assert engine_for_log("auto", str(tmp_path / "small.parquet")) == "pandas"
     assert engine_for_log("auto", str(tmp_path / "big.csv")) == "pandas"
     assert engine_for_log("pandas", str(tmp_path / "big")) == "pandas"
+
+
+def test_arrow_allocates_for_the_command_whenever_a_log_or_a_reference_is_read_in_batches(tmp_path: Path) -> None:
+    from mlflow_postmortem.cli import _arrow_allocator
+
+    with open(tmp_path / "reference.parquet", "wb") as f:  # sparse: its size is all the choice reads
+        f.truncate(AUTO_ARROW_BYTES)
+    (tmp_path / "small.parquet").write_bytes(b"x" * 1024)
+
+    def allocator(engine: str, reference: str) -> str:
+        config = tmp_path / f"pm-{engine}-{reference}.yaml"
+        config.write_text(yaml.safe_dump({"engine": engine, "data": {"current": "small.parquet", "reference": reference}}))
+        return _arrow_allocator(str(config))
+
+    assert allocator("auto", "small.parquet") == "system"  # both read whole: the system's malloc reads faster
+    assert allocator("auto", "reference.parquet") == "mimalloc"  # the reference alone is big enough for batches
+    assert allocator("arrow", "small.parquet") == "mimalloc"
+    assert allocator("spark", "small.parquet") == "mimalloc"  # Spark reads the log; Arrow the Parquet reference
+    assert allocator("pandas", "reference.parquet") == "system"
 
 
 def test_a_table_is_a_config_error_unless_spark_reads_the_log_or_the_training_view() -> None:

@@ -227,7 +227,10 @@ def view_in_force(parts: list[Part], sample: pd.DataFrame, schema: Schema) -> pd
                 continue
             rows = batch.filter(mask).to_pandas()
             if timed and rows[key].dtype != serving[key].dtype:  # the join's keys in one type
-                rows[key] = rows[key].astype(serving[key].dtype)
+                try:
+                    rows[key] = rows[key].astype(serving[key].dtype)
+                except (TypeError, ValueError):
+                    continue
             kept = (latest_at_or_before(serving, rows, key, ts, kept) if timed
                     else pd.concat([kept, rows], ignore_index=True).groupby(key, sort=False).head(2))
     if kept.empty:

@@ -324,7 +324,7 @@ def test_the_command_gets_the_in_memory_verdict_with_either_engine(
         verdicts[name] = json.loads((tmp_path / f"{name}.json").read_text())
 
     ours, theirs = verdicts[engine], verdicts["pandas"]
-    assert RECALIBRATED_FEATURE in theirs["causes"][0]["features"]
+    assert theirs["root_cause"] == "feature_recalibration" and RECALIBRATED_FEATURE in theirs["causes"][0]["features"]
     assert [(c["cause"], c["features"], c["score"]) for c in ours["causes"]] == \
         [(c["cause"], c["features"], c["score"]) for c in theirs["causes"]]
     assert ours["features"] == theirs["features"]
@@ -345,7 +345,7 @@ def test_a_dataframe_of_the_active_session_is_diagnosed_in_process_through_a_tem
     in_memory = make_config(cancer, model, data={**data, "current": str(tmp_path / "log.parquet")}, engine="pandas")
     theirs = diagnose_config(in_memory, tmp_path / "pandas.json", record=False).verdict  # (make_config rewrites pm.yaml)
 
-    assert RECALIBRATED_FEATURE in ours.top.features
+    assert ours.root_cause == "feature_recalibration" and RECALIBRATED_FEATURE in ours.top.features
     assert [(c.cause, c.features, c.score) for c in ours.causes] == [(c.cause, c.features, c.score) for c in theirs.causes]
 
 

@@ -52,9 +52,15 @@ def production_facts(ctx: Context, drop_test: attribution.DropTest) -> dict:
 
     gaps = [(where, against_golden(mask)) for where, mask in attribution.log_parts(windows, len(ctx.window_labels))]
     where, gap = max(gaps, key=lambda item: (drop_test.dropped(item[1], len(gaps)), -item[1].p_value))
+    # the intervals the verdict shows: production's wholly beyond the golden set's is a drop the
+    # reader sees, whatever the tests above (built to resist heavy tails) concluded
+    beyond = ctx.golden is not None and (out["ci"][1] < ctx.golden.ci_low if name == "accuracy"
+                                         else out["ci"][0] > ctx.golden.ci_high)
+    whole = gaps[0][1]
     out["drop"] = {"where": where, "amount": gap.amount, "ci": list(gap.ci), "p_value": gap.p_value,
-                   "relative": gap.relative}
-    out["dropped"] = drop_test.dropped(gap, len(gaps))
+                   "relative": gap.relative, "beyond_golden_interval": bool(beyond)}
+    out["dropped"] = drop_test.dropped(gap, len(gaps)) or bool(
+        beyond and whole.material(drop_test.min_accuracy_drop, drop_test.min_relative_rmse_rise))
     return out
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
@@ -77,6 +78,31 @@ def test_a_drop_nothing_explains_says_unexplained_and_never_reads_healthy():
     assert verdict.root_cause != "healthy"
     assert verdict.summary.startswith("unexplained drop of"), verdict.summary
     assert "checked: " in verdict.summary.splitlines()[0]
+
+
+def test_production_error_beyond_the_golden_interval_never_reads_healthy_when_the_tests_built_for_tails_hesitate():
+    rng = np.random.default_rng(7)
+    features = ["a", "b", "c", "d"]
+
+    def rows(n: int, start: str) -> pd.DataFrame:
+        x = rng.normal(size=(n, 4))
+        return pd.DataFrame(x, columns=features).assign(y=x @ np.array([1, 2, -1, 0.5]) + rng.normal(0, 1, n),
+                                                        t=pd.date_range(start, periods=n, freq="h"))
+
+    reference, golden, log = rows(3000, "2025-01-01"), rows(2000, "2025-06-01"), rows(3000, "2026-01-01")
+    log.loc[rng.random(len(log)) < 0.03, "y"] += 15  # a few labels far off: the bulk of the errors unchanged
+    fitted = LinearRegression().fit(reference[features], reference["y"])
+    model = ModelHandle("linear", "1", fitted.predict, None, (), tuple(features))
+
+    verdict = diagnose(build_inputs(reference, golden, log, task="regression", target="y", features=features,
+                                    timestamp="t"), model)
+
+    production = verdict.production
+    assert production["drop"]["p_value"] > 0.0025  # the rank test sees the bulk unchanged
+    assert production["ci"][0] > verdict.golden.ci_high  # what the verdict shows: RMSE near 2.9 against 1.0
+    assert production["dropped"] is True and production["drop"]["beyond_golden_interval"] is True
+    assert verdict.root_cause != "healthy", verdict.summary
+    assert verdict.summary.startswith("unexplained drop of"), verdict.summary
 
 
 def test_the_rarest_category_growing_is_data_drift_not_a_stuck_default():

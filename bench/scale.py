@@ -71,6 +71,7 @@ def prepare(rows: int, current_rows: int, cols: int, folder: Path, env: dict[str
     """speed.py's tables (the drifted log as a folder of PART_ROWS-row files, one second a row), the
     golden set as a file, the model registered, a config pointing at them. `codes`: the categorical
     features written as integer codes, as many pipelines store them."""
+    os.chdir(folder)  # the store's default artifact root is ./mlruns: the model's files stay in the folder
     columns = speed.column_recipes(cols)
     setup = {"numeric": [c.name for c in columns if c.kind != "categorical"],
              "categorical": [c.name for c in columns if c.kind == "categorical"],

@@ -38,7 +38,7 @@ from .profile import (
     summarize_numeric,
 )
 from .reference_profile import SAMPLE_ROWS, ReferenceProfile
-from .scan import BATCH_ROWS, _category_counts, _concat, _floats, first_rows
+from .scan import BATCH_ROWS, _category_counts, _concat, _floats, first_rows, holds_numbers
 
 #: rows of the numeric features kept to place the bins (exact below this many rows)
 EDGE_SAMPLE_ROWS = 100_000
@@ -235,9 +235,7 @@ def _numbers(column: Any, name: str, rows: int, part: Part, row: int) -> np.ndar
     if column is None:
         return np.full(rows, np.nan)
     out = _floats(column)
-    import pyarrow as pa
-
-    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)):
+    if not holds_numbers(column):
         bad = np.isnan(out) & ~column.is_null().to_numpy(zero_copy_only=False)
         if bad.any():
             raise DataError(f"{ROLE} ({part.path}): column {name!r} mixes numbers and text (the first that is not a "

@@ -211,12 +211,13 @@ def view_in_force(parts: list[Part], sample: pd.DataFrame, schema: Schema) -> pd
     import pyarrow.compute as pc
 
     key, ts = schema.entity_id, schema.timestamp
+    columns = [c for c in dict.fromkeys((key, ts, *schema.features)) if c]
     wanted = pa.array(sample[key].dropna().unique())
     timed = ts is not None and ts in sample.columns and all(ts in part.arrow_schema().names for part in parts)
     serving = in_force_serving(sample, key, ts) if timed else None
     kept = pd.DataFrame()
     for part in parts:
-        names = [c for c in dict.fromkeys((key, ts, *schema.features)) if c and c in part.arrow_schema().names]
+        names = [c for c in columns if c in part.arrow_schema().names]
         try:
             value_set = wanted.cast(part.arrow_schema().field(key).type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -235,8 +236,7 @@ def view_in_force(parts: list[Part], sample: pd.DataFrame, schema: Schema) -> pd
                     else pd.concat([kept, rows], ignore_index=True).groupby(key, sort=False).head(2))
     if kept.empty:
         view = parts[0].arrow_schema()
-        return view.empty_table().select([c for c in dict.fromkeys((key, ts, *schema.features))
-                                          if c and c in view.names]).to_pandas()
+        return view.empty_table().select([c for c in columns if c in view.names]).to_pandas()
     return kept.drop(columns=["_row", "_view_time"], errors="ignore").reset_index(drop=True)
 
 
@@ -348,11 +348,16 @@ def _times(column: Any, timestamp: str, part: Part, row: int) -> pd.Series:
 
 def _floats(column: Any) -> np.ndarray:
     """A numeric feature's batch as float64, missing as NaN, text as NaN (as in memory)."""
-    import pyarrow as pa
-
-    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+    if holds_numbers(column):
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
     return to_float(column.to_pandas()).to_numpy()
+
+
+def holds_numbers(column: Any) -> bool:
+    """An Arrow column typed as numbers (floats, integers, booleans): nothing in it to parse."""
+    import pyarrow as pa
+
+    return pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)
 
 
 def _category_counts(column: Any) -> tuple[pd.Series, np.ndarray]:

@@ -4,9 +4,6 @@ CLI and the tracking server's REST API, against real stores and real registered 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +13,7 @@ import yaml
 
 from mlflow_postmortem import demo
 
-from reliability.harness import scenario
-from servers import TrackingServer
-from support import BIN_DIR, run, run_cli
+from support import run, run_cli
 
 PROJECT = Path(__file__).resolve().parents[1] / "projects" / "postmortem"
 STEPS = {"golden_eval", "drift_report", "diagnose"}
@@ -160,56 +155,6 @@ def test_the_readme_s_mlflow_run_twice_gives_one_post_mortem_in_postmortem_and_o
                                                                 f"postmortem {demo.MODEL} v2 (repeat)"]
     versions = rest.get("model-versions/search", filter=f"name='{demo.MODEL}'")["model_versions"]
     assert len(versions) == versions_before + 1  # the first run's mitigation; the second is a repeat
-
-
-def test_a_post_mortem_cut_off_by_a_dead_server_is_marked_failed_on_the_next_start(tmp_path: Path) -> None:
-    """Kill the server mid-run, bring it back: the next post-mortem reports the dangling run and fails it."""
-    with TrackingServer("sqlite", tmp_path) as server:
-        uri = server.uri
-        env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "pm-dangling"}
-        # Evidently's pages on: their import alone keeps the run busy for seconds after golden_eval, when the server dies
-        config = scenario(uri, tmp_path / "dangling", "pm-dangling", evidently=True)
-        # without the client's retries, which only delay the same outcome by seconds per call
-        victim_env = {**_without_experiment(os.environ), **env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
-        victim = subprocess.Popen([str(BIN_DIR / "mlflow-postmortem"), "run", str(config), "--no-mitigate", "--output",
-                                   str(tmp_path / "v1.json")], env=victim_env, cwd=tmp_path,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        running = _wait_for_running_post_mortem(Rest(uri), "pm-dangling", victim)
-        server.kill()
-        _, stderr = victim.communicate(timeout=180)  # the server is gone: the post-mortem must give up, in one line
-        assert victim.returncode == 2, stderr
-        assert stderr.strip().splitlines()[-1].startswith("mlflow-postmortem: error: ")
-        assert uri in stderr.strip().splitlines()[-1]
-
-        server.start()  # the same port and store
-        again = run_cli("run", str(config), "--no-mitigate", "--output", str(tmp_path / "v2.json"), env=env, cwd=tmp_path,
-                        timeout=600)
-        assert again.returncode == 0, again.stderr
-        assert f"run {running} was left RUNNING by a post-mortem that died; marked FAILED" in again.stderr
-        left = {r["info"]["run_id"]: r for r in Rest(uri).runs("pm-dangling")}
-        assert left[running]["info"]["status"] == "FAILED"
-        assert "abandoned" in _tags(left[running])["postmortem.failure"]
-        assert not [r for r in left.values() if r["info"]["status"] == "RUNNING"]
-
-
-def _without_experiment(environ: os._Environ) -> dict[str, str]:
-    return {k: v for k, v in environ.items() if not k.startswith("MLFLOW_EXPERIMENT")}
-
-
-def _wait_for_running_post_mortem(rest: Rest, experiment: str, proc: subprocess.Popen, timeout_s: float = 300) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        try:
-            for r in rest.runs(experiment):
-                tags = _tags(r)
-                if r["info"]["status"] == "RUNNING" and tags.get("postmortem.step") == "postmortem" \
-                        and tags.get("postmortem.golden_eval.run_id"):
-                    return r["info"]["run_id"]
-        except requests.HTTPError:
-            pass  # the experiment does not exist yet
-        time.sleep(0.1)
-    raise AssertionError("the post-mortem never showed up as RUNNING")
 
 
 def test_bad_data_found_mid_run_ends_the_run_failed_with_the_reason(tracking_uri: str, cancer_models: str, cancer,

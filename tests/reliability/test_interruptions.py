@@ -7,6 +7,7 @@ what finished. After the last rerun the post-mortem is complete and recorded exa
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import threading
@@ -77,7 +78,12 @@ def test_tracking_server_lost_at_each_step_then_back_a_rerun_completes_exactly_o
 
     code, out, err = Cli("run", str(config), "--experiment", name, "--output", "-", env=env, cwd=tmp_path).finish()
     assert code == 0, err[-3000:]
-    assert "left RUNNING by a post-mortem that died; marked FAILED" in err
+    dangling = re.findall(r"run (\w+) was left RUNNING by a post-mortem that died; marked FAILED", err)
+    assert dangling
+    client = MlflowClient(server.uri)
+    for run_id in dangling:
+        left = client.get_run(run_id)
+        assert left.info.status == "FAILED" and "abandoned" in left.data.tags["postmortem.failure"]
     assert "registered by an interrupted mitigation; gating it now" in err
     assert problems(server.uri, name, name) == []
     assert len(new_versions(server.uri, name)) == 1

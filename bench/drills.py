@@ -7,10 +7,12 @@
     python bench/drills.py --suite evaluation       # the first evaluation suite (spent: see bench/README.md)
     python bench/drills.py --suite blind            # a third set of fresh tables (round three's report, spent)
     python bench/drills.py --suite fresh            # a fourth set (round four's report, spent)
-    python bench/drills.py --suite unseen           # a fifth set, blind: run it once, to report (round five)
+    python bench/drills.py --suite unseen           # a fifth set (round five's report, spent)
+    python bench/drills.py --suite untried          # a sixth set, blind: run it once, to report (round seven)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
-    python bench/drills.py --suite fault-free-unseen    # still newer splits, unseen tables too: once, to report
+    python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
+    python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too: once, to report
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -28,7 +30,10 @@ scenarios written before any of them was diagnosed, run once for round three's r
 read (spent). Fresh suite: seven more (`drills.fresh_datasets`, scenarios in
 `bench/fresh_scenarios.py`), chosen the same way, run once for round four's report, then read
 (spent). Unseen suite: seven more (`drills.unseen_datasets`, scenarios in
-`bench/unseen_scenarios.py`), chosen the same way, for round five's report.
+`bench/unseen_scenarios.py`), chosen the same way, run once for round five's report, then read
+(spent). Untried suite: seven more (`drills.untried_datasets`) and scenarios with strengths and unit
+factors no earlier suite used (`bench/untried_scenarios.py`), chosen and written the same way, for
+round seven's report.
 Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
@@ -53,8 +58,9 @@ from typing import Any, Callable, Iterator
 
 from fresh_scenarios import fresh_scenarios as _fresh_scenarios
 from unseen_scenarios import unseen_scenarios as _unseen_scenarios
+from untried_scenarios import untried_scenarios as _untried_scenarios
 from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
-                                      UNSEEN_DATASETS, compound, feature_ranking, inject, load_dataset, make_drill,
+                                      UNSEEN_DATASETS, UNTRIED_DATASETS, compound, feature_ranking, inject, load_dataset, make_drill,
                                       run_suite, split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
@@ -79,6 +85,9 @@ FRESH_HEALTHY_SEED = 400
 #: apart from every healthy seed (tuning 100+, evaluation 200+, holdout 250+, blind and forward 300+, fresh 400+)
 UNSEEN_SEED_OFFSET = 12_000
 UNSEEN_HEALTHY_SEED = 500
+#: the untried suite's: past every unseen scenario seed (12,000 + 1,000 x seed + scenario), healthy seeds 600+
+UNTRIED_SEED_OFFSET = 16_000
+UNTRIED_HEALTHY_SEED = 600
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -369,6 +378,14 @@ def unseen_scenarios(dataset: str) -> list[Scenario]:
     return _unseen_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
 
 
+def untried_scenarios(dataset: str) -> list[Scenario]:
+    """Scenarios of the untried suite (round seven's report): `bench/untried_scenarios.py`, written
+    before any of its tables was diagnosed."""
+    ds = load_dataset(dataset)
+    numeric, cat, positive = _features(dataset)
+    return _untried_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
+
+
 def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
            forward: bool = False, exchangeable: bool = False) -> Drill:
     drill = make_drill(dataset, n_rows=n, seed=seed, split_seed=split_seed, forward=forward, exchangeable=exchangeable)
@@ -524,24 +541,26 @@ def _below_golden_interval(r) -> bool:
     return p["ci"][0] > high and p["value"] > high * 1.05
 
 
-SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "fault-free", "fault-free-fresh",
-          "fault-free-unseen", "fault-free-in-time", "forward")
+SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "fault-free",
+          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
-DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "fault-free-fresh",
-                                                      "fault-free-unseen"))
+DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "fault-free-fresh",
+                                                      "fault-free-unseen", "fault-free-untried"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
 #: fault-free-unseen: split seeds 61..80, drawn by no earlier suite (fault-free-fresh uses 41..60),
 #: over every table of every suite, the unseen ones too
 UNSEEN_FIRST_SPLIT = 61
+#: fault-free-untried: split seeds 81..100, drawn by no earlier suite, over every table of every suite
+UNTRIED_FIRST_SPLIT = 81
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=SUITES,
-                        help="suite(s) to run (default: all but blind, fresh, unseen, fault-free-fresh and "
-                             "fault-free-unseen)")
+                        help="suite(s) to run (default: all but blind, fresh, unseen, untried and their "
+                             "fault-free splits)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -571,6 +590,11 @@ def main(argv: list[str] | None = None) -> int:
             builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=unseen_scenarios,
                                                                        seed_offset=UNSEEN_SEED_OFFSET,
                                                                        healthy_seed=UNSEEN_HEALTHY_SEED)]
+        elif name == "untried":
+            datasets = [d for d in (args.dataset or sorted(UNTRIED_DATASETS)) if d in UNTRIED_DATASETS]
+            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=untried_scenarios,
+                                                                       seed_offset=UNTRIED_SEED_OFFSET,
+                                                                       healthy_seed=UNTRIED_HEALTHY_SEED)]
         elif name == "forward":
             datasets = args.dataset or every
             builders = list(forward_drills(datasets, args.max_rows))
@@ -581,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
             datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
                                         *sorted(UNSEEN_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNSEEN_FIRST_SPLIT))
+        elif name == "fault-free-untried":
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
+                                        *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS)]
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNTRIED_FIRST_SPLIT))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

@@ -169,6 +169,15 @@ def test_demo_finds_its_injected_unit_change_and_reuses_its_models_on_a_rerun(tm
     assert versions["3"]["postmortem.diagnosis_run_id"] == verdict["run_id"]
 
 
+def test_drill_help_lists_every_built_in_dataset_with_its_description() -> None:
+    """Descriptions hold percentages ("held, 17%"), which argparse reads as format codes unless escaped."""
+    result = run_cli("drill", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "toronto_arrests: 5.2k Toronto marijuana arrests" in " ".join(result.stdout.split())
+    assert "(classification, 37%)" in " ".join(result.stdout.split())
+
+
 def test_drill_command_prints_a_confusion_matrix_and_writes_results(tmp_path: Path) -> None:
     result = run_cli("drill", "--dataset", "fair", "--n-rows", "1000", "--cause", "healthy",
                      "--cause", "feature_unavailability", "--output", str(tmp_path / "drills.json"))

@@ -252,8 +252,9 @@ def default_drill(dataset: str, cause: str, *, n_rows: int = 2000, seed: int = 0
 def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `mlflow-postmortem drill` (the CLI module owns the parser)."""
     known = all_datasets()
-    parser.add_argument("--dataset", default="fair", choices=sorted(known),
-                        help="built-in dataset: " + "; ".join(f"{k}: {v[1]}" for k, v in known.items()))
+    # argparse formats help with %: the descriptions' percentages ("37%") are escaped
+    described = "; ".join(f"{k}: {v[1]}" for k, v in known.items()).replace("%", "%%")
+    parser.add_argument("--dataset", default="fair", choices=sorted(known), help="built-in dataset: " + described)
     parser.add_argument("--cause", action="append", choices=CAUSES,
                         help="cause to inject (repeatable; default: every cause)")
     parser.add_argument("--n-rows", type=int, default=2000, help="rows in the production log (default 2000)")

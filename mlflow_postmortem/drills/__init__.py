@@ -9,9 +9,9 @@ Pure like the core: no MLflow, no Evidently. Modules: `datasets` (offline real d
 drills are tuned on), `eval_datasets` (others, held out to evaluate them), `holdout_datasets`
 (still others, a blind held-out set), `blind_datasets` (still others, a third held-out set),
 `fresh_datasets` (still others, a fourth held-out set), `unseen_datasets` (still others, a fifth
-held-out set), `untried_datasets` (still others, a sixth held-out set), `base` (the Drill and how a dataset becomes one), `injectors` (one fault per
-cause), `models` (scikit-learn models as ModelHandles), `suite` (scoring drills, the `drill`
-subcommand).
+held-out set), `untried_datasets` (still others, a sixth held-out set), `base` (the Drill and how
+a dataset becomes one), `injectors` (one fault per cause), `models` (scikit-learn models as
+ModelHandles), `suite` (scoring drills, the `drill` subcommand).
 """
 
 from .base import ONSETS, Drill, Frames, Models, affected_rows, make_drill, split_dataset, time_position

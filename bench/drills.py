@@ -56,9 +56,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from fresh_scenarios import fresh_scenarios as _fresh_scenarios
-from unseen_scenarios import unseen_scenarios as _unseen_scenarios
-from untried_scenarios import untried_scenarios as _untried_scenarios
+from fresh_scenarios import fresh_scenarios
+from unseen_scenarios import unseen_scenarios
+from untried_scenarios import untried_scenarios
 from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
                                       UNSEEN_DATASETS, UNTRIED_DATASETS, compound, feature_ranking, inject, load_dataset, make_drill,
                                       run_suite, split_dataset)
@@ -362,28 +362,14 @@ def blind_scenarios(dataset: str) -> list[Scenario]:
     return out
 
 
-def fresh_scenarios(dataset: str) -> list[Scenario]:
-    """Scenarios of the fresh suite (round four's report): `bench/fresh_scenarios.py`, written
-    before any of its tables was diagnosed."""
-    ds = load_dataset(dataset)
-    numeric, cat, positive = _features(dataset)
-    return _fresh_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
-
-
-def unseen_scenarios(dataset: str) -> list[Scenario]:
-    """Scenarios of the unseen suite (round five's report): `bench/unseen_scenarios.py`, written
-    before any of its tables was diagnosed."""
-    ds = load_dataset(dataset)
-    numeric, cat, positive = _features(dataset)
-    return _unseen_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
-
-
-def untried_scenarios(dataset: str) -> list[Scenario]:
-    """Scenarios of the untried suite (round seven's report): `bench/untried_scenarios.py`, written
-    before any of its tables was diagnosed."""
-    ds = load_dataset(dataset)
-    numeric, cat, positive = _features(dataset)
-    return _untried_scenarios(ds, numeric, cat, positive, split_dataset(ds).reference)
+def _written(write: Callable[..., list[Scenario]]) -> Callable[[str], list[Scenario]]:
+    """A suite's scenarios from its own file (`bench/<suite>_scenarios.py`, written before any of its
+    tables was diagnosed), fed the table's features by importance and its reference rows."""
+    def scenarios(dataset: str) -> list[Scenario]:
+        ds = load_dataset(dataset)
+        numeric, cat, positive = _features(dataset)
+        return write(ds, numeric, cat, positive, split_dataset(ds).reference)
+    return scenarios
 
 
 def _build(dataset: str, cause: str, params: dict[str, Any], n: int, seed: int, split_seed: int = 0,
@@ -541,6 +527,14 @@ def _below_golden_interval(r) -> bool:
     return p["ci"][0] > high and p["value"] > high * 1.05
 
 
+#: the suites run once, blind, for a round's report: their tables, scenarios, scenario seed offset and
+#: first healthy seed
+BLIND_SUITES = {
+    "blind": (BLIND_DATASETS, blind_scenarios, BLIND_SEED_OFFSET, BLIND_HEALTHY_SEED),
+    "fresh": (FRESH_DATASETS, _written(fresh_scenarios), FRESH_SEED_OFFSET, FRESH_HEALTHY_SEED),
+    "unseen": (UNSEEN_DATASETS, _written(unseen_scenarios), UNSEEN_SEED_OFFSET, UNSEEN_HEALTHY_SEED),
+    "untried": (UNTRIED_DATASETS, _written(untried_scenarios), UNTRIED_SEED_OFFSET, UNTRIED_HEALTHY_SEED),
+}
 SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "fault-free",
           "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
@@ -575,26 +569,12 @@ def main(argv: list[str] | None = None) -> int:
             own = EVAL_DATASETS if name == "evaluation" else HOLDOUT_DATASETS
             datasets = [d for d in (args.dataset or sorted(own)) if d in own]
             builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, holdout=name == "holdout")]
-        elif name == "blind":
-            datasets = [d for d in (args.dataset or sorted(BLIND_DATASETS)) if d in BLIND_DATASETS]
-            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=blind_scenarios,
-                                                                       seed_offset=BLIND_SEED_OFFSET,
-                                                                       healthy_seed=BLIND_HEALTHY_SEED)]
-        elif name == "fresh":
-            datasets = [d for d in (args.dataset or sorted(FRESH_DATASETS)) if d in FRESH_DATASETS]
-            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=fresh_scenarios,
-                                                                       seed_offset=FRESH_SEED_OFFSET,
-                                                                       healthy_seed=FRESH_HEALTHY_SEED)]
-        elif name == "unseen":
-            datasets = [d for d in (args.dataset or sorted(UNSEEN_DATASETS)) if d in UNSEEN_DATASETS]
-            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=unseen_scenarios,
-                                                                       seed_offset=UNSEEN_SEED_OFFSET,
-                                                                       healthy_seed=UNSEEN_HEALTHY_SEED)]
-        elif name == "untried":
-            datasets = [d for d in (args.dataset or sorted(UNTRIED_DATASETS)) if d in UNTRIED_DATASETS]
-            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=untried_scenarios,
-                                                                       seed_offset=UNTRIED_SEED_OFFSET,
-                                                                       healthy_seed=UNTRIED_HEALTHY_SEED)]
+        elif name in BLIND_SUITES:
+            own, scenarios, seed_offset, healthy_seed = BLIND_SUITES[name]
+            datasets = [d for d in (args.dataset or sorted(own)) if d in own]
+            builders = [b for d in datasets for b in evaluation_drills(d, args.max_rows, scenarios=scenarios,
+                                                                       seed_offset=seed_offset,
+                                                                       healthy_seed=healthy_seed)]
         elif name == "forward":
             datasets = args.dataset or every
             builders = list(forward_drills(datasets, args.max_rows))

@@ -9,10 +9,12 @@
     python bench/drills.py --suite fresh            # a fourth set (round four's report, spent)
     python bench/drills.py --suite unseen           # a fifth set (round five's report, spent)
     python bench/drills.py --suite untried          # a sixth set, blind: run it once, to report (round seven)
+    python bench/drills.py --suite untouched        # a seventh set, blind: run it once, to report (round eight)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
     python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too: once, to report
+    python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too: once, to report
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -33,7 +35,10 @@ read (spent). Fresh suite: seven more (`drills.fresh_datasets`, scenarios in
 `bench/unseen_scenarios.py`), chosen the same way, run once for round five's report, then read
 (spent). Untried suite: seven more (`drills.untried_datasets`) and scenarios with strengths and unit
 factors no earlier suite used (`bench/untried_scenarios.py`), chosen and written the same way, for
-round seven's report.
+round seven's report. Untouched suite: seven more (`drills.untouched_datasets`) and scenarios whose
+strengths, shares and unit factors no earlier suite used, compounding faults in variant pairs no
+earlier suite did (`bench/untouched_scenarios.py`), chosen and written the same way, for round
+eight's report.
 Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
@@ -58,10 +63,11 @@ from typing import Any, Callable, Iterator
 
 from fresh_scenarios import fresh_scenarios
 from unseen_scenarios import unseen_scenarios
+from untouched_scenarios import untouched_scenarios
 from untried_scenarios import untried_scenarios
 from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
-                                      UNSEEN_DATASETS, UNTRIED_DATASETS, compound, feature_ranking, inject, load_dataset, make_drill,
-                                      run_suite, split_dataset)
+                                      UNSEEN_DATASETS, UNTOUCHED_DATASETS, UNTRIED_DATASETS, compound,
+                                      feature_ranking, inject, load_dataset, make_drill, run_suite, split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
 
@@ -88,6 +94,9 @@ UNSEEN_HEALTHY_SEED = 500
 #: the untried suite's: past every unseen scenario seed (12,000 + 1,000 x seed + scenario), healthy seeds 600+
 UNTRIED_SEED_OFFSET = 16_000
 UNTRIED_HEALTHY_SEED = 600
+#: the untouched suite's: past every untried scenario seed (16,000 + 1,000 x seed + scenario), healthy seeds 700+
+UNTOUCHED_SEED_OFFSET = 20_000
+UNTOUCHED_HEALTHY_SEED = 700
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -534,12 +543,15 @@ BLIND_SUITES = {
     "fresh": (FRESH_DATASETS, _written(fresh_scenarios), FRESH_SEED_OFFSET, FRESH_HEALTHY_SEED),
     "unseen": (UNSEEN_DATASETS, _written(unseen_scenarios), UNSEEN_SEED_OFFSET, UNSEEN_HEALTHY_SEED),
     "untried": (UNTRIED_DATASETS, _written(untried_scenarios), UNTRIED_SEED_OFFSET, UNTRIED_HEALTHY_SEED),
+    "untouched": (UNTOUCHED_DATASETS, _written(untouched_scenarios), UNTOUCHED_SEED_OFFSET, UNTOUCHED_HEALTHY_SEED),
 }
-SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "fault-free",
-          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-in-time", "forward")
+SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "fault-free",
+          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-untouched", "fault-free-in-time",
+          "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
-DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "fault-free-fresh",
-                                                      "fault-free-unseen", "fault-free-untried"))
+DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched",
+                                                      "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
+                                                      "fault-free-untouched"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
@@ -548,13 +560,15 @@ FRESH_FIRST_SPLIT = 41
 UNSEEN_FIRST_SPLIT = 61
 #: fault-free-untried: split seeds 81..100, drawn by no earlier suite, over every table of every suite
 UNTRIED_FIRST_SPLIT = 81
+#: fault-free-untouched: split seeds 101..120, drawn by no earlier suite, over every table of every suite
+UNTOUCHED_FIRST_SPLIT = 101
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=SUITES,
-                        help="suite(s) to run (default: all but blind, fresh, unseen, untried and their "
-                             "fault-free splits)")
+                        help="suite(s) to run (default: all but blind, fresh, unseen, untried, untouched and "
+                             "their fault-free splits)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -589,6 +603,11 @@ def main(argv: list[str] | None = None) -> int:
             datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
                                         *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNTRIED_FIRST_SPLIT))
+        elif name == "fault-free-untouched":
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
+                                        *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
+                                        *sorted(UNTOUCHED_DATASETS)]
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNTOUCHED_FIRST_SPLIT))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

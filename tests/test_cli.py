@@ -175,6 +175,7 @@ def test_drill_help_lists_every_built_in_dataset_with_its_description() -> None:
 
     assert result.returncode == 0, result.stderr
     assert "toronto_arrests: 5.2k Toronto marijuana arrests" in " ".join(result.stdout.split())
+    assert "doctor_visits: 19.6k German person-years" in " ".join(result.stdout.split())
     assert "(classification, 37%)" in " ".join(result.stdout.split())
 
 

@@ -46,7 +46,8 @@ def entry_point(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(drill_arguments=argv[:1] == ["drill"]).parse_args(argv)
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", _arrow_allocator(getattr(args, "config", None)))
     _probe_tracking_server(args)
     _stop_on_signals()
@@ -282,7 +283,9 @@ def _arrow_allocator(config_path: str | None) -> str:
         return "system"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, drill_arguments: bool) -> argparse.ArgumentParser:
+    """Every command; the drill command's own arguments only when it is the one given, as they
+    import the drills and scikit-learn's estimators (a second and a half in every process)."""
     parser = argparse.ArgumentParser(prog=PROG, description="Why did a registered MLflow model get worse in production?")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -359,8 +362,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=demo_command)
 
     drill = commands.add_parser("drill", help="inject known faults into real data and check the diagnosis names them")
-    from .drills.suite import add_drill_arguments
+    if drill_arguments:
+        from .drills.suite import add_drill_arguments
 
-    add_drill_arguments(drill)
+        add_drill_arguments(drill)
     drill.set_defaults(run=drill_command)
     return parser

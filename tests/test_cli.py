@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -177,6 +178,18 @@ def test_drill_help_lists_every_built_in_dataset_with_its_description() -> None:
     assert "toronto_arrests: 5.2k Toronto marijuana arrests" in " ".join(result.stdout.split())
     assert "doctor_visits: 19.6k German person-years" in " ".join(result.stdout.split())
     assert "(classification, 37%)" in " ".join(result.stdout.split())
+
+
+def test_commands_other_than_drill_parse_their_arguments_without_importing_scikit_learn() -> None:
+    """Help and argument errors come back at once: only `drill` lists the drills' datasets."""
+    code = ("import sys\nfrom mlflow_postmortem.cli import main\n"
+            "for argv in (['--help'], ['run', '--help'], ['diagnose']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('imported:', sorted(m for m in ('sklearn', 'mlflow_postmortem.drills') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    assert result.stdout.strip().splitlines()[-1] == "imported: []", result.stderr
+    assert "the following arguments are required: CONFIG" in result.stderr
 
 
 def test_drill_command_prints_a_confusion_matrix_and_writes_results(tmp_path: Path) -> None:

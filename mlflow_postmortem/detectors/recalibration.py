@@ -209,10 +209,18 @@ class Recalibration(Detector):
             lowest = min(c[0] for c in specific)
             best = min((c for c in specific if c[0] <= lowest + 0.01),
                        key=lambda c: _plainness(c[1], fit[0] if fit is not None else None))
+        free = None
         if fit is not None and onset is not None and onset.pattern == "step" and out >= self.bulk_out_of_range:
             free = rescale(*fit, "a step that moved the bulk of values out of the seen range", None)
-            if free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
-                best = free
+        elif onset is not None and onset.pattern == "from_start" and out >= self.bulk_out_of_range:
+            # no onset to point at, so only a plain factor (no offset) far from 1, which drift past
+            # the range (a shift) cannot pass for: mapped back, the shape must be the reference's
+            factor = _plain_factor(ref, values)
+            if factor is not None and abs(np.log(factor)) >= np.log(self.rollout_min_factor):
+                free = rescale(factor, 0.0, "a plain factor from the first row that put the bulk of values "
+                                            "out of the seen range", None)
+        if free is not None and free[0] <= tolerance and (best is None or free[0] + 0.01 < best[0]):
+            best = free
         if best is None:
             return self._mixture(name, ref, ctx, tolerance)
         evidence = best[1]
@@ -686,6 +694,15 @@ def _fit_affine(ref: NumericReference, values: np.ndarray) -> tuple[float, float
             return None
         a, b = np.polyfit(ref_q, cur_q, 1)
     return (float(a), float(b)) if a > 0 else None
+
+
+def _plain_factor(ref: NumericReference, values: np.ndarray) -> float | None:
+    """a in current = a * reference, least squares on matching quantiles; None when no positive
+    factor fits (a reference all zeros, or values that changed sign)."""
+    ref_q, cur_q = np.asarray(ref.summary.quantiles, float), np.quantile(values, QUANTILE_LEVELS)
+    norm = float(ref_q @ ref_q)
+    a = float(ref_q @ cur_q) / norm if norm > 0 else 0.0
+    return a if a > 0 else None
 
 
 def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], float] | None:

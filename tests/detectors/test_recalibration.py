@@ -48,3 +48,25 @@ def test_a_unit_change_halfway_through_a_log_too_short_for_windows_is_a_recalibr
 
     assert verdict.root_cause == "feature_recalibration", verdict.summary
     assert verdict.top.features == ("income",)
+
+
+def test_a_factor_no_unit_table_holds_from_the_first_row_is_a_recalibration_and_a_shift_past_the_range_is_not() -> None:
+    """A clinical factor (creatinine in mg/dL served as micromol/L, x88.4) leaves nothing to point
+    at but itself: every value out of the seen range, and mapped back by one plain factor the
+    reference again. Drift past the range from the first row moves values by a shift, which no
+    plain factor maps back."""
+    from mlflow_postmortem.diagnose import diagnose
+    from synthetic import FEATURES, current, inputs, world
+
+    rescaled = current(2000, seed=62)
+    rescaled["income"] *= 88.4
+    shifted = current(2000, seed=63)
+    shifted["age"] += 60  # every value past the reference's oldest
+
+    # the training pipeline reads the same upstream values (no skew): the change is the source's
+    found = diagnose(inputs(rescaled, training_view=rescaled[["customer_id", *FEATURES]]), world().model).top
+    drifted = diagnose(inputs(shifted, training_view=shifted[["customer_id", *FEATURES]]), world().model)
+
+    assert found.cause == "feature_recalibration" and found.features == ("income",)
+    assert abs(found.evidence["scale"] / 88.4 - 1) < 0.05 and found.evidence["offset"] == 0
+    assert all(c.cause != "feature_recalibration" or c.score == 0 for c in drifted.causes), drifted.summary

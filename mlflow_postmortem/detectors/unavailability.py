@@ -32,6 +32,8 @@ from .base import Context, Detector
 #: category names that read as "no value"
 PLACEHOLDERS = {"", "unknown", "none", "null", "nan", "n/a", "na", "missing", "default", "-1", "0", "?", "other"}
 NUMERIC_PLACEHOLDERS = (0.0, -1.0)
+#: codes systems write for "no value": all nines (9 ... 999,999,999) and integer maxima (255, 32,767, ...)
+SENTINELS = frozenset([10.0**k - 1 for k in range(1, 10)] + [2.0**k - 1 for k in (8, 15, 16, 31, 32)])
 #: fewer rows than this left beside the stuck value and the rest is not tested (a full collapse)
 MIN_REST_ROWS = 30
 
@@ -62,6 +64,9 @@ class Unavailability(Detector):
     #: stuck: the share of the value's rows carrying other values' labels is above 0 at this one-sided
     #: level and at least half the mixture's; drift: below half of it at the same level
     label_level: float = 0.005
+    #: a sentinel outside the seen range: at least this many rows out there, this share of them on the one value
+    min_sentinel_rows: int = 20
+    sentinel_purity: float = 0.9
 
     def detect(self, ctx: Context) -> list[Finding]:
         findings, tested = [], []
@@ -81,7 +86,7 @@ class Unavailability(Detector):
         """The feature's strongest sign of unusable values, and its p-value (1.0 when none)."""
         r, c = ref.summary, profile.overall
         kinds = {"null": (_missing(r), _missing(c), [_missing(w) for w in profile.windows], None, None)}
-        stuck = self._stuck(name, ref, r, c, profile.windows, ctx)
+        stuck = self._stuck(name, ref, r, c, profile.windows, ctx) or self._sentinel(name, ref, c, profile.windows, ctx)
         if stuck is not None:
             kinds["default"] = stuck
         best = None
@@ -148,6 +153,35 @@ class Unavailability(Detector):
         n_ref = r.n - _missing(r)
         # counts on the scale of each summary's own n, as the caller divides by it
         return p_ref * n_ref * r.n / max(n_ref, 1), c.top_count, per_window, value, because
+
+    def _sentinel(self, name, ref, c, windows, ctx: Context):
+        """`_stuck`'s tuple for a sentinel code (-1, -999, 32767, ...) served on a share of rows
+        outside the seen range, nearly alone out there, or None. Neither the other rows (a shift
+        beside it, a feature that moves with time) nor its rank matter: -1 on a third of a 0/1
+        flag's rows is not its most common value. A redefinition puts many values out of range."""
+        if not isinstance(ref, NumericReference):
+            return None
+        rows = ctx.current_sample
+        column = rows[name].to_numpy(float)
+        finite = np.isfinite(column)
+        lo, hi = ref.support
+        outside = finite & ((column < lo) | (column > hi))
+        if outside.sum() < self.min_sentinel_rows:
+            return None
+        values, counts = np.unique(column[outside], return_counts=True)
+        value = float(values[counts.argmax()])
+        never_negative = ref.summary.minimum >= 0
+        if counts.max() < self.sentinel_purity * outside.sum() or not (
+                value in NUMERIC_PLACEHOLDERS or abs(value) in SENTINELS or value < 0 and never_negative):
+            return None
+        held = finite & (column == value)
+        if "_window" in rows.columns:
+            per_window_rows = pd.Series(held).groupby(rows["_window"].to_numpy()).agg(["sum", "size"])
+            per_window = [int(round(per_window_rows["sum"].get(i, 0) / max(per_window_rows["size"].get(i, 0), 1) * w.n))
+                          for i, w in enumerate(windows)]
+        else:
+            per_window = [int(round(held.mean() * w.n)) for w in windows]
+        return 0.0, float(held.mean() * c.n), per_window, value, f"sentinel {value:g} outside the seen range"
 
     def _default_because(self, ref, value, p_ref: float, per_window: list[int], windows) -> str | None:
         """Why `value` reads as a default rather than a real value, or None when it does not.

@@ -8,13 +8,13 @@
     python bench/drills.py --suite blind            # a third set of fresh tables (round three's report, spent)
     python bench/drills.py --suite fresh            # a fourth set (round four's report, spent)
     python bench/drills.py --suite unseen           # a fifth set (round five's report, spent)
-    python bench/drills.py --suite untried          # a sixth set, blind: run it once, to report (round seven)
-    python bench/drills.py --suite untouched        # a seventh set, blind: run it once, to report (round eight)
+    python bench/drills.py --suite untried          # a sixth set (round seven's report, spent)
+    python bench/drills.py --suite untouched        # a seventh set (round eight's report, spent)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
-    python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too: once, to report
-    python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too: once, to report
+    python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too (round seven's, spent)
+    python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too (round eight's, spent)
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset

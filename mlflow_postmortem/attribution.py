@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from . import stats
 from .scoring import Scored, metric_contributions, primary_metric
 
 #: strata of the model's score for E, and the golden rows a stratum needs to stand alone
@@ -244,9 +245,9 @@ class DropTest:
     `alpha`, on the whole log or its most recent half, each at alpha / 2) and material."""
 
     key: ClassVar[str] = "production_drop"
-    #: half the other checks' 1%: the drop test is the one check every labelled post-mortem runs on
-    #: every size, so it takes the smaller share of the healthy verdict's false-alarm budget
-    alpha: float = 0.005
+    #: half the other checks' level: the drop test is the one check every labelled post-mortem runs
+    #: on every size, so it takes the smaller share of the healthy verdict's false-alarm budget
+    alpha: float = stats.CHECK_LEVEL / 2
     min_accuracy_drop: float = 0.02
     min_relative_rmse_rise: float = 0.05
 

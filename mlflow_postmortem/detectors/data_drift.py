@@ -35,7 +35,7 @@ class DataDrift(Detector):
     #: the lower bar added one false alarm over 2,020 fault-free splits, none over 200 in time order
     min_tv: float = 0.06
     #: false-discovery rate across features (Benjamini-Hochberg on the chi-square p-values)
-    fdr: float = 0.01
+    fdr: float = stats.CHECK_LEVEL
     #: a category whose share changes by this factor (up or down) drifts too ...
     min_category_ratio: float = 2.0
     #: ... when its share also moves by this many points

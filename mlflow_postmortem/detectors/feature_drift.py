@@ -45,7 +45,7 @@ class FeatureDrift(Detector):
     min_effect_classification: float = 0.04
     min_effect_regression: float = 0.1
     #: local: false-discovery rate across features; global: the test's level
-    fdr: float = 0.01
+    fdr: float = stats.CHECK_LEVEL
     #: global: smallest gap between expected and production worth calling concept drift
     min_accuracy_drop: float = 0.02
     min_relative_rmse_rise: float = 0.05

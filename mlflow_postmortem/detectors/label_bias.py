@@ -41,7 +41,7 @@ class LabelBias(Detector):
     #: the multivariate neighbour test is noisier: it needs a bigger rise
     min_neighbour_rise: float = 0.1
     #: level of the one-sided test that the novel share rose (Benjamini-Hochberg across features)
-    fdr: float = 0.01
+    fdr: float = stats.CHECK_LEVEL
     #: rows past the seen range are drift, not novelty, once the rows inside it moved this much
     in_range_drift_tv: float = 0.1
 

@@ -43,7 +43,7 @@ class LabelShift(Detector):
     #: share that moved 5 points moves the metric directly, and there is one target, not many features)
     min_tv: float = 0.05
     #: level of the test that the target (or prediction) shares moved
-    alpha: float = 0.01
+    alpha: float = stats.CHECK_LEVEL
     #: drift left on any feature once the reference is reweighted to the new shares
     max_residual_tv: float = 0.05
     #: quantile bins a regression target is cut into

@@ -47,7 +47,7 @@ class Unavailability(Detector):
     #: absolute rise in the share of unusable rows (null, inf, default) that counts
     min_share_rise: float = 0.05
     #: false-discovery rate across features
-    fdr: float = 0.01
+    fdr: float = stats.CHECK_LEVEL
     #: the rows not stuck must match the reference this closely (debiased total variation)
     max_rest_tv: float = 0.05
     #: a value holding this share of a window's rows has taken over (a frozen feed or a full outage)

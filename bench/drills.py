@@ -15,6 +15,7 @@
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
     python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too (round seven's, spent)
     python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too (round eight's, spent)
+    python bench/drills.py --suite fault-free-levels    # newer still, that chose one level for every check (spent)
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -546,12 +547,12 @@ BLIND_SUITES = {
     "untouched": (UNTOUCHED_DATASETS, _written(untouched_scenarios), UNTOUCHED_SEED_OFFSET, UNTOUCHED_HEALTHY_SEED),
 }
 SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "fault-free",
-          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-untouched", "fault-free-in-time",
-          "forward")
+          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-untouched", "fault-free-levels",
+          "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
 DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched",
                                                       "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
-                                                      "fault-free-untouched"))
+                                                      "fault-free-untouched", "fault-free-levels"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
@@ -562,6 +563,8 @@ UNSEEN_FIRST_SPLIT = 61
 UNTRIED_FIRST_SPLIT = 81
 #: fault-free-untouched: split seeds 101..120, drawn by no earlier suite, over every table of every suite
 UNTOUCHED_FIRST_SPLIT = 101
+#: fault-free-levels: split seeds 121..140, drawn to choose one level for every check (so spent), over every table
+LEVELS_FIRST_SPLIT = 121
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -603,11 +606,12 @@ def main(argv: list[str] | None = None) -> int:
             datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
                                         *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNTRIED_FIRST_SPLIT))
-        elif name == "fault-free-untouched":
+        elif name in ("fault-free-untouched", "fault-free-levels"):
             datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
                                         *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
                                         *sorted(UNTOUCHED_DATASETS)]
-            builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNTOUCHED_FIRST_SPLIT))
+            first = UNTOUCHED_FIRST_SPLIT if name == "fault-free-untouched" else LEVELS_FIRST_SPLIT
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=first))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

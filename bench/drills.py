@@ -10,12 +10,14 @@
     python bench/drills.py --suite unseen           # a fifth set (round five's report, spent)
     python bench/drills.py --suite untried          # a sixth set (round seven's report, spent)
     python bench/drills.py --suite untouched        # a seventh set (round eight's report, spent)
+    python bench/drills.py --suite sealed           # an eighth set (round nine's report: built, not yet run)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
     python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too (round seven's, spent)
     python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too (round eight's, spent)
     python bench/drills.py --suite fault-free-levels    # newer still, that chose one level for every check (spent)
+    python bench/drills.py --suite fault-free-sealed    # newer splits again, sealed tables too (round nine's)
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -39,7 +41,10 @@ factors no earlier suite used (`bench/untried_scenarios.py`), chosen and written
 round seven's report. Untouched suite: seven more (`drills.untouched_datasets`) and scenarios whose
 strengths, shares and unit factors no earlier suite used, compounding faults in variant pairs no
 earlier suite did (`bench/untouched_scenarios.py`), chosen and written the same way, for round
-eight's report.
+eight's report. Sealed suite: seven more (`drills.sealed_datasets`) and scenarios whose strengths,
+shares, grids and unit factors no earlier suite used, compounding faults in variant pairs no earlier
+suite did (`bench/sealed_scenarios.py`), chosen, loaded and written without diagnosing any of its
+tables or fitting a model on them, for round nine's report.
 Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
@@ -64,11 +69,13 @@ from typing import Any, Callable, Iterator
 
 from fresh_scenarios import fresh_scenarios
 from unseen_scenarios import unseen_scenarios
+from sealed_scenarios import sealed_scenarios
 from untouched_scenarios import untouched_scenarios
 from untried_scenarios import untried_scenarios
 from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
-                                      UNSEEN_DATASETS, UNTOUCHED_DATASETS, UNTRIED_DATASETS, compound,
-                                      feature_ranking, inject, load_dataset, make_drill, run_suite, split_dataset)
+                                      SEALED_DATASETS, UNSEEN_DATASETS, UNTOUCHED_DATASETS, UNTRIED_DATASETS,
+                                      compound, feature_ranking, inject, load_dataset, make_drill, run_suite,
+                                      split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
 
@@ -98,6 +105,9 @@ UNTRIED_HEALTHY_SEED = 600
 #: the untouched suite's: past every untried scenario seed (16,000 + 1,000 x seed + scenario), healthy seeds 700+
 UNTOUCHED_SEED_OFFSET = 20_000
 UNTOUCHED_HEALTHY_SEED = 700
+#: the sealed suite's: past every untouched scenario seed (20,000 + 1,000 x seed + scenario), healthy seeds 800+
+SEALED_SEED_OFFSET = 24_000
+SEALED_HEALTHY_SEED = 800
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -545,14 +555,16 @@ BLIND_SUITES = {
     "unseen": (UNSEEN_DATASETS, _written(unseen_scenarios), UNSEEN_SEED_OFFSET, UNSEEN_HEALTHY_SEED),
     "untried": (UNTRIED_DATASETS, _written(untried_scenarios), UNTRIED_SEED_OFFSET, UNTRIED_HEALTHY_SEED),
     "untouched": (UNTOUCHED_DATASETS, _written(untouched_scenarios), UNTOUCHED_SEED_OFFSET, UNTOUCHED_HEALTHY_SEED),
+    "sealed": (SEALED_DATASETS, _written(sealed_scenarios), SEALED_SEED_OFFSET, SEALED_HEALTHY_SEED),
 }
-SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "fault-free",
-          "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-untouched", "fault-free-levels",
-          "fault-free-in-time", "forward")
+SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "sealed",
+          "fault-free", "fault-free-fresh", "fault-free-unseen", "fault-free-untried", "fault-free-untouched",
+          "fault-free-levels", "fault-free-sealed", "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
-DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched",
+DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched", "sealed",
                                                       "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
-                                                      "fault-free-untouched", "fault-free-levels"))
+                                                      "fault-free-untouched", "fault-free-levels",
+                                                      "fault-free-sealed"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
@@ -565,13 +577,16 @@ UNTRIED_FIRST_SPLIT = 81
 UNTOUCHED_FIRST_SPLIT = 101
 #: fault-free-levels: split seeds 121..140, drawn to choose one level for every check (so spent), over every table
 LEVELS_FIRST_SPLIT = 121
+#: fault-free-sealed: split seeds 141..160, drawn by no earlier suite, over every table of every suite, the
+#: sealed ones too
+SEALED_FIRST_SPLIT = 141
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=SUITES,
-                        help="suite(s) to run (default: all but blind, fresh, unseen, untried, untouched and "
-                             "their fault-free splits)")
+                        help="suite(s) to run (default: all but blind, fresh, unseen, untried, untouched, sealed "
+                             "and their fault-free splits)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -612,6 +627,11 @@ def main(argv: list[str] | None = None) -> int:
                                         *sorted(UNTOUCHED_DATASETS)]
             first = UNTOUCHED_FIRST_SPLIT if name == "fault-free-untouched" else LEVELS_FIRST_SPLIT
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=first))
+        elif name == "fault-free-sealed":
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
+                                        *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
+                                        *sorted(UNTOUCHED_DATASETS), *sorted(SEALED_DATASETS)]
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=SEALED_FIRST_SPLIT))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

@@ -3,6 +3,7 @@ registered models, `mlflow run` as a subprocess, and the registry read back over
 
 from __future__ import annotations
 
+import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +27,10 @@ VERSION_TAGS = {"postmortem.diagnosis_run_id", "postmortem.parent_version", "pos
                 "postmortem.root_cause"}
 
 
+@functools.cache
 def _dataset():
+    """One churn table per process: `split_dataset` caches its split (the two models it fits, ~11 s of CPU) per
+    Dataset object, so every scenario below reuses the same split and trains nothing twice."""
     return make_dataset(demo.customers(20_000, seed=11), name="churn", task="classification", target=demo.TARGET,
                         categorical=demo.CATEGORICAL)
 

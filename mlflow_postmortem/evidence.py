@@ -362,10 +362,13 @@ class Novelty(Evidence):
     features_by_contribution: tuple[str, ...] = ()
     #: how the reference's own rate was measured, and on how many rows
     reference_rate_from: str = ""
+    #: the part of the log the share is measured over, when not all of it ("the most recent half of the log")
+    over: str = ""
 
     def sentence(self) -> str:
         what = {"outside_seen_range": "values outside the seen range", "unseen_categories": "unseen categories",
                 "far_from_training_rows": "rows far from every training row",
                 "out_of_vocabulary_terms": "text tokens never seen", "unseen_labels": "labels with no class"}[self.novelty]
         ex = f" (e.g. {', '.join(self.examples[:3])})" if self.examples else ""
-        return f"{self.novel_share:.1%} {what}{ex} vs {self.reference_share:.1%} expected from the reference"
+        over = f" over {self.over}" if self.over else ""
+        return f"{self.novel_share:.1%} {what}{ex}{over} vs {self.reference_share:.1%} expected from the reference"

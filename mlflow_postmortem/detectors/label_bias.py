@@ -53,28 +53,41 @@ class LabelBias(Detector):
         return findings
 
     def _out_of_range(self, ctx: Context) -> list[Finding]:
-        """Per feature: numeric values outside the seen range, categorical values never seen."""
+        """Per feature: numeric values outside the seen range, categorical values never seen; over
+        the whole log and, with windows, over its most recent half (a share growing through the
+        log shows there at full strength), each tested at half the level."""
         tested = []
+        n_windows = len(ctx.window_labels)
+        recent = list(range((n_windows + 1) // 2, n_windows)) if ctx.has_time and n_windows > 1 else []
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
                 continue
             ref = ctx.references[name]
-            c = profile.overall
             numeric = isinstance(ref, NumericReference)
-            k_cur = c.out_of_support if numeric else c.n_unseen
-            n_cur = c.n_finite if numeric else c.n - c.n_null
-            if n_cur < MIN_ROWS or (numeric and self._drifted_past_the_edge(ref, c)):
-                continue
+            parts = [("", [profile.overall])] + ([(" over the most recent half of the log",
+                                                    [profile.windows[i] for i in recent])] if recent else [])
             k_ref, n_ref, how = _natural(ref, ctx.reference_sample[name]) if numeric else _good_turing(ref)
             natural = k_ref / max(n_ref, 1)
-            rise = k_cur / n_cur - natural
-            if rise < self.min_rise:
+            best = None
+            for where, summaries in parts:
+                k_cur = sum(s.out_of_support if numeric else s.n_unseen for s in summaries)
+                n_cur = sum(s.n_finite if numeric else s.n - s.n_null for s in summaries)
+                counts = sum(np.asarray(s.counts, float) for s in summaries)
+                if n_cur < MIN_ROWS or (numeric and self._drifted_past_the_edge(ref, counts)):
+                    continue
+                rise = k_cur / n_cur - natural
+                if rise < self.min_rise:
+                    continue
+                p = min(1.0, len(parts) * stats.proportion_increase_pvalue(int(k_ref), int(n_ref), int(k_cur), int(n_cur)))
+                if best is None or p < best[0]:
+                    examples = () if numeric else tuple(dict.fromkeys(e for s in summaries for e in s.unseen_examples))
+                    best = (p, Novelty("outside_seen_range" if numeric else "unseen_categories", k_cur / n_cur, natural,
+                                       p, examples, tuple(ref.support) if numeric else None,
+                                       reference_rate_from=how, over=where.removeprefix(" over ")), rise)
+            if best is None:
                 continue
-            p = stats.proportion_increase_pvalue(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
-            evidence = Novelty("outside_seen_range" if numeric else "unseen_categories", k_cur / n_cur, natural, p,
-                               () if numeric else tuple(c.unseen_examples),
-                               tuple(ref.support) if numeric else None, reference_rate_from=how)
+            _, evidence, rise = best
             per_window = [(w.out_of_support / max(w.n_finite, 1) if numeric else w.n_unseen / max(w.n - w.n_null, 1)) - natural
                           for w in profile.windows]
             onset = stats.onset(per_window, self.min_rise, ctx.window_labels) if ctx.has_time else None
@@ -83,14 +96,14 @@ class LabelBias(Detector):
         qvalues = stats.benjamini_hochberg([f.evidence.p_value for f in tested])
         return [f for f, q in zip(tested, qvalues) if q <= self.fdr]
 
-    def _drifted_past_the_edge(self, ref: NumericReference, current) -> bool:
+    def _drifted_past_the_edge(self, ref: NumericReference, counts: np.ndarray) -> bool:
         """The rows inside the seen range moved too, toward the edge the others crossed."""
-        r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, current.counts)
+        r, c = drift_counts(ref, ref.summary.counts), drift_counts(ref, counts)
         if c.sum() < MIN_ROWS or drift_tv(r, c) < self.in_range_drift_tv:
             return False
         position = np.arange(len(r))
         moved_up = (c @ position) / c.sum() > (r @ position) / r.sum()
-        above, below = current.counts[-1], current.counts[0]
+        above, below = counts[-1], counts[0]
         return bool(moved_up == (above >= below))
 
     def _unseen_labels(self, ctx: Context) -> list[Finding]:
@@ -159,7 +172,7 @@ class LabelBias(Detector):
             if (~novel).any() else np.abs(cur_z[novel] - fit[idx[novel, 0]]).mean(axis=0)
         order = np.argsort(-contrib)
         leading = [cols[i] for i in order[:2]]
-        if all(self._drifted_past_the_edge(ctx.references[f], ctx.profiles[f].overall) for f in leading):
+        if all(self._drifted_past_the_edge(ctx.references[f], ctx.profiles[f].overall.counts) for f in leading):
             return None  # the features that make rows far are drifting as a whole: drift's finding
         evidence = Novelty("far_from_training_rows", share, 1 - NEIGHBOUR_QUANTILE,
                            features_by_contribution=tuple(cols[i] for i in order[:5]),

@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 from scipy.optimize import linear_sum_assignment
 
 from .. import stats, transforms
@@ -46,6 +47,8 @@ from .base import Context, Detector
 REASSIGNED_SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 #: a value mapped onto a lattice lands when within this share of a step of a lattice point
 LANDED = 0.01
+#: a value is one of a new grid's codes when its count is this unlikely (binomial) at the reference's share of it
+GRID_CODE_LEVEL = 0.001
 
 
 @dataclass(frozen=True)
@@ -397,9 +400,9 @@ class Recalibration(Detector):
 
     def _partial_grid(self, name: str, ref: NumericReference, ctx: Context) -> Finding | None:
         """A continuous feature of which a share of rows arrives on a regular grid (one pipeline
-        rounds or truncates, the other does not). Rounding hardly moves the distribution, so this
-        does not wait for a change in it: the grid's values repeat where the reference's never do.
-        The rest must be the reference as it was, the grid's values the reference snapped to the
+        rounds or truncates, the other does not), however coarse (`grid_codes`). Rounding hardly
+        moves the distribution, so this does not wait for a change in it: the grid's values
+        repeat where the reference's do not. The rest must be the reference as it was, the grid's values the reference snapped to the
         grid, and the grid must hold a steady share from the first window (a second pipeline) or a
         growing one (a change rolled out)."""
         if ref.discrete or not ctx.has_time:
@@ -409,14 +412,12 @@ class Recalibration(Detector):
         values = rows[name].to_numpy(float)
         if len(values) < 100:
             return None
-        codes, counts = np.unique(values, return_counts=True)
-        frequent = codes[counts >= max(3, 0.005 * len(values))]
-        if len(frequent) < 4:
-            return None
-        step = float(np.min(np.diff(frequent)))
         reference_rows = ctx.reference_sample[name].to_numpy(float)
         reference_rows = reference_rows[np.isfinite(reference_rows)]
-
+        grid = grid_codes(values, reference_rows)
+        if grid is None:
+            return None
+        step = grid[0]
         on_grid = _on_steps(values, step)
         share = float(on_grid.mean())
         if not self.min_raw_tv <= share < 0.98 or _on_steps(reference_rows, step).mean() > 0.01 or len(reference_rows) < 200:
@@ -427,8 +428,8 @@ class Recalibration(Detector):
             return None
         ref_counts = _counts(ref.summary)
         rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values[~on_grid]).astype(float))
-        grid_codes, grid_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
-        code_tv, mode = min(((_code_tv(np.round(snap(reference_rows / step)).astype(np.int64), grid_codes, grid_counts),
+        codes, code_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
+        code_tv, mode = min(((_code_tv(np.round(snap(reference_rows / step)).astype(np.int64), codes, code_counts),
                               mode) for mode, snap in (("round", np.round), ("floor", np.floor))), key=lambda c: c[0])
         tv = max(rest_tv, code_tv)
         if tv > self.max_shape_tv:
@@ -436,7 +437,7 @@ class Recalibration(Detector):
         what = "rounded" if mode == "round" else "truncated"
         raw_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values).astype(float))
         evidence = Redefinition(f"grid_{mode}", f"{share:.0%} of values {what} to a grid of step {step:.4g}, the "
-                                f"rest as before", tv, raw_tv, distinct_values=(ref.summary.distinct, len(grid_codes)),
+                                f"rest as before", tv, raw_tv, distinct_values=(ref.summary.distinct, len(codes)),
                                 windows_changed=int((per_window >= 0.5 * share).sum()), step=step)
         onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
                             self.window_tv, ctx.window_labels)
@@ -736,6 +737,30 @@ def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callabl
             return _on_steps(v, step, origin, LANDED) & (v >= low) & (v <= high)
 
     return on_lattice, step
+
+
+def grid_codes(values: np.ndarray, reference_rows: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(step, codes) of a regular grid through 0 that part of `values` sits on, or None.
+
+    Its codes are values far more common than the reference has them (a count that unlikely,
+    `GRID_CODE_LEVEL`, at the reference's share; half a row's share for a value it never holds): values
+    that repeat anyway (whole years, a round figure) keep about their reference share. Four or
+    more codes evenly spaced are a grid; fewer need two past 0 on it (0 and any one value make a
+    "grid", two repeated values rarely sit on one by chance: a ratio of exactly 2, 3/2, ...)."""
+    codes, counts = np.unique(values, return_counts=True)
+    held, held_counts = np.unique(reference_rows, return_counts=True)
+    if len(held) == 0:
+        return None
+    at = np.clip(np.searchsorted(held, codes), 0, len(held) - 1)
+    reference_share = np.maximum(np.where(held[at] == codes, held_counts[at], 0), 0.5) / len(reference_rows)
+    unlikely = sps.binom.sf(counts - 1, len(values), np.minimum(reference_share, 1.0)) <= GRID_CODE_LEVEL
+    frequent = codes[(counts >= max(3, 0.005 * len(values))) & unlikely]
+    if len(frequent) < 2:
+        return None
+    step = float(np.min(np.diff(frequent)))
+    if step <= 0 or len(frequent) < 4 and int(np.sum(_on_steps(frequent, step) & (frequent != 0))) < 2:
+        return None
+    return step, frequent
 
 
 def _on_steps(values: np.ndarray, step: float, origin: float = 0.0, tolerance: float = 1e-6) -> np.ndarray:

@@ -28,6 +28,7 @@ from ..evidence import Unusable
 from ..profile import CategoricalSummary, NumericReference, NumericSummary
 from ..types import Finding
 from .base import Context, Detector
+from .recalibration import grid_codes
 
 #: category names that read as "no value"
 PLACEHOLDERS = {"", "unknown", "none", "null", "nan", "n/a", "na", "missing", "default", "-1", "0", "?", "other"}
@@ -127,6 +128,8 @@ class Unavailability(Detector):
         p_cur = c.top_count / n_cur
         if (p_cur - p_ref) / max(1 - p_ref, 1e-9) < self.min_share_rise:
             return None
+        if numeric and not ref.discrete and self._placeholder(ref, value) is None and _gridded(value, name, ctx):
+            return None  # one code of a new grid beside others: part of the rows rounded (recalibration's)
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
         if p_ref >= self.rare_in_reference:  # a value the reference itself often holds: real rows or stuck ones
@@ -290,6 +293,13 @@ def _count_of(window, value) -> int:
     return window.top_count if window.top_value == value or (
         isinstance(value, float) and isinstance(window.top_value, float) and np.isclose(window.top_value, value)
     ) else 0
+
+
+def _gridded(value: float, name: str, ctx: Context) -> bool:
+    """Is `value` one of several codes of a new grid that part of the feature's rows sit on?"""
+    current, reference = (frame[name].to_numpy(float) for frame in (ctx.current_sample, ctx.reference_sample))
+    grid = grid_codes(current[np.isfinite(current)], reference[np.isfinite(reference)])
+    return grid is not None and bool(np.any(np.isclose(grid[1], value)))
 
 
 def _imputed_statistic(ref: NumericReference, value) -> str | None:

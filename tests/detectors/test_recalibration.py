@@ -70,3 +70,25 @@ def test_a_factor_no_unit_table_holds_from_the_first_row_is_a_recalibration_and_
     assert found.cause == "feature_recalibration" and found.features == ("income",)
     assert abs(found.evidence["scale"] / 88.4 - 1) < 0.05 and found.evidence["offset"] == 0
     assert all(c.cause != "feature_recalibration" or c.score == 0 for c in drifted.causes), drifted.summary
+
+
+def test_a_grid_needs_values_far_more_common_than_the_reference_has_them() -> None:
+    """Zeros and round figures that the reference holds as often are no grid, however evenly
+    spaced; the same feature with a third of its rows rounded to steps of 25 is one."""
+    from mlflow_postmortem.detectors.recalibration import grid_codes
+
+    rng = np.random.default_rng(3)
+
+    def spend(n: int) -> np.ndarray:  # a tenth spend nothing, a twentieth exactly 50 or 100
+        values = rng.gamma(2.0, 20.0, n)
+        kind = rng.random(n)
+        return np.where(kind < 0.1, 0.0, np.where(kind < 0.125, 50.0, np.where(kind < 0.15, 100.0, values)))
+
+    reference, current = spend(4000), spend(2000)
+    rounded = current.copy()
+    part = rng.random(len(rounded)) < 0.3
+    rounded[part] = np.round(rounded[part] / 25.0) * 25.0
+
+    assert grid_codes(current, reference) is None
+    step, codes = grid_codes(rounded, reference)
+    assert step == 25.0 and {25.0, 75.0} <= set(codes)

@@ -49,3 +49,16 @@ def test_entities_with_several_view_rows_and_no_time_are_left_unpaired_and_said(
     assert verdict.root_cause == "healthy", verdict.summary
     assert any("entities have several training-view rows" in item for item in verdict.not_checked)
     assert np.isfinite(verdict.top.score)
+
+
+def test_part_of_the_rows_rounded_to_a_coarse_grid_from_the_first_row_is_skew_not_a_stuck_default():
+    """Without a view, one pipeline rounding ages to 22.5-year steps serves a few codes (22.5, 45,
+    67.5): the top one alone looks like one exact value taking a share of rows, a default."""
+    log = current(2000, seed=81)
+    rounded = np.random.default_rng(81).random(len(log)) < 0.4
+    log.loc[rounded, "age"] = np.round(log.loc[rounded, "age"] / 22.5) * 22.5
+
+    verdict = diagnose(inputs(log), world().model)
+
+    assert verdict.top.cause == "training_serving_skew" and verdict.top.features == ("age",), verdict.summary
+    assert {c.cause: c for c in verdict.causes}["feature_unavailability"].score == 0, verdict.summary

@@ -75,6 +75,11 @@ class TrackingServer:
         self.kill()
         pytest.fail(f"mlflow server at {self.uri} not healthy after {timeout_s}s:\n{self._log_tail()}")
 
+    @property
+    def running(self) -> bool:
+        """Whether the server process is up (started, and neither killed nor stopped since)."""
+        return self._proc is not None and self._proc.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the whole process group (mlflow and its uvicorn): a crash, no shutdown code runs.
 

@@ -18,8 +18,18 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return request.param
 
 
-@pytest.fixture
-def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
-    """A started server on a fresh store, per test: tests kill and restart it; stopped (database dropped) after."""
+@pytest.fixture(scope="module")
+def _module_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """One server per module and backend (a start is seconds of CPU); stopped (database dropped) after."""
     with TrackingServer(backend, tmp_path_factory.mktemp(f"server-{backend}")) as server:
         yield server
+
+
+@pytest.fixture
+def server(_module_server: TrackingServer) -> TrackingServer:
+    """A started server for the test, which may kill and restart it. The module's tests share its store: each
+    registers a model and records into an experiment of its own name, and checks only those. A test that
+    failed with the server down left it down: it is started again here."""
+    if not _module_server.running:
+        _module_server.start()
+    return _module_server

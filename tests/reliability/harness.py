@@ -9,6 +9,7 @@ mitigation registered without a finished gate, an alias on a version that did no
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import subprocess
@@ -22,7 +23,8 @@ import yaml
 from mlflow import MlflowClient
 
 from mlflow_postmortem import demo
-from mlflow_postmortem.drills import inject, make_dataset, make_drill, split_dataset
+from mlflow_postmortem.drills import Dataset, Drill, inject, make_dataset, make_drill, split_dataset
+from mlflow_postmortem.drills.base import Split
 
 from support import BIN_DIR, tracking
 
@@ -35,11 +37,7 @@ def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, custome
     `customers` are the reference."""
     from mlflow_postmortem.adapters import registry
 
-    ds = make_dataset(demo.customers(customers, seed=11), name="churn", task="classification", target=demo.TARGET,
-                      categorical=demo.CATEGORICAL)
-    split = split_dataset(ds)
-    drill = inject(make_drill(ds, n_rows=n_rows, seed=3), "feature_recalibration", feature="monthly_charges",
-                   variant="scale", magnitude=100.0)
+    ds, split, drill = _drill(n_rows, customers)
     root.mkdir(parents=True, exist_ok=True)
     for role in ("reference", "golden", "current"):
         getattr(drill.frames, role).to_parquet(root / f"{role}.parquet", index=False)
@@ -54,6 +52,18 @@ def scenario(server: str, root: Path, name: str, *, n_rows: int = 2_000, custome
            **config}
     (root / "pm.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return root / "pm.yaml"
+
+
+@functools.cache
+def _drill(n_rows: int, customers: int) -> tuple[Dataset, Split, Drill]:
+    """The churn table, its split (the models it fits) and the drill, built once per process: every scenario
+    is the same data; only the server it is registered on and the model's name differ."""
+    ds = make_dataset(demo.customers(customers, seed=11), name="churn", task="classification", target=demo.TARGET,
+                      categorical=demo.CATEGORICAL)
+    split = split_dataset(ds)
+    drill = inject(make_drill(ds, n_rows=n_rows, seed=3), "feature_recalibration", feature="monthly_charges",
+                   variant="scale", magnitude=100.0)
+    return ds, split, drill
 
 
 def problems(server: str, experiment: str, model: str) -> list[str]:

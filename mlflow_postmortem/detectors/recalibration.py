@@ -399,13 +399,13 @@ class Recalibration(Detector):
                                 scale=a, offset=b, step=step if unit_kept else 1.0, **common)
 
     def _partial_grid(self, name: str, ref: NumericReference, ctx: Context) -> Finding | None:
-        """A continuous feature of which a share of rows arrives on a regular grid (one pipeline
-        rounds or truncates, the other does not), however coarse (`grid_codes`). Rounding hardly
-        moves the distribution, so this does not wait for a change in it: the grid's values
-        repeat where the reference's do not. The rest must be the reference as it was, the grid's values the reference snapped to the
-        grid, and the grid must hold a steady share from the first window (a second pipeline) or a
-        growing one (a change rolled out)."""
-        if ref.discrete or not ctx.has_time:
+        """A feature of which a share of rows arrives on a regular grid (one pipeline rounds or
+        truncates, the other does not), however coarse (`grid_codes`). Rounding hardly moves the
+        distribution, so this does not wait for a change in it: the grid's values repeat where the
+        reference's do not. The grid's values must be the reference (or the rows served beside
+        them) snapped to the grid, and the grid must hold a steady share from the first window (a
+        second pipeline) or a growing one (a change rolled out)."""
+        if not ctx.has_time:
             return None
         rows = ctx.current_sample[[name, "_window"]]
         rows = rows[np.isfinite(rows[name].to_numpy(float))]
@@ -414,24 +414,30 @@ class Recalibration(Detector):
             return None
         reference_rows = ctx.reference_sample[name].to_numpy(float)
         reference_rows = reference_rows[np.isfinite(reference_rows)]
-        grid = grid_codes(values, reference_rows)
+        grid = grid_codes(ref, values, reference_rows)
         if grid is None:
             return None
         step = grid[0]
         on_grid = _on_steps(values, step)
         share = float(on_grid.mean())
-        if not self.min_raw_tv <= share < 0.98 or _on_steps(reference_rows, step).mean() > 0.01 or len(reference_rows) < 200:
+        # a grid the reference is on already is none (0 is on every grid through 0: no sign of one)
+        held = reference_rows[reference_rows != 0]
+        if not self.min_raw_tv <= share < 0.98 or _on_steps(held, step).mean() > 0.01 or len(reference_rows) < 200:
             return None
         per_window = pd.Series(on_grid).groupby(rows["_window"].to_numpy()).mean().sort_index()
         grows = self._grows(per_window)
         if not grows and per_window.min() < 0.5 * share:
             return None
         ref_counts = _counts(ref.summary)
-        rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values[~on_grid]).astype(float))
+        rest = values[~on_grid]
+        rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(rest).astype(float))
         codes, code_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
-        code_tv, mode = min(((_code_tv(np.round(snap(reference_rows / step)).astype(np.int64), codes, code_counts),
-                              mode) for mode, snap in (("round", np.round), ("floor", np.floor))), key=lambda c: c[0])
-        tv = max(rest_tv, code_tv)
+        # the grid's values are the reference snapped to it, the rest as it was; or, served beside the
+        # rest from the first window on, the rest snapped to it (a feature that moves with time, a year,
+        # has moved on from the reference in both)
+        sources = [(reference_rows, rest_tv)] + ([(rest, 0.0)] if not grows and len(rest) >= 100 else [])
+        tv, mode = min((max(moved, _code_tv(np.round(snap(source / step)).astype(np.int64), codes, code_counts)), mode)
+                       for source, moved in sources for mode, snap in (("round", np.round), ("floor", np.floor)))
         if tv > self.max_shape_tv:
             return None
         what = "rounded" if mode == "round" else "truncated"
@@ -739,15 +745,17 @@ def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callabl
     return on_lattice, step
 
 
-def grid_codes(values: np.ndarray, reference_rows: np.ndarray) -> tuple[float, np.ndarray] | None:
+def grid_codes(ref: NumericReference, values: np.ndarray, reference_rows: np.ndarray) -> tuple[float, np.ndarray] | None:
     """(step, codes) of a regular grid through 0 that part of `values` sits on, or None.
 
-    Its codes are values far more common than the reference has them (a count that unlikely,
-    `GRID_CODE_LEVEL`, at the reference's share; half a row's share for a value it never holds): values
-    that repeat anyway (whole years, a round figure) keep about their reference share. Four or
-    more codes evenly spaced are a grid; fewer need two past 0 on it (0 and any one value make a
-    "grid", two repeated values rarely sit on one by chance: a ratio of exactly 2, 3/2, ...)."""
-    codes, counts = np.unique(values, return_counts=True)
+    Its codes are values off the reference's own lattice (whole counts, years, cents) far more
+    common than the reference has them (a count that unlikely, `GRID_CODE_LEVEL`, at the
+    reference's share; half a row's share for a value it never holds): values that repeat anyway
+    (a round figure) keep about their reference share. Four or more codes evenly spaced are a
+    grid; fewer need two past 0 on it (0 and any one value make a "grid", two repeated values
+    rarely sit on one by chance: a ratio of exactly 2, 3/2, ...)."""
+    lattice = _on_grid(ref, reference_rows)
+    codes, counts = np.unique(values[~lattice[0](values)] if lattice else values, return_counts=True)
     held, held_counts = np.unique(reference_rows, return_counts=True)
     if len(held) == 0:
         return None

@@ -128,7 +128,7 @@ class Unavailability(Detector):
         p_cur = c.top_count / n_cur
         if (p_cur - p_ref) / max(1 - p_ref, 1e-9) < self.min_share_rise:
             return None
-        if numeric and not ref.discrete and self._placeholder(ref, value) is None and _gridded(value, name, ctx):
+        if numeric and not ref.discrete and self._placeholder(ref, value) is None and _gridded(ref, value, name, ctx):
             return None  # one code of a new grid beside others: part of the rows rounded (recalibration's)
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
@@ -295,10 +295,10 @@ def _count_of(window, value) -> int:
     ) else 0
 
 
-def _gridded(value: float, name: str, ctx: Context) -> bool:
+def _gridded(ref: NumericReference, value: float, name: str, ctx: Context) -> bool:
     """Is `value` one of several codes of a new grid that part of the feature's rows sit on?"""
     current, reference = (frame[name].to_numpy(float) for frame in (ctx.current_sample, ctx.reference_sample))
-    grid = grid_codes(current[np.isfinite(current)], reference[np.isfinite(reference)])
+    grid = grid_codes(ref, current[np.isfinite(current)], reference[np.isfinite(reference)])
     return grid is not None and bool(np.any(np.isclose(grid[1], value)))
 
 

@@ -89,6 +89,7 @@ def test_a_grid_needs_values_far_more_common_than_the_reference_has_them() -> No
     part = rng.random(len(rounded)) < 0.3
     rounded[part] = np.round(rounded[part] / 25.0) * 25.0
 
-    assert grid_codes(current, reference) is None
-    step, codes = grid_codes(rounded, reference)
+    ref = numeric_reference("spend", reference)
+    assert grid_codes(ref, current, reference) is None
+    step, codes = grid_codes(ref, rounded, reference)
     assert step == 25.0 and {25.0, 75.0} <= set(codes)

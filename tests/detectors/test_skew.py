@@ -62,3 +62,17 @@ def test_part_of_the_rows_rounded_to_a_coarse_grid_from_the_first_row_is_skew_no
 
     assert verdict.top.cause == "training_serving_skew" and verdict.top.features == ("age",), verdict.summary
     assert {c.cause: c for c in verdict.causes}["feature_unavailability"].score == 0, verdict.summary
+
+
+def test_part_of_a_count_s_rows_rounded_to_a_coarse_grid_is_skew_though_the_counts_moved_on_since_training():
+    """Visits went up by two since training, and one pipeline serves a third of them rounded to
+    steps of 4.4 (0, 4.4, 8.8): none of those values is a count the reference holds, and rounded,
+    the other rows served beside them give the same codes."""
+    log = current(2000, seed=82)
+    log["visits"] += 2
+    rounded = np.random.default_rng(82).random(len(log)) < 0.35
+    log.loc[rounded, "visits"] = np.round(log.loc[rounded, "visits"] / 4.4) * 4.4
+
+    verdict = diagnose(inputs(log), world().model)
+
+    assert verdict.top.cause == "training_serving_skew" and verdict.top.features == ("visits",), verdict.summary

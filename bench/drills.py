@@ -10,14 +10,14 @@
     python bench/drills.py --suite unseen           # a fifth set (round five's report, spent)
     python bench/drills.py --suite untried          # a sixth set (round seven's report, spent)
     python bench/drills.py --suite untouched        # a seventh set (round eight's report, spent)
-    python bench/drills.py --suite sealed           # an eighth set (round nine's report: built, not yet run)
+    python bench/drills.py --suite sealed           # an eighth set (round nine's report, spent)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
     python bench/drills.py --suite fault-free-untried   # still newer splits, untried tables too (round seven's, spent)
     python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too (round eight's, spent)
     python bench/drills.py --suite fault-free-levels    # newer still, that chose one level for every check (spent)
-    python bench/drills.py --suite fault-free-sealed    # newer splits again, sealed tables too (round nine's)
+    python bench/drills.py --suite fault-free-sealed    # newer splits again, sealed tables too (round nine's, spent)
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset

@@ -72,8 +72,10 @@ def register(name: str, estimator: Any, X: pd.DataFrame, y: pd.Series, *,
 
 @contextmanager
 def tracking(uri: str, experiment: str | None = None) -> Iterator[None]:
-    """Point this process at another store for a block, then back at the session's store."""
-    previous = mlflow.get_tracking_uri()
+    """Point this process at another store for a block, then back at the session's store, or at
+    none where it had none (MLflow's default, ./mlflow.db, is never created: two workers would race
+    to migrate it)."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")  # set_tracking_uri keeps it in step; None: no store set
     mlflow.set_tracking_uri(uri)
     try:
         if experiment:
@@ -81,7 +83,7 @@ def tracking(uri: str, experiment: str | None = None) -> Iterator[None]:
         yield
     finally:
         mlflow.set_tracking_uri(previous)
-        if experiment:
+        if experiment and previous is not None:
             mlflow.set_experiment(EXPERIMENT)
 
 

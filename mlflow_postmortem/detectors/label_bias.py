@@ -65,7 +65,7 @@ class LabelBias(Detector):
                 continue
             ref = ctx.references[name]
             numeric = isinstance(ref, NumericReference)
-            parts = [("", [profile.overall])] + ([(" over the most recent half of the log",
+            parts = [("", [profile.overall])] + ([("the most recent half of the log",
                                                     [profile.windows[i] for i in recent])] if recent else [])
             k_ref, n_ref, how = _natural(ref, ctx.reference_sample[name]) if numeric else _good_turing(ref)
             natural = k_ref / max(n_ref, 1)
@@ -84,7 +84,7 @@ class LabelBias(Detector):
                     examples = () if numeric else tuple(dict.fromkeys(e for s in summaries for e in s.unseen_examples))
                     best = (p, Novelty("outside_seen_range" if numeric else "unseen_categories", k_cur / n_cur, natural,
                                        p, examples, tuple(ref.support) if numeric else None,
-                                       reference_rate_from=how, over=where.removeprefix(" over ")), rise)
+                                       reference_rate_from=how, over=where), rise)
             if best is None:
                 continue
             _, evidence, rise = best

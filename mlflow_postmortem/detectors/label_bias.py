@@ -73,8 +73,8 @@ class LabelBias(Detector):
             for where, summaries in parts:
                 k_cur = sum(s.out_of_support if numeric else s.n_unseen for s in summaries)
                 n_cur = sum(s.n_finite if numeric else s.n - s.n_null for s in summaries)
-                counts = sum(np.asarray(s.counts, float) for s in summaries)
-                if n_cur < MIN_ROWS or (numeric and self._drifted_past_the_edge(ref, counts)):
+                if n_cur < MIN_ROWS or (numeric and self._drifted_past_the_edge(
+                        ref, sum(np.asarray(s.counts, float) for s in summaries))):
                     continue
                 rise = k_cur / n_cur - natural
                 if rise < self.min_rise:

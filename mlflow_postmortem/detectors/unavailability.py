@@ -12,7 +12,8 @@ For a value the reference itself often holds (either value of a 0/1 flag, a comm
 zero of "no savings") the labels decide between the two when they can: rows stuck on a value
 keep the labels of the value they really had, so the rows on the grown value carry the other
 values' labels in the share the mixture predicts; real rows of that value arriving (drift)
-carry its own labels.
+carry its own labels. The same test decides for a value nothing else marks as a default (a
+category with no placeholder name, rare in the reference, taking a share of rows).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class Unavailability(Detector):
             return None  # one code of a new grid beside others: part of the rows rounded (recalibration's)
         per_window = [_count_of(w, value) for w in windows]
         because = self._default_because(ref, value, p_ref, per_window, windows)
-        if p_ref >= self.rare_in_reference:  # a value the reference itself often holds: real rows or stuck ones
+        if p_ref >= self.rare_in_reference or because is None:  # real rows of a real value, or stuck ones
             verdict = self._labels_say(name, value, p_ref, ctx) or self._profiles_say(name, value, p_ref, ctx)
             if verdict == "drift":
                 return None

@@ -258,6 +258,50 @@ def test_a_class_balance_that_moved_is_data_drift_naming_the_target_with_or_with
         assert verdict.top.evidence["kind"] == "prior_shift"
 
 
+def _weak_features_world():
+    """Twelve features, each only a little different between the classes (0.3 sd): a prior
+    shift moves every one of them a little and none past the drift bar, yet the model's
+    probabilities, which sum them all, clearly."""
+    names = [f"f{i}" for i in range(12)]
+
+    def rows(n: int, seed: int, positive: float = 0.5) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        y = (rng.random(n) < positive).astype(int)
+        x = rng.normal(0, 1, (n, len(names))) + np.where(y[:, None] == 1, 0.15, -0.15)
+        return pd.DataFrame(x, columns=names).assign(label=y)
+
+    from sklearn.linear_model import LogisticRegression
+
+    reference, golden = rows(5000, 1), rows(2000, 2)
+    est = LogisticRegression().fit(reference[names], reference["label"])
+    return rows, reference, golden, names, ModelHandle("weak", "1", est.predict, est.predict_proba,
+                                                       tuple(est.classes_), tuple(names))
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_a_class_balance_that_moved_without_labels_is_data_drift_though_no_one_feature_moved_much(seed):
+    rows, reference, golden, names, model = _weak_features_world()
+    cur = rows(2000, seed, positive=0.68).drop(columns="label")
+    cur["event_time"] = pd.date_range("2026-01-01", periods=len(cur), freq="10min")
+
+    verdict = _diagnose(build_inputs(reference, golden, cur, task="classification", target="label", features=names,
+                                     timestamp="event_time"), model)
+
+    assert verdict.root_cause == "data_drift", verdict.summary
+    assert verdict.top.features[0] == "label" and verdict.top.evidence["kind"] == "prior_shift"
+
+
+def test_the_same_weak_features_at_the_old_class_balance_are_healthy():
+    rows, reference, golden, names, model = _weak_features_world()
+    cur = rows(2000, 4).drop(columns="label")
+    cur["event_time"] = pd.date_range("2026-01-01", periods=len(cur), freq="10min")
+
+    verdict = _diagnose(build_inputs(reference, golden, cur, task="classification", target="label", features=names,
+                                     timestamp="event_time"), model)
+
+    assert verdict.root_cause == "healthy", verdict.summary
+
+
 def _with_year(frame: pd.DataFrame) -> pd.DataFrame:
     """A `year` that advances with the rows (2000 to 2012): the reference holds every year, a
     time-ordered log each year in turn, so any stretch of the log differs from the reference."""
@@ -281,6 +325,7 @@ def test_a_year_that_advances_with_time_is_healthy():
 
 @pytest.mark.parametrize(("change", "transform"), [
     (lambda y: y * 2.20462, "affine"),
+    (lambda y: y * 7.3, "affine"),  # no unit's factor: the served years' own spacing, 7.3, gives it
     (lambda y: y * 1.8 + 32, "affine"),
     (np.log, "natural log"),
 ])
@@ -698,6 +743,34 @@ def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
 
     assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
     assert any(c.cause == "data_drift" and c.features[:1] == ("segment",) for c in verdict.causes[:2]), verdict.summary
+
+
+def test_a_rare_segment_stuck_on_for_a_growing_share_is_a_default_not_drift():
+    """'partner' is 4% of the reference and no placeholder name: nothing marks it as a default but
+    the rows now filed under it, which spend like every segment, not like partners."""
+    def stuck_on_partner(cur, rng):
+        some = rng.random(len(cur)) < 0.6 * np.arange(len(cur)) / len(cur)
+        cur.loc[some, "segment"] = "partner"
+
+    verdict = _segment_verdict(stuck_on_partner)
+
+    assert verdict.root_cause == "feature_unavailability", verdict.summary
+    assert verdict.top.features == ("segment",)
+    assert verdict.top.evidence["default_value"] == "partner"
+
+
+def test_partners_growing_in_number_is_drift_not_a_stuck_value():
+    def more_partners(cur, rng):
+        reference, golden, pool, features, model = _segment_world()
+        partners = pool.iloc[3000:][pool["segment"].iloc[3000:] == "partner"]
+        late = cur.index[(cur.index >= len(cur) // 3) & (cur["segment"] != "partner").to_numpy()]
+        take = rng.choice(late, size=min(len(late) // 3, len(partners)), replace=False)
+        _put_rows(cur, take, partners)
+
+    verdict = _segment_verdict(more_partners)
+
+    assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
+    assert any(c.cause == "data_drift" and "segment" in c.features[:2] for c in verdict.causes[:2]), verdict.summary
 
 
 def _world_with(feature: str, column: Callable[[np.random.Generator, pd.DataFrame], tuple[np.ndarray, np.ndarray]],

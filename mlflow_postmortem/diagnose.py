@@ -62,7 +62,7 @@ def diagnose(
     say = _timed(progress)
     stage_1, stage_2, drop_test = configured(detectors)
     ctx = build_context(inputs, model, baseline=baseline, windows=windows, seed=seed, golden=golden, say=say,
-                        materiality=golden_thresholds(detectors))
+                        golden_settings=golden_thresholds(detectors))
     insufficient = None
     if ctx.n_current < MIN_ROWS:
         insufficient = f"current data has {ctx.n_current} rows; distribution checks need at least {MIN_ROWS}"
@@ -184,7 +184,7 @@ def build_context(
     seed: int = 0,
     golden: GoldenResult | None = None,
     say: Callable[[str], None] = lambda message: None,
-    materiality: dict[str, float] | None = None,
+    golden_settings: dict[str, float] | None = None,
 ) -> Context:
     """Everything the detectors read: reference bins, windowed profiles, samples, scores."""
     schema, current = inputs.schema, inputs.current
@@ -207,7 +207,7 @@ def build_context(
     if golden is None:
         say(f"scoring the golden set ({len(inputs.golden):,} rows) with {model.name} v{model.version}"
             + (f" and baseline v{baseline.version}" if baseline else ""))
-        golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed, **(materiality or {}))
+        golden = evaluate_golden(model, inputs.golden, schema, fill, baseline=baseline, seed=seed, **(golden_settings or {}))
     scored, predictions, proba = _score_current(model, current_sample, schema, fill, labelled=inputs.has_labels)
     pairs, join, join_note = training_pairs(current_sample, inputs)
     ctx = Context(

@@ -12,6 +12,7 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from .data import Schema
 from .scoring import metric_contributions, metric_value, metrics, primary_metric, score
@@ -30,8 +31,11 @@ def evaluate_golden(
     seed: int = 0,
     min_accuracy_drop: float = 0.02,
     min_relative_rmse_rise: float = 0.05,
+    alpha: float = 0.005,
 ) -> GoldenResult:
-    """`min_*`: the smallest drop worth calling a regression (accuracy points, relative RMSE rise)."""
+    """`min_*`: the smallest drop worth calling a regression (accuracy points, relative RMSE rise);
+    `alpha`: the level of the one-sided test that the version is worse (every check's level: a
+    healthy version faces them all). The intervals reported are 95% ones."""
     name, higher = primary_metric(schema.task)
     scored = score(model, golden, schema, fill)
     y, pred = scored.y, scored.pred
@@ -55,7 +59,9 @@ def evaluate_golden(
         deltas = _finish(name, boot_means) - _finish(name, base_means)
         d_low, d_high = (float(v) for v in np.quantile(deltas, [0.025, 0.975]))
         delta = value - base_value
-        dropped = (d_high < 0 if higher else d_low > 0) and material(delta, base_value)
+        # one-sided bootstrap p-value: the share of paired resamples in which the version is no worse
+        no_worse = int(np.sum(deltas >= 0 if higher else deltas <= 0))
+        dropped = (no_worse + 1) / (len(deltas) + 1) <= alpha and material(delta, base_value)
         return GoldenResult(**common, baseline=base_value, baseline_source=f"version {baseline.version} on the same golden rows",
                             delta=delta, delta_ci=(d_low, d_high), dropped=dropped)
 
@@ -70,7 +76,9 @@ def evaluate_golden(
     delta = value - recorded.value
     half = float(np.hypot((high - low) / 2, (recorded.ci_high - recorded.ci_low) / 2))
     delta_ci = (delta - half, delta + half)
-    dropped = (delta_ci[1] < 0 if higher else delta_ci[0] > 0) and material(delta, recorded.value)
+    worse_by = -delta if higher else delta
+    p = float(sps.norm.sf(worse_by / (half / 1.96))) if half > 0 else float(worse_by <= 0)
+    dropped = p <= alpha and material(delta, recorded.value)
     return GoldenResult(**common, baseline=recorded.value,
                         baseline_source=f"golden {name} recorded for this version [{recorded.ci_low:.4g}, "
                                         f"{recorded.ci_high:.4g}], same golden rows",

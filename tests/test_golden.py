@@ -61,3 +61,41 @@ def test_the_golden_digest_ignores_row_order_and_notices_a_changed_label():
 
     assert golden_digest(golden.iloc[::-1], data.schema) == golden_digest(golden, data.schema)
     assert golden_digest(changed, data.schema) != golden_digest(golden, data.schema)
+
+
+def _scripted(version: str, wrong: set[int], y):
+    """A model that gets the golden rows in `wrong` wrong and every other one right."""
+    import numpy as np
+
+    from mlflow_postmortem.types import ModelHandle
+
+    labels = np.asarray(y)
+
+    def predict(frame):
+        rows = frame.index.to_numpy()
+        return np.where(np.isin(rows, list(wrong)), 1 - labels[rows], labels[rows])
+
+    return ModelHandle("scripted", version, predict, None, (0, 1), tuple(world().model.features))
+
+
+def test_a_version_is_worse_only_at_every_check_s_level_not_at_a_95_percent_interval():
+    """70 golden rows lost and 45 won against the baseline: 2.5 points worse, material, and past a
+    95% interval (z about 2.3), but not at the 0.5% every other check runs at; 60 lost and 10
+    won (z about 6) is."""
+    data = inputs(current(200))
+    golden = data.golden.reset_index(drop=True)
+    data = replace(data, golden=golden)
+    y = golden["label"].to_numpy()
+    base_wrong = set(range(0, 200))
+    fill = fill_values(data, reference_profiles(data))
+
+    def check(lost: int, won: int):
+        wrong = (base_wrong - set(range(0, won))) | set(range(200, 200 + lost))
+        return evaluate_golden(_scripted("2", wrong, y), golden, data.schema, fill,
+                               baseline=_scripted("1", base_wrong, y))
+
+    borderline, clear = check(70, 45), check(60, 10)
+
+    assert abs(borderline.delta + 0.025) < 1e-9 and borderline.delta_ci[1] < 0  # a 95% interval excludes 0 ...
+    assert not borderline.dropped  # ... but the one-sided test at 0.5% does not pass
+    assert clear.dropped and abs(clear.delta + 0.05) < 1e-9

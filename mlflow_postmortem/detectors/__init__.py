@@ -55,9 +55,10 @@ def configured(overrides: dict[str, dict[str, Any]] | None
 
 
 def golden_thresholds(overrides: dict[str, dict[str, Any]] | None) -> dict[str, float]:
-    """The golden check's materiality, from model_regression's thresholds (see `golden.evaluate_golden`)."""
+    """The golden check's level and materiality, from model_regression's thresholds (see `golden.evaluate_golden`)."""
     regression = next(d for d in configured(overrides)[0] if isinstance(d, ModelRegression))
-    return {"min_accuracy_drop": regression.min_accuracy_drop, "min_relative_rmse_rise": regression.min_relative_rmse_rise}
+    return {"min_accuracy_drop": regression.min_accuracy_drop, "min_relative_rmse_rise": regression.min_relative_rmse_rise,
+            "alpha": regression.alpha}
 
 
 __all__ = ["ALL", "MIN_ROWS", "STAGE_1", "STAGE_2", "Context", "DataDrift", "Detector", "FeatureDrift", "LabelBias",

@@ -21,6 +21,8 @@ class ModelRegression(Detector):
 
     min_accuracy_drop: float = 0.02
     min_relative_rmse_rise: float = 0.05
+    #: level of the one-sided test that the version is worse than its baseline on the golden rows
+    alpha: float = stats.CHECK_LEVEL
 
     def detect(self, ctx: Context) -> list[Finding]:
         g = ctx.golden

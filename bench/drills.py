@@ -19,7 +19,8 @@
     python bench/drills.py --suite fault-free-untouched # newer splits again, untouched tables too (round eight's, spent)
     python bench/drills.py --suite fault-free-levels    # newer still, that chose one level for every check (spent)
     python bench/drills.py --suite fault-free-sealed    # newer splits again, sealed tables too (round nine's, spent)
-    python bench/drills.py --suite fault-free-pristine  # newer splits again, pristine tables too (round ten's)
+    python bench/drills.py --suite fault-free-pristine  # newer splits again, pristine tables too (round ten's, spent)
+    python bench/drills.py --suite fault-free-aligned   # newer still: after the golden check's level was aligned
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -571,13 +572,13 @@ BLIND_SUITES = {
 SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "sealed",
           "pristine", "fault-free", "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
           "fault-free-untouched", "fault-free-levels", "fault-free-sealed", "fault-free-pristine",
-          "fault-free-in-time", "forward")
+          "fault-free-aligned", "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
 DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched", "sealed",
                                                       "pristine", "fault-free-fresh", "fault-free-unseen",
                                                       "fault-free-untried", "fault-free-untouched",
                                                       "fault-free-levels", "fault-free-sealed",
-                                                      "fault-free-pristine"))
+                                                      "fault-free-pristine", "fault-free-aligned"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
@@ -596,6 +597,9 @@ SEALED_FIRST_SPLIT = 141
 #: fault-free-pristine: split seeds 161..180, drawn by no earlier suite, over every table of every suite, the
 #: pristine ones too
 PRISTINE_FIRST_SPLIT = 161
+#: fault-free-aligned: split seeds 181..200, drawn by no earlier suite, over every table: the count after the
+#: golden check was put at every other check's level (round ten's stop)
+ALIGNED_FIRST_SPLIT = 181
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -648,12 +652,13 @@ def main(argv: list[str] | None = None) -> int:
                                         *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
                                         *sorted(UNTOUCHED_DATASETS), *sorted(SEALED_DATASETS)]
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=SEALED_FIRST_SPLIT))
-        elif name == "fault-free-pristine":
+        elif name in ("fault-free-pristine", "fault-free-aligned"):
             datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
                                         *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
                                         *sorted(UNTOUCHED_DATASETS), *sorted(SEALED_DATASETS),
                                         *sorted(PRISTINE_DATASETS)]
-            builders = list(fault_free_drills(datasets, args.max_rows, first_split=PRISTINE_FIRST_SPLIT))
+            first = PRISTINE_FIRST_SPLIT if name == "fault-free-pristine" else ALIGNED_FIRST_SPLIT
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=first))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

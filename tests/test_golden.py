@@ -1,13 +1,15 @@
 """The golden check's baseline: another version on the same rows first; a recorded metric only
-on the same golden rows, with both intervals counted."""
+on the same golden rows, with both intervals counted. And its level: every check's 0.5%."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from mlflow_postmortem.diagnose import fill_values, reference_profiles
 from mlflow_postmortem.golden import evaluate_golden, golden_digest
-from mlflow_postmortem.types import RecordedGolden
+from mlflow_postmortem.types import ModelHandle, RecordedGolden
 
 from synthetic import current, inputs, world
 
@@ -65,10 +67,6 @@ def test_the_golden_digest_ignores_row_order_and_notices_a_changed_label():
 
 def _scripted(version: str, wrong: set[int], y):
     """A model that gets the golden rows in `wrong` wrong and every other one right."""
-    import numpy as np
-
-    from mlflow_postmortem.types import ModelHandle
-
     labels = np.asarray(y)
 
     def predict(frame):

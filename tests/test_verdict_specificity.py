@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
@@ -269,8 +269,6 @@ def _weak_features_world():
         y = (rng.random(n) < positive).astype(int)
         x = rng.normal(0, 1, (n, len(names))) + np.where(y[:, None] == 1, 0.15, -0.15)
         return pd.DataFrame(x, columns=names).assign(label=y)
-
-    from sklearn.linear_model import LogisticRegression
 
     reference, golden = rows(5000, 1), rows(2000, 2)
     est = LogisticRegression().fit(reference[names], reference["label"])

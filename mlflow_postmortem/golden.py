@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from . import stats
 from .data import Schema
 from .scoring import metric_contributions, metric_value, metrics, primary_metric, score
 from .types import GoldenResult, ModelHandle
@@ -31,7 +32,7 @@ def evaluate_golden(
     seed: int = 0,
     min_accuracy_drop: float = 0.02,
     min_relative_rmse_rise: float = 0.05,
-    alpha: float = 0.005,
+    alpha: float = stats.CHECK_LEVEL,
 ) -> GoldenResult:
     """`min_*`: the smallest drop worth calling a regression (accuracy points, relative RMSE rise);
     `alpha`: the level of the one-sided test that the version is worse (every check's level: a

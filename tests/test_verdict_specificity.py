@@ -715,18 +715,21 @@ def test_segments_whose_shares_move_with_their_own_rows_are_drift_not_codes_reas
     assert verdict.top.features[0] == "segment"  # students spend less: spend drifts with them
 
 
-def test_a_segment_stuck_on_its_most_common_value_rolled_out_gradually_is_a_default_not_drift():
-    """A growing share of rows filed under 'retail' whatever they are: the rows on it now spend
-    like every segment, not like retail, though the labels tell retail from the rest too little."""
-    def stuck_on_retail(cur, rng):
-        some = rng.random(len(cur)) < 0.8 * np.arange(len(cur)) / len(cur)
-        cur.loc[some, "segment"] = "retail"
+@pytest.mark.parametrize(("value", "rollout"), [("retail", 0.8), ("partner", 0.6)], ids=["most_common", "rare"])
+def test_a_segment_stuck_on_for_a_growing_share_is_a_default_not_drift(value, rollout):
+    """A growing share of rows filed under one segment whatever they are: the rows on it now spend
+    like every segment, not like that one. 'retail' is the most common (the labels tell it from the
+    rest too little); 'partner' is 4% of the reference with no placeholder name, so nothing else
+    marks it as a default."""
+    def stuck(cur, rng):
+        some = rng.random(len(cur)) < rollout * np.arange(len(cur)) / len(cur)
+        cur.loc[some, "segment"] = value
 
-    verdict = _segment_verdict(stuck_on_retail)
+    verdict = _segment_verdict(stuck)
 
     assert verdict.root_cause == "feature_unavailability", verdict.summary
     assert verdict.top.features == ("segment",)
-    assert verdict.top.evidence["default_value"] == "retail"
+    assert verdict.top.evidence["default_value"] == value
 
 
 def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
@@ -741,20 +744,6 @@ def test_retail_customers_growing_in_number_is_drift_not_a_stuck_value():
 
     assert not any(c.cause == "feature_unavailability" and c.score > 0 for c in verdict.causes), verdict.summary
     assert any(c.cause == "data_drift" and c.features[:1] == ("segment",) for c in verdict.causes[:2]), verdict.summary
-
-
-def test_a_rare_segment_stuck_on_for_a_growing_share_is_a_default_not_drift():
-    """'partner' is 4% of the reference and no placeholder name: nothing marks it as a default but
-    the rows now filed under it, which spend like every segment, not like partners."""
-    def stuck_on_partner(cur, rng):
-        some = rng.random(len(cur)) < 0.6 * np.arange(len(cur)) / len(cur)
-        cur.loc[some, "segment"] = "partner"
-
-    verdict = _segment_verdict(stuck_on_partner)
-
-    assert verdict.root_cause == "feature_unavailability", verdict.summary
-    assert verdict.top.features == ("segment",)
-    assert verdict.top.evidence["default_value"] == "partner"
 
 
 def test_partners_growing_in_number_is_drift_not_a_stuck_value():

@@ -339,6 +339,18 @@ def test_a_year_redefined_mid_log_is_recalibration_not_novelty(change, transform
     assert verdict.top.onset is not None and verdict.top.onset.pattern == "step"
 
 
+@pytest.mark.parametrize("step", [1.8, 2.7])
+def test_a_year_rounded_to_a_coarser_grid_mid_log_is_recalibration_not_drift(step):
+    """Snapped, the latest years match no earlier rows' snapped years; that they left the whole
+    numbers the feature always held, for a grid, is the evidence: drift keeps years whole."""
+    verdict = _year_verdict(lambda y: np.round(y / step) * step)
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("year",)
+    assert verdict.top.evidence["transform"] == "grid_round"
+    assert verdict.top.evidence["step"] == pytest.approx(step)
+
+
 @pytest.mark.parametrize("origin", [1940.0, -30.5])
 def test_a_whole_number_feature_of_many_values_rescaled_mid_log_is_recalibration_not_novelty(origin):
     """Sixty years (or half quarters from a cutoff) advancing with the rows: too many values to

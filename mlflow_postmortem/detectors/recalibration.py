@@ -435,16 +435,19 @@ class Recalibration(Detector):
         step = grid[0]
         on_grid = _on_steps(values, step)
         share = float(on_grid.mean())
-        # a grid the reference is on already is none (0 is on every grid through 0: no sign of one)
+        rest = values[~on_grid]
+        # a grid the reference is on already is none (0 is on every grid through 0: no sign of one);
+        # whole years a grid of 1.8 years meets now and then (2007) do not make the reference one
+        left = _lattice_left(reference_rows, values[on_grid], rest, step)
         held = reference_rows[reference_rows != 0]
-        if not self.min_raw_tv <= share < 0.98 or _on_steps(held, step).mean() > 0.01 or len(reference_rows) < 200:
+        if (not self.min_raw_tv <= share < 0.98 or left is None and _on_steps(held, step).mean() > 0.01
+                or len(reference_rows) < 200):
             return None
         per_window = pd.Series(on_grid).groupby(rows["_window"].to_numpy()).mean().sort_index()
         grows = self._grows(per_window)
         if not grows and per_window.min() < 0.5 * share:
             return None
         ref_counts = _counts(ref.summary)
-        rest = values[~on_grid]
         rest_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(rest).astype(float))
         codes, code_counts = np.unique(np.round(values[on_grid] / step).astype(np.int64), return_counts=True)
         # the grid's values are the reference snapped to it, the rest as it was; or, served beside the
@@ -453,12 +456,18 @@ class Recalibration(Detector):
         sources = [(reference_rows, rest_tv)] + ([(rest, 0.0)] if not grows and len(rest) >= 100 else [])
         tv, mode = min((max(moved, _code_tv(np.round(snap(source / step)).astype(np.int64), codes, code_counts)), mode)
                        for source, moved in sources for mode, snap in (("round", np.round), ("floor", np.floor)))
-        if tv > self.max_shape_tv:
-            return None
         what = "rounded" if mode == "round" else "truncated"
+        description = f"{share:.0%} of values {what} to a grid of step {step:.4g}, the rest as before"
+        if tv > self.max_shape_tv:
+            # a feature that moves with time (a year) matches no earlier rows once snapped; but a coarser
+            # grid off the whole numbers it always held is no drift, which keeps them whole
+            if left is None:
+                return None
+            description = (f"{share:.0%} of values moved off the reference's lattice of step {left:.4g} onto a "
+                           f"coarser grid of step {step:.4g}, the rest as before")
         raw_tv = stats.debiased_total_variation(ref_counts, ref.bin_counts(values).astype(float))
-        evidence = Redefinition(f"grid_{mode}", f"{share:.0%} of values {what} to a grid of step {step:.4g}, the "
-                                f"rest as before", tv, raw_tv, distinct_values=(ref.summary.distinct, len(codes)),
+        evidence = Redefinition(f"grid_{mode}", description, tv, raw_tv,
+                                distinct_values=(ref.summary.distinct, len(codes)),
                                 windows_changed=int((per_window >= 0.5 * share).sum()), step=step)
         onset = stats.onset(per_window.reindex(range(len(ctx.window_labels)), fill_value=0.0).tolist(),
                             self.window_tv, ctx.window_labels)
@@ -807,6 +816,23 @@ def grid_codes(ref: NumericReference, values: np.ndarray, reference_rows: np.nda
     if step <= 0 or len(frequent) < 4 and int(np.sum(_on_steps(frequent, step) & (frequent != 0))) < 2:
         return None
     return step, frequent
+
+
+def _lattice_left(reference_rows: np.ndarray, gridded: np.ndarray, rest: np.ndarray, step: float) -> float | None:
+    """The step of the lattice the reference's values all sit on (whole years, whole days) when
+    most of the `gridded` values left it for a coarser grid of `step`, inside the range the
+    reference and the rest of the rows span; else None. Drift keeps whole numbers whole, and a
+    finer grid (more decimals) is a serving difference, not a redefinition."""
+    held = np.unique(reference_rows)
+    if len(held) < 2 or len(gridded) == 0:
+        return None
+    origin, lattice = float(held[0]), float(np.min(np.diff(held)))
+    if not _on_steps(held, lattice, origin).all() or step <= lattice or _on_steps(np.array([step]), lattice)[0]:
+        return None
+    spanned = np.r_[held, rest]
+    inside = (gridded >= spanned.min() - step) & (gridded <= spanned.max() + step)
+    off = ~_on_steps(gridded, lattice, origin, LANDED)
+    return lattice if inside.all() and off.mean() >= 0.5 else None
 
 
 def _on_steps(values: np.ndarray, step: float, origin: float = 0.0, tolerance: float = 1e-6) -> np.ndarray:

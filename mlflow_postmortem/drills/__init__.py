@@ -11,9 +11,10 @@ drills are tuned on), `eval_datasets` (others, held out to evaluate them), `hold
 `fresh_datasets` (still others, a fourth held-out set), `unseen_datasets` (still others, a fifth
 held-out set), `untried_datasets` (still others, a sixth held-out set), `untouched_datasets`
 (still others, a seventh held-out set), `sealed_datasets` (still others, an eighth held-out set),
-`pristine_datasets` (still others, a ninth held-out set), `base` (the Drill and how a dataset
-becomes one), `injectors` (one fault per cause), `models` (scikit-learn models as ModelHandles),
-`suite` (scoring drills, the `drill` subcommand).
+`pristine_datasets` (still others, a ninth held-out set), `unopened_datasets` (still others, a
+tenth held-out set), `base` (the Drill and how a dataset becomes one), `injectors` (one fault per
+cause), `models` (scikit-learn models as ModelHandles), `suite` (scoring drills, the `drill`
+subcommand).
 """
 
 from .base import ONSETS, Drill, Frames, Models, affected_rows, make_drill, split_dataset, time_position
@@ -27,6 +28,7 @@ from .untried_datasets import UNTRIED_DATASETS
 from .untouched_datasets import UNTOUCHED_DATASETS
 from .sealed_datasets import SEALED_DATASETS
 from .pristine_datasets import PRISTINE_DATASETS
+from .unopened_datasets import UNOPENED_DATASETS
 from .injectors import (
     CATEGORICAL_VARIANTS,
     INJECTORS,
@@ -48,8 +50,8 @@ from .suite import DrillResult, SuiteResult, add_drill_arguments, cli_drill, def
 __all__ = [
     "BLIND_DATASETS", "CATEGORICAL_VARIANTS", "DATASETS", "EVAL_DATASETS", "FRESH_DATASETS", "HOLDOUT_DATASETS",
     "INJECTORS",
-    "NUMERIC_VARIANTS", "ONSETS", "PRISTINE_DATASETS", "SEALED_DATASETS", "UNSEEN_DATASETS", "UNTOUCHED_DATASETS",
-    "UNTRIED_DATASETS",
+    "NUMERIC_VARIANTS", "ONSETS", "PRISTINE_DATASETS", "SEALED_DATASETS", "UNOPENED_DATASETS", "UNSEEN_DATASETS",
+    "UNTOUCHED_DATASETS", "UNTRIED_DATASETS",
     "Dataset", "Drill", "DrillResult", "Frames", "Models", "SuiteResult",
     "add_drill_arguments", "affected_rows", "all_datasets", "build_estimator", "cli_drill", "compound", "data_drift",
     "default_drill",

@@ -174,20 +174,21 @@ DATASETS: dict[str, tuple[Callable[[], Dataset], str]] = {
 
 def all_datasets() -> dict[str, tuple[Callable[[], Dataset], str]]:
     """The datasets drills tune on (`DATASETS`), those held out to evaluate them (`EVAL_DATASETS`), and
-    eight blind held-out sets (`HOLDOUT_DATASETS`, `BLIND_DATASETS`, `FRESH_DATASETS`, `UNSEEN_DATASETS`,
-    `UNTRIED_DATASETS`, `UNTOUCHED_DATASETS`, `SEALED_DATASETS`, `PRISTINE_DATASETS`)."""
+    nine blind held-out sets (`HOLDOUT_DATASETS`, `BLIND_DATASETS`, `FRESH_DATASETS`, `UNSEEN_DATASETS`,
+    `UNTRIED_DATASETS`, `UNTOUCHED_DATASETS`, `SEALED_DATASETS`, `PRISTINE_DATASETS`, `UNOPENED_DATASETS`)."""
     from .blind_datasets import BLIND_DATASETS
     from .eval_datasets import EVAL_DATASETS
     from .fresh_datasets import FRESH_DATASETS
     from .holdout_datasets import HOLDOUT_DATASETS
     from .pristine_datasets import PRISTINE_DATASETS
     from .sealed_datasets import SEALED_DATASETS
+    from .unopened_datasets import UNOPENED_DATASETS
     from .unseen_datasets import UNSEEN_DATASETS
     from .untouched_datasets import UNTOUCHED_DATASETS
     from .untried_datasets import UNTRIED_DATASETS
 
     return {**DATASETS, **EVAL_DATASETS, **HOLDOUT_DATASETS, **BLIND_DATASETS, **FRESH_DATASETS, **UNSEEN_DATASETS,
-            **UNTRIED_DATASETS, **UNTOUCHED_DATASETS, **SEALED_DATASETS, **PRISTINE_DATASETS}
+            **UNTRIED_DATASETS, **UNTOUCHED_DATASETS, **SEALED_DATASETS, **PRISTINE_DATASETS, **UNOPENED_DATASETS}
 
 
 @lru_cache(maxsize=None)

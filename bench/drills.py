@@ -11,7 +11,8 @@
     python bench/drills.py --suite untried          # a sixth set (round seven's report, spent)
     python bench/drills.py --suite untouched        # a seventh set (round eight's report, spent)
     python bench/drills.py --suite sealed           # an eighth set (round nine's report, spent)
-    python bench/drills.py --suite pristine         # a ninth set (round ten's report)
+    python bench/drills.py --suite pristine         # a ninth set (round ten's report, spent)
+    python bench/drills.py --suite unopened         # a tenth set (round eleven's report)
     python bench/drills.py --suite fault-free       # healthy false alarms on >= 200 real splits, rows exchangeable
     python bench/drills.py --suite fault-free-fresh # new splits of every table, blind and fresh too (round four's)
     python bench/drills.py --suite fault-free-unseen    # newer splits, unseen tables too (round five's)
@@ -21,6 +22,7 @@
     python bench/drills.py --suite fault-free-sealed    # newer splits again, sealed tables too (round nine's, spent)
     python bench/drills.py --suite fault-free-pristine  # newer splits again, pristine tables too (round ten's, spent)
     python bench/drills.py --suite fault-free-aligned   # newer still: after the golden check's level was aligned
+    python bench/drills.py --suite fault-free-unopened  # newer splits again, unopened tables too (round eleven's)
     python bench/drills.py --suite fault-free-in-time   # the same on time-ordered logs (real change inside)
     python bench/drills.py --suite forward          # real forward-in-time splits: natural drift, not scored
     python bench/drills.py --suite tuning --dataset fair --max-rows 2000   # a quick subset
@@ -51,7 +53,11 @@ tables or fitting a model on them, for round nine's report. Pristine suite: seve
 (`drills.pristine_datasets`) and scenarios with the sealed suite's causes and variants, slot for
 slot, whose strengths, shares, grids, sentinels and unit factors no earlier suite used, compounding
 faults in variant pairs no earlier suite did (`bench/pristine_scenarios.py`), chosen, loaded and
-written the same way, for round ten's report.
+written the same way, for round ten's report. Unopened suite: seven more
+(`drills.unopened_datasets`) and scenarios with the pristine suite's causes and variants, slot for
+slot, whose strengths, shares, grids, sentinels and unit factors no earlier suite used, compounding
+faults in variant pairs no earlier suite did (`bench/unopened_scenarios.py`), chosen, loaded and
+written the same way, for round eleven's report.
 Fault-free: healthy drills on many splits of every dataset, each split
 with its own models, in two forms: rows in random order (any finding is a false alarm), and
 time-ordered logs of the datasets that have time; forward-in-time splits are reported apart.
@@ -78,12 +84,13 @@ from fresh_scenarios import fresh_scenarios
 from unseen_scenarios import unseen_scenarios
 from pristine_scenarios import pristine_scenarios
 from sealed_scenarios import sealed_scenarios
+from unopened_scenarios import unopened_scenarios
 from untouched_scenarios import untouched_scenarios
 from untried_scenarios import untried_scenarios
 from mlflow_postmortem.drills import (BLIND_DATASETS, DATASETS, EVAL_DATASETS, FRESH_DATASETS, HOLDOUT_DATASETS,
-                                      PRISTINE_DATASETS, SEALED_DATASETS, UNSEEN_DATASETS, UNTOUCHED_DATASETS,
-                                      UNTRIED_DATASETS, compound, feature_ranking, inject, load_dataset, make_drill,
-                                      run_suite, split_dataset)
+                                      PRISTINE_DATASETS, SEALED_DATASETS, UNOPENED_DATASETS, UNSEEN_DATASETS,
+                                      UNTOUCHED_DATASETS, UNTRIED_DATASETS, compound, feature_ranking, inject,
+                                      load_dataset, make_drill, run_suite, split_dataset)
 from mlflow_postmortem.drills.base import Drill
 from mlflow_postmortem.drills.suite import SuiteResult
 
@@ -119,6 +126,10 @@ SEALED_HEALTHY_SEED = 800
 #: the pristine suite's: past every sealed scenario seed (24,000 + 1,000 x seed + scenario), healthy seeds 900+
 PRISTINE_SEED_OFFSET = 28_000
 PRISTINE_HEALTHY_SEED = 900
+#: the unopened suite's: past every pristine scenario seed (28,000 + 1,000 x seed + scenario, up to 30,999),
+#: healthy seeds 950+ (past pristine's 900-902; no scenario seed of any suite lies in 950-999)
+UNOPENED_SEED_OFFSET = 32_000
+UNOPENED_HEALTHY_SEED = 950
 #: fault-free: this many splits of each dataset, each with its own models
 FAULT_FREE_SPLITS = 20
 #: further bad retrains of the tuning suite (see README: where each is material)
@@ -568,17 +579,19 @@ BLIND_SUITES = {
     "untouched": (UNTOUCHED_DATASETS, _written(untouched_scenarios), UNTOUCHED_SEED_OFFSET, UNTOUCHED_HEALTHY_SEED),
     "sealed": (SEALED_DATASETS, _written(sealed_scenarios), SEALED_SEED_OFFSET, SEALED_HEALTHY_SEED),
     "pristine": (PRISTINE_DATASETS, _written(pristine_scenarios), PRISTINE_SEED_OFFSET, PRISTINE_HEALTHY_SEED),
+    "unopened": (UNOPENED_DATASETS, _written(unopened_scenarios), UNOPENED_SEED_OFFSET, UNOPENED_HEALTHY_SEED),
 }
 SUITES = ("tuning", "evaluation", "holdout", "blind", "fresh", "unseen", "untried", "untouched", "sealed",
-          "pristine", "fault-free", "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
+          "pristine", "unopened", "fault-free", "fault-free-fresh", "fault-free-unseen", "fault-free-untried",
           "fault-free-untouched", "fault-free-levels", "fault-free-sealed", "fault-free-pristine",
-          "fault-free-aligned", "fault-free-in-time", "forward")
+          "fault-free-aligned", "fault-free-unopened", "fault-free-in-time", "forward")
 #: what runs without --suite: not the blind suites, which are run on purpose, once, for the report
 DEFAULT_SUITES = tuple(s for s in SUITES if s not in ("blind", "fresh", "unseen", "untried", "untouched", "sealed",
-                                                      "pristine", "fault-free-fresh", "fault-free-unseen",
+                                                      "pristine", "unopened", "fault-free-fresh", "fault-free-unseen",
                                                       "fault-free-untried", "fault-free-untouched",
                                                       "fault-free-levels", "fault-free-sealed",
-                                                      "fault-free-pristine", "fault-free-aligned"))
+                                                      "fault-free-pristine", "fault-free-aligned",
+                                                      "fault-free-unopened"))
 #: fault-free-fresh: split seeds never drawn before (fault-free uses 1..20, round three's report
 #: 21..40), over every table, the blind and fresh ones too
 FRESH_FIRST_SPLIT = 41
@@ -600,13 +613,16 @@ PRISTINE_FIRST_SPLIT = 161
 #: fault-free-aligned: split seeds 181..200, drawn by no earlier suite, over every table: the count after the
 #: golden check was put at every other check's level (round ten's stop)
 ALIGNED_FIRST_SPLIT = 181
+#: fault-free-unopened: split seeds 201..220, drawn by no earlier suite, over every table of every suite, the
+#: unopened ones too
+UNOPENED_FIRST_SPLIT = 201
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", action="append", choices=SUITES,
                         help="suite(s) to run (default: all but blind, fresh, unseen, untried, untouched, sealed, "
-                             "pristine and their fault-free splits)")
+                             "pristine, unopened and their fault-free splits)")
     parser.add_argument("--dataset", action="append", help="dataset(s) to drill (default: each suite's own)")
     parser.add_argument("--max-rows", type=int, default=200_000, help="skip drills bigger than this (default: %(default)s)")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -659,6 +675,12 @@ def main(argv: list[str] | None = None) -> int:
                                         *sorted(PRISTINE_DATASETS)]
             first = PRISTINE_FIRST_SPLIT if name == "fault-free-pristine" else ALIGNED_FIRST_SPLIT
             builders = list(fault_free_drills(datasets, args.max_rows, first_split=first))
+        elif name == "fault-free-unopened":
+            datasets = args.dataset or [*every, *sorted(BLIND_DATASETS), *sorted(FRESH_DATASETS),
+                                        *sorted(UNSEEN_DATASETS), *sorted(UNTRIED_DATASETS),
+                                        *sorted(UNTOUCHED_DATASETS), *sorted(SEALED_DATASETS),
+                                        *sorted(PRISTINE_DATASETS), *sorted(UNOPENED_DATASETS)]
+            builders = list(fault_free_drills(datasets, args.max_rows, first_split=UNOPENED_FIRST_SPLIT))
         else:
             datasets = args.dataset or every
             builders = list(fault_free_drills(datasets, args.max_rows, in_time=name == "fault-free-in-time"))

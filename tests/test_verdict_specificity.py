@@ -351,6 +351,29 @@ def test_a_year_rounded_to_a_coarser_grid_mid_log_is_recalibration_not_drift(ste
     assert verdict.top.evidence["step"] == pytest.approx(step)
 
 
+@pytest.mark.parametrize("timed", [True, False], ids=["mid-log", "no-timestamp"])
+def test_a_seven_point_scale_rounded_to_a_coarser_grid_is_recalibration(timed):
+    """Seven whole values rounded to steps of 1.4 leave five codes: too few values for the grid check's
+    usual twice-as-many, but values off the whole numbers the scale always held are no drift. Mid-log,
+    part of the log is on the grid; without a timestamp, the whole of it."""
+    w, rng = world(), np.random.default_rng(12)
+
+    def with_scale(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(scale=rng.choice(np.arange(1.0, 8.0), len(frame), p=[.1, .15, .2, .2, .15, .1, .1]))
+
+    cur = with_scale(current(2000, seed=41))
+    rounded = _second_half(cur) if timed else np.ones(len(cur), dtype=bool)
+    cur.loc[rounded, "scale"] = np.round(cur.loc[rounded, "scale"] / 1.4) * 1.4
+    data = build_inputs(with_scale(w.reference), with_scale(w.golden), cur, task="classification", target="label",
+                        features=[*FEATURES, "scale"], timestamp="event_time" if timed else None)
+    verdict = _diagnose(data, _on_features(w.model))
+
+    assert verdict.root_cause == "feature_recalibration", verdict.summary
+    assert verdict.top.features == ("scale",)
+    assert verdict.top.evidence["transform"] == "grid_round"
+    assert verdict.top.evidence["step"] == pytest.approx(1.4)
+
+
 @pytest.mark.parametrize("origin", [1940.0, -30.5])
 def test_a_whole_number_feature_of_many_values_rescaled_mid_log_is_recalibration_not_novelty(origin):
     """Sixty years (or half quarters from a cutoff) advancing with the rows: too many values to

@@ -386,7 +386,9 @@ class Recalibration(Detector):
         same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
         distinct = len(np.unique(same_size))
         outside = float(np.mean((values < reference_rows.min()) | (values > reference_rows.max())))
-        if distinct < 2 * m and not (outside >= 0.5 and distinct > m):
+        # (or, few values as the feature holds, codes that left the whole numbers it always held)
+        if distinct < 2 * m and not (outside >= 0.5 and distinct > m) and _lattice_left(
+                reference_rows, values, np.array([]), step) is None:
             return None
         # bucket numbers: whole numbers from 0 or 1, nearly every one in use (a thin bucket may be empty)
         span = codes[-1] - codes[0] + 1

@@ -60,7 +60,7 @@ def _build() -> tuple[tuple[str, float, float], ...]:
     for source, target, factor, offset in _CONVERSIONS:
         table.append((f"{source} -> {target}", factor, offset))
         table.append((f"{target} -> {source}", 1 / factor, -offset / factor))
-    for k in range(1, 10):
+    for k in range(1, 16):
         table.append((f"x 10^{k} (e.g. units to {_SUBUNITS.get(k, 'a smaller unit')})", 10.0**k, 0.0))
         table.append((f"/ 10^{k} (e.g. {_SUBUNITS.get(k, 'a smaller unit')} to units)", 10.0**-k, 0.0))
     merged: dict[tuple[float, float], list[str]] = {}
@@ -71,7 +71,7 @@ def _build() -> tuple[tuple[str, float, float], ...]:
 
 
 _SUBUNITS = {1: "tenths", 2: "cents or percent", 3: "milli-units or thousands", 6: "micro-units or millions",
-             9: "nano-units or billions"}
+             9: "nano-units or billions", 12: "pico-units or trillions", 15: "femto-units or quadrillions"}
 
 #: every conversion with its inverse and the powers of ten: (name, factor, offset)
 UNITS: tuple[tuple[str, float, float], ...] = _build()

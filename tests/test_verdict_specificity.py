@@ -152,7 +152,8 @@ def test_a_shift_or_wider_spread_without_a_unit_is_not_a_recalibration_nor_skew(
     assert verdict.root_cause == "data_drift", verdict.summary
 
 
-@pytest.mark.parametrize(("factor", "unit"), [(3.6, "m/s -> km/h"), (2.54, "in -> cm"), (0.45359237, "lb -> kg")])
+@pytest.mark.parametrize(("factor", "unit"), [(3.6, "m/s -> km/h"), (2.54, "in -> cm"), (0.45359237, "lb -> kg"),
+                                             (1e12, "x 10^12"), (1e-15, "/ 10^15")])
 def test_unit_factors_beyond_the_old_short_list_are_named(factor, unit):
     cur = current(3000, seed=35)
     late = _second_half(cur)

@@ -386,7 +386,7 @@ class Recalibration(Detector):
         same_size = np.random.default_rng(0).choice(reference_rows, size=min(len(values), len(reference_rows)), replace=False)
         distinct = len(np.unique(same_size))
         outside = float(np.mean((values < reference_rows.min()) | (values > reference_rows.max())))
-        # (or, few values as the feature holds, codes that left the whole numbers it always held)
+        # (a feature of few values has too few for that: codes off the whole numbers it always held do instead)
         if distinct < 2 * m and not (outside >= 0.5 and distinct > m) and _lattice_left(
                 reference_rows, values, np.array([]), step) is None:
             return None
@@ -421,7 +421,9 @@ class Recalibration(Detector):
         distribution, so this does not wait for a change in it: the grid's values repeat where the
         reference's do not. The grid's values must be the reference (or the rows served beside
         them) snapped to the grid, and the grid must hold a steady share from the first window (a
-        second pipeline) or a growing one (a change rolled out)."""
+        second pipeline) or a growing one (a change rolled out). A feature that moves with time
+        matches neither once snapped; a grid coarser than the lattice its reference values all sit
+        on, and off it, needs no match (`_lattice_left`)."""
         if not ctx.has_time:
             return None
         rows = ctx.current_sample[[name, "_window"]]

@@ -158,7 +158,7 @@ def clustered_pvalue(metric: str, worse: np.ndarray, windows: np.ndarray, better
     own = MetricEstimate.of(metric, worse)
     se = float(np.hypot(max(own.se, means.std(ddof=1) / np.sqrt(len(ids))), better.se))
     diff = (better.mean - own.mean) if metric == "accuracy" else (own.mean - better.mean)
-    return float(sps.norm.sf(diff / se)) if se > 0 else (0.0 if diff > 0 else 1.0)
+    return stats.greater_pvalue(diff, se)
 
 
 def score_of(scored: Scored) -> np.ndarray:

@@ -12,7 +12,6 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from . import stats
 from .data import Schema
@@ -78,7 +77,7 @@ def evaluate_golden(
     half = float(np.hypot((high - low) / 2, (recorded.ci_high - recorded.ci_low) / 2))
     delta_ci = (delta - half, delta + half)
     worse_by = -delta if higher else delta
-    p = float(sps.norm.sf(worse_by / (half / 1.96))) if half > 0 else float(worse_by <= 0)
+    p = stats.greater_pvalue(worse_by, half / 1.96)
     dropped = p <= alpha and material(delta, recorded.value)
     return GoldenResult(**common, baseline=recorded.value,
                         baseline_source=f"golden {name} recorded for this version [{recorded.ci_low:.4g}, "

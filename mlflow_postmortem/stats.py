@@ -91,6 +91,12 @@ def proportion_increase_pvalue(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -
     )
 
 
+def greater_pvalue(diff: float, se: float) -> float:
+    """One-sided normal p-value that a difference estimated as `diff` with standard error `se`
+    is above zero; a difference known exactly (se 0) gives 0 when positive, else 1."""
+    return float(sps.norm.sf(diff / se)) if se > 0 else (0.0 if diff > 0 else 1.0)
+
+
 def _z_greater(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> float:
     p1, p2 = k_ref / n_ref, k_cur / n_cur
     pooled = (k_ref + k_cur) / (n_ref + n_cur)

@@ -439,13 +439,14 @@ class Recalibration(Detector):
         step = grid[0]
         on_grid = _on_steps(values, step)
         share = float(on_grid.mean())
+        if not self.min_raw_tv <= share < 0.98 or len(reference_rows) < 200:
+            return None
         rest = values[~on_grid]
         # a grid the reference is on already is none (0 is on every grid through 0: no sign of one);
         # whole years a grid of 1.8 years meets now and then (2007) do not make the reference one
         left = _lattice_left(reference_rows, values[on_grid], rest, step)
         held = reference_rows[reference_rows != 0]
-        if (not self.min_raw_tv <= share < 0.98 or left is None and _on_steps(held, step).mean() > 0.01
-                or len(reference_rows) < 200):
+        if left is None and _on_steps(held, step).mean() > 0.01:
             return None
         per_window = pd.Series(on_grid).groupby(rows["_window"].to_numpy()).mean().sort_index()
         grows = self._grows(per_window)
@@ -782,11 +783,10 @@ def _on_grid(ref: NumericReference, reference_rows: np.ndarray) -> tuple[Callabl
 
         return test, step
     held = np.unique(reference_rows[np.isfinite(reference_rows)])
-    if len(held) < 2:
+    lattice = _lattice(held)
+    if lattice is None:
         return None
-    origin, step = float(held[0]), float(np.min(np.diff(held)))
-    if not _on_steps(held, step, origin).all():
-        return None
+    origin, step = lattice
     low, high = origin, float(held[-1])  # the values it holds, not the widened support: 0 carats is no diamond
 
     def on_lattice(v: np.ndarray) -> np.ndarray:
@@ -822,16 +822,25 @@ def grid_codes(ref: NumericReference, values: np.ndarray, reference_rows: np.nda
     return step, frequent
 
 
+def _lattice(held: np.ndarray) -> tuple[float, float] | None:
+    """(origin, step) of the lattice that sorted distinct values all sit on, or None."""
+    if len(held) < 2:
+        return None
+    origin, step = float(held[0]), float(np.min(np.diff(held)))
+    return (origin, step) if _on_steps(held, step, origin).all() else None
+
+
 def _lattice_left(reference_rows: np.ndarray, gridded: np.ndarray, rest: np.ndarray, step: float) -> float | None:
     """The step of the lattice the reference's values all sit on (whole years, whole days) when
     most of the `gridded` values left it for a coarser grid of `step`, inside the range the
     reference and the rest of the rows span; else None. Drift keeps whole numbers whole, and a
     finer grid (more decimals) is a serving difference, not a redefinition."""
     held = np.unique(reference_rows)
-    if len(held) < 2 or len(gridded) == 0:
+    found = _lattice(held) if len(gridded) else None
+    if found is None:
         return None
-    origin, lattice = float(held[0]), float(np.min(np.diff(held)))
-    if not _on_steps(held, lattice, origin).all() or step <= lattice or _on_steps(np.array([step]), lattice)[0]:
+    origin, lattice = found
+    if step <= lattice or _on_steps(np.array([step]), lattice)[0]:
         return None
     spanned = np.r_[held, rest]
     inside = (gridded >= spanned.min() - step) & (gridded <= spanned.max() + step)
